@@ -1,0 +1,350 @@
+//! Distributions of latencies and service times.
+//!
+//! A [`Dist`] is plain data (serde, TOML) and samples a [`SimDuration`]
+//! through rand_distr. Parameters are durations in the human form, e.g.
+//!
+//! ```toml
+//! latency = { kind = "lognormal", median = "2ms", sigma = 0.5 }
+//! ```
+//!
+//! Samples are rounded to whole nanoseconds and never negative.
+
+use rand::Rng;
+use rand_distr::{Distribution, Exp, LogNormal, Normal, Pareto};
+use serde::{Deserialize, Serialize};
+
+use crate::time::SimDuration;
+
+/// A distribution of non-negative durations.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Dist {
+    /// Always `value`.
+    Constant {
+        /// The value.
+        value: SimDuration,
+    },
+    /// Uniform on `[low, high]`.
+    Uniform {
+        /// Lower bound.
+        low: SimDuration,
+        /// Upper bound.
+        high: SimDuration,
+    },
+    /// Exponential with the given mean.
+    Exponential {
+        /// The mean.
+        mean: SimDuration,
+    },
+    /// Normal, truncated at zero by resampling (not by clamping, which
+    /// would pile mass on zero).
+    Normal {
+        /// Mean of the untruncated normal.
+        mean: SimDuration,
+        /// Standard deviation of the untruncated normal.
+        std_dev: SimDuration,
+    },
+    /// Log-normal: `median * exp(sigma * Z)`.
+    Lognormal {
+        /// The median (`exp(mu)`).
+        median: SimDuration,
+        /// The shape, sigma of the underlying normal.
+        sigma: f64,
+    },
+    /// Pareto (heavy tail) with minimum `scale` and tail index `shape`.
+    Pareto {
+        /// The minimum value.
+        scale: SimDuration,
+        /// The tail index alpha; the mean is finite for alpha > 1.
+        shape: f64,
+    },
+    /// Piecewise-linear inverse CDF through measured percentiles, e.g.
+    /// `points = [[0.0, "1ms"], [0.5, "2ms"], [0.99, "20ms"], [1.0, "50ms"]]`.
+    Empirical {
+        /// `(quantile, value)` pairs, quantiles rising from 0 to 1.
+        points: Vec<(f64, SimDuration)>,
+    },
+}
+
+/// Why a distribution's parameters are unusable.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DistError {
+    /// A parameter is out of its domain.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Default for Dist {
+    fn default() -> Self {
+        Dist::Constant { value: SimDuration::ZERO }
+    }
+}
+
+impl Dist {
+    /// A constant distribution.
+    pub const fn constant(value: SimDuration) -> Self {
+        Dist::Constant { value }
+    }
+
+    /// An exponential distribution with the given mean.
+    pub const fn exponential(mean: SimDuration) -> Self {
+        Dist::Exponential { mean }
+    }
+
+    /// Checks the parameters, so that sampling can never fail later.
+    pub fn validate(&self) -> Result<(), DistError> {
+        let bad = |m: &str| Err(DistError::Invalid(m.to_string()));
+        match self {
+            Dist::Uniform { low, high } if low > high => bad("uniform: low is above high"),
+            Dist::Lognormal { sigma, .. } if !(sigma.is_finite() && *sigma >= 0.0) => {
+                bad("lognormal: sigma must be a finite number >= 0")
+            }
+            Dist::Pareto { shape, .. } if !(shape.is_finite() && *shape > 0.0) => {
+                bad("pareto: shape must be a finite number > 0")
+            }
+            Dist::Pareto { scale, .. } if scale.is_zero() => bad("pareto: scale must be above zero"),
+            Dist::Empirical { points } => {
+                if points.len() < 2 {
+                    return bad("empirical: give at least two (quantile, value) points");
+                }
+                if points.first().map(|p| p.0) != Some(0.0) || points.last().map(|p| p.0) != Some(1.0) {
+                    return bad("empirical: quantiles must start at 0.0 and end at 1.0");
+                }
+                if points.windows(2).any(|w| w[0].0 >= w[1].0 || w[0].1 > w[1].1) {
+                    return bad("empirical: quantiles must rise strictly and values must not fall");
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The analytic mean in seconds, where it is finite.
+    pub fn mean_secs(&self) -> Option<f64> {
+        Some(match self {
+            Dist::Constant { value } => value.as_secs_f64(),
+            Dist::Uniform { low, high } => (low.as_secs_f64() + high.as_secs_f64()) / 2.0,
+            Dist::Exponential { mean } => mean.as_secs_f64(),
+            Dist::Normal { .. } => return None,
+            Dist::Lognormal { median, sigma } => median.as_secs_f64() * (sigma * sigma / 2.0).exp(),
+            Dist::Pareto { scale, shape } if *shape > 1.0 => shape * scale.as_secs_f64() / (shape - 1.0),
+            Dist::Pareto { .. } => return None,
+            Dist::Empirical { points } => {
+                points.windows(2).map(|w| (w[1].0 - w[0].0) * (w[0].1.as_secs_f64() + w[1].1.as_secs_f64()) / 2.0).sum()
+            }
+        })
+    }
+
+    /// Draws one duration.
+    ///
+    /// ```
+    /// use sim_core::{Dist, RngFactory, SimDuration};
+    /// let d = Dist::exponential(SimDuration::from_millis(10));
+    /// let mut rng = RngFactory::new(1).stream("example");
+    /// let x = d.sample(&mut rng);
+    /// assert!(x < SimDuration::from_secs(10));
+    /// ```
+    #[inline]
+    pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> SimDuration {
+        match self {
+            Dist::Constant { value } => *value,
+            _ => SimDuration::from_secs_f64(self.sample_secs(rng)),
+        }
+    }
+
+    /// Draws one value in seconds (for statistics and tests).
+    pub fn sample_secs<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
+        match self {
+            Dist::Constant { value } => value.as_secs_f64(),
+            Dist::Uniform { low, high } => {
+                let (l, h) = (low.as_secs_f64(), high.as_secs_f64());
+                if l == h {
+                    l
+                } else {
+                    rng.random_range(l..=h)
+                }
+            }
+            Dist::Exponential { mean } => {
+                if mean.is_zero() {
+                    0.0
+                } else {
+                    mean.as_secs_f64() * Exp::new(1.0).expect("rate 1 is valid").sample(rng)
+                }
+            }
+            Dist::Normal { mean, std_dev } => {
+                let n = Normal::new(mean.as_secs_f64(), std_dev.as_secs_f64()).expect("std_dev is finite");
+                // Resampling keeps the shape of the truncated normal; the
+                // bound stops a pathological (mean << 0) setting from spinning.
+                for _ in 0..1000 {
+                    let x = n.sample(rng);
+                    if x >= 0.0 {
+                        return x;
+                    }
+                }
+                0.0
+            }
+            Dist::Lognormal { median, sigma } => {
+                let ln =
+                    LogNormal::new(median.as_secs_f64().max(f64::MIN_POSITIVE).ln(), *sigma).expect("validated sigma");
+                ln.sample(rng)
+            }
+            Dist::Pareto { scale, shape } => {
+                Pareto::new(scale.as_secs_f64(), *shape).expect("validated pareto").sample(rng)
+            }
+            Dist::Empirical { points } => {
+                let u: f64 = rng.random();
+                let i = points.partition_point(|p| p.0 <= u).clamp(1, points.len() - 1);
+                let (q0, v0) = (points[i - 1].0, points[i - 1].1.as_secs_f64());
+                let (q1, v1) = (points[i].0, points[i].1.as_secs_f64());
+                v0 + (v1 - v0) * ((u - q0) / (q1 - q0)).clamp(0.0, 1.0)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::RngFactory;
+
+    const N: usize = 200_000;
+
+    /// Sample mean and variance of N draws.
+    fn moments(d: &Dist) -> (f64, f64) {
+        let mut rng = RngFactory::new(2024).stream("dist-test");
+        let xs: Vec<f64> = (0..N).map(|_| d.sample(&mut rng).as_secs_f64()).collect();
+        let m = xs.iter().sum::<f64>() / N as f64;
+        let v = xs.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (N as f64 - 1.0);
+        (m, v)
+    }
+
+    /// Checks the sample mean and variance against analytic values with
+    /// 4.5-sigma tolerances from the sample size: the standard error of the
+    /// mean is sqrt(var/N), that of the variance sqrt((mu4 - var^2)/N).
+    fn check(d: Dist, mean: f64, var: f64, mu4: f64) {
+        let (m, v) = moments(&d);
+        let se_m = (var / N as f64).sqrt();
+        let se_v = ((mu4 - var * var) / N as f64).sqrt();
+        assert!((m - mean).abs() < 4.5 * se_m, "{d:?}: mean {m} vs {mean} (se {se_m})");
+        assert!((v - var).abs() < 4.5 * se_v, "{d:?}: var {v} vs {var} (se {se_v})");
+    }
+
+    #[test]
+    fn constant_is_constant() {
+        let d = Dist::constant(SimDuration::from_millis(3));
+        let mut rng = RngFactory::new(1).stream("c");
+        assert!((0..100).all(|_| d.sample(&mut rng) == SimDuration::from_millis(3)));
+    }
+
+    #[test]
+    fn uniform_moments() {
+        let (a, b) = (1.0, 3.0);
+        let var = (b - a) * (b - a) / 12.0;
+        check(
+            Dist::Uniform { low: SimDuration::from_secs(1), high: SimDuration::from_secs(3) },
+            2.0,
+            var,
+            (b - a).powi(4) / 80.0,
+        );
+    }
+
+    #[test]
+    fn exponential_moments() {
+        let mu = 0.5f64;
+        check(Dist::exponential(SimDuration::from_millis(500)), mu, mu * mu, 9.0 * mu.powi(4));
+    }
+
+    #[test]
+    fn truncated_normal_moments() {
+        // mean 2s, sd 1s, truncated at 0: alpha = -2.
+        let (mu, s) = (2.0f64, 1.0f64);
+        let alpha: f64 = -mu / s;
+        let phi = (-alpha * alpha / 2.0).exp() / (2.0 * std::f64::consts::PI).sqrt();
+        let z = 1.0 - 0.5 * erfc(-alpha / std::f64::consts::SQRT_2);
+        let lambda = phi / z;
+        let mean = mu + s * lambda;
+        let var = s * s * (1.0 + alpha * lambda - lambda * lambda);
+        // The fourth central moment of a lightly truncated normal is close to
+        // 3 var^2; use that (a slight over-estimate widens the bound a little).
+        check(
+            Dist::Normal { mean: SimDuration::from_secs(2), std_dev: SimDuration::from_secs(1) },
+            mean,
+            var,
+            3.2 * var * var,
+        );
+    }
+
+    #[test]
+    fn lognormal_moments() {
+        let (med, s) = (1.0f64, 0.4f64);
+        let mu = med.ln();
+        let mean = (mu + s * s / 2.0).exp();
+        let var = ((s * s).exp() - 1.0) * (2.0 * mu + s * s).exp();
+        // Raw moments E[X^k] = exp(k mu + k^2 s^2 / 2) give the central fourth moment.
+        let r = |k: f64| (k * mu + k * k * s * s / 2.0).exp();
+        let mu4 = r(4.0) - 4.0 * mean * r(3.0) + 6.0 * mean * mean * r(2.0) - 3.0 * mean.powi(4);
+        check(Dist::Lognormal { median: SimDuration::from_secs(1), sigma: s }, mean, var, mu4);
+    }
+
+    #[test]
+    fn pareto_moments() {
+        // shape 5: finite fourth moment, so the variance check is meaningful.
+        let (xm, a) = (1.0f64, 5.0f64);
+        let r = |k: f64| a * xm.powf(k) / (a - k);
+        let mean = r(1.0);
+        let var = r(2.0) - mean * mean;
+        let mu4 = r(4.0) - 4.0 * mean * r(3.0) + 6.0 * mean * mean * r(2.0) - 3.0 * mean.powi(4);
+        check(Dist::Pareto { scale: SimDuration::from_secs(1), shape: a }, mean, var, mu4);
+    }
+
+    #[test]
+    fn empirical_matches_its_percentiles() {
+        let d = Dist::Empirical {
+            points: vec![
+                (0.0, SimDuration::from_secs(0)),
+                (0.5, SimDuration::from_secs(1)),
+                (1.0, SimDuration::from_secs(3)),
+            ],
+        };
+        d.validate().unwrap();
+        let mut rng = RngFactory::new(5).stream("emp");
+        let below_one = (0..N).filter(|_| d.sample(&mut rng) <= SimDuration::from_secs(1)).count() as f64 / N as f64;
+        let se = (0.25 / N as f64).sqrt();
+        assert!((below_one - 0.5).abs() < 4.5 * se, "{below_one}");
+        assert!((d.mean_secs().unwrap() - 1.25).abs() < 1e-12);
+    }
+
+    #[test]
+    fn validation_rejects_bad_parameters() {
+        assert!(Dist::Uniform { low: SimDuration::from_secs(2), high: SimDuration::from_secs(1) }.validate().is_err());
+        assert!(Dist::Pareto { scale: SimDuration::from_secs(1), shape: -1.0 }.validate().is_err());
+        assert!(Dist::Empirical { points: vec![(0.0, SimDuration::ZERO)] }.validate().is_err());
+    }
+
+    #[test]
+    fn parses_from_toml() {
+        #[derive(Deserialize)]
+        struct W {
+            d: Dist,
+        }
+        let w: W = toml::from_str(r#"d = { kind = "lognormal", median = "2ms", sigma = 0.5 }"#).unwrap();
+        assert_eq!(w.d, Dist::Lognormal { median: SimDuration::from_millis(2), sigma: 0.5 });
+        assert!(toml::from_str::<W>(r#"d = { kind = "exponential", mean = "2ms", oops = 1 }"#).is_err());
+    }
+
+    /// Complementary error function (Abramowitz-Stegun 7.1.26 is too coarse
+    /// for a reference value; this uses the continued-fraction-free series
+    /// through erf's Taylor expansion, accurate for |x| < 3).
+    fn erfc(x: f64) -> f64 {
+        let mut sum = 0.0;
+        let mut term = x;
+        let mut n = 0.0;
+        while term.abs() > 1e-17 {
+            sum += term / (2.0 * n + 1.0);
+            n += 1.0;
+            term *= -x * x / n;
+        }
+        1.0 - 2.0 / std::f64::consts::PI.sqrt() * sum
+    }
+}

@@ -1,0 +1,58 @@
+//! # sim-core: a deterministic discrete-event simulation kernel
+//!
+//! sim-core knows nothing about customers, tables or consistency patterns.
+//! It offers what such models are built on:
+//!
+//! - **Integer virtual time** ([`SimTime`], [`SimDuration`]): `u64`
+//!   nanoseconds, parsed from and printed as `"250ms"`, `"1.5s"`, `"2h"`.
+//!   No floating point ever reaches the clock.
+//! - **A total event order.** Events run by time, then by insertion
+//!   sequence: two events at the same instant run first in, first out. The
+//!   queue ([`EventQueue`]) is a 4-ary heap with O(1) timer cancellation.
+//! - **Components** ([`Component`]) that receive typed messages and timers
+//!   through a [`Context`]: the clock, timers, the network and their own
+//!   random stream.
+//! - **Seeded randomness** ([`RngFactory`]): one master seed, one ChaCha
+//!   stream per component and purpose, keyed by name. Adding a component
+//!   does not change any other component's draws.
+//! - **Distributions** ([`Dist`]) for latencies and service times.
+//! - **A network** ([`Network`]) of directed links with latency, loss,
+//!   duplication and FIFO or free ordering, and partitions.
+//! - **Faults as data** ([`FaultPlan`]): partitions, crashes and restarts,
+//!   pauses, slowdowns and latency spikes at fixed times or drawn from rates.
+//! - **Observability**: [`Stats`] counters and an optional [`Trace`] whose
+//!   hash proves two runs identical.
+//!
+//! ## Determinism
+//!
+//! The same components, the same seed and the same calls give the same run,
+//! event for event, on any machine: there is no wall clock, no OS
+//! randomness and no iteration over hash maps anywhere in the kernel. A
+//! simulation is single-threaded; run many side by side for parallelism.
+//!
+//! ## Example
+//!
+//! ```
+#![doc = include_str!("../examples/ping_pong.rs")]
+//! ```
+#![warn(missing_docs, missing_debug_implementations)]
+
+pub mod dist;
+pub mod fault;
+pub mod net;
+pub mod queue;
+pub mod rng;
+pub mod sim;
+pub mod stats;
+pub mod time;
+pub mod trace;
+
+pub use dist::{Dist, DistError};
+pub use fault::{Fault, FaultError, FaultPlan, FaultSpec, FaultWindow, RandomFault};
+pub use net::{DropReason, LinkConfig, Network, Ordering, Partition, PartitionId};
+pub use queue::{EventId, EventQueue};
+pub use rng::{stable_hash, RngFactory, SimRng};
+pub use sim::{Component, Context, NodeId, Simulation, TimerId};
+pub use stats::Stats;
+pub use time::{ParseDurationError, SimDuration, SimTime};
+pub use trace::{Trace, TraceKind, TraceMode, TraceRecord};

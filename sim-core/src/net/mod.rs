@@ -1,0 +1,212 @@
+//! The network: named nodes, directed links and partitions.
+//!
+//! Every directed link has a latency distribution, a loss probability, a
+//! duplication probability and an ordering ([`Ordering::Fifo`] or
+//! [`Ordering::Reorder`]). Each link draws from its own random stream
+//! (`"link/<from>-><to>"`), so traffic on one link never shifts the draws of
+//! another.
+//!
+//! A partition blocks the directed links between two groups. A message is
+//! blocked if the link it takes is cut **at the instant it is sent**; a
+//! message already in flight when the cut starts still lands. Overlapping
+//! partitions compose: a link is open again only when every cut covering it
+//! has healed.
+
+mod link;
+mod partition;
+
+use std::collections::BTreeMap;
+
+use rand::Rng;
+
+pub(crate) use link::Link;
+pub use link::{LinkConfig, Ordering};
+pub use partition::{Partition, PartitionId};
+
+use crate::rng::RngFactory;
+use crate::time::{SimDuration, SimTime};
+use crate::NodeId;
+
+/// Why the network dropped a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DropReason {
+    /// The link was cut by a partition when the message was sent.
+    Partition,
+    /// The link lost it (random loss).
+    Loss,
+    /// The destination was crashed when the message arrived.
+    NodeDown,
+}
+
+/// What the network decided for one send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Transit {
+    Dropped(DropReason),
+    Deliver { at: SimTime, duplicate_at: Option<SimTime> },
+}
+
+/// The nodes and the links between them.
+#[derive(Debug)]
+pub struct Network {
+    names: Vec<String>,
+    by_name: BTreeMap<String, NodeId>,
+    default_link: LinkConfig,
+    links: Vec<Vec<Link>>,
+    partitions: Vec<Option<Partition>>,
+    factory: RngFactory,
+}
+
+impl Network {
+    pub(crate) fn new(factory: RngFactory) -> Self {
+        Network {
+            names: Vec::new(),
+            by_name: BTreeMap::new(),
+            default_link: LinkConfig::default(),
+            links: Vec::new(),
+            partitions: Vec::new(),
+            factory,
+        }
+    }
+
+    fn new_link(&self, from: usize, to: usize, config: LinkConfig) -> Link {
+        Link {
+            rng: self.factory.stream(&format!("link/{}->{}", self.names[from], self.names[to])),
+            config,
+            last_delivery: SimTime::ZERO,
+            cuts: 0,
+            extra_latency: SimDuration::ZERO,
+        }
+    }
+
+    pub(crate) fn add_node(&mut self, name: &str) -> NodeId {
+        assert!(!self.by_name.contains_key(name), "node name {name:?} is used twice");
+        let id = NodeId(u32::try_from(self.names.len()).expect("too many nodes"));
+        self.names.push(name.to_string());
+        self.by_name.insert(name.to_string(), id);
+        let n = self.names.len();
+        for from in 0..n - 1 {
+            let link = self.new_link(from, n - 1, self.default_link.clone());
+            self.links[from].push(link);
+        }
+        let row = (0..n).map(|to| self.new_link(n - 1, to, self.default_link.clone())).collect();
+        self.links.push(row);
+        id
+    }
+
+    /// The number of nodes.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Whether the network has no nodes.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// The node with this name.
+    pub fn node(&self, name: &str) -> Option<NodeId> {
+        self.by_name.get(name).copied()
+    }
+
+    /// The name of a node.
+    pub fn name(&self, id: NodeId) -> &str {
+        &self.names[id.index()]
+    }
+
+    /// Every node name, in id order.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Sets the configuration of every link, existing and future.
+    pub fn set_default_link(&mut self, config: LinkConfig) {
+        for row in &mut self.links {
+            for link in row.iter_mut() {
+                link.config = config.clone();
+            }
+        }
+        self.default_link = config;
+    }
+
+    /// Sets the configuration of the directed link `from -> to`.
+    pub fn set_link(&mut self, from: NodeId, to: NodeId, config: LinkConfig) {
+        self.links[from.index()][to.index()].config = config;
+    }
+
+    /// The configuration of the directed link `from -> to`.
+    pub fn link(&self, from: NodeId, to: NodeId) -> &LinkConfig {
+        &self.links[from.index()][to.index()].config
+    }
+
+    /// Whether an active partition cuts `from -> to`.
+    pub fn is_cut(&self, from: NodeId, to: NodeId) -> bool {
+        self.links[from.index()][to.index()].cuts > 0
+    }
+
+    /// Starts a partition now; heal it with [`heal`](Self::heal).
+    pub fn partition(&mut self, p: Partition) -> PartitionId {
+        for (x, y) in p.links() {
+            self.links[x.index()][y.index()].cuts += 1;
+        }
+        self.partitions.push(Some(p));
+        PartitionId(u32::try_from(self.partitions.len() - 1).expect("too many partitions"))
+    }
+
+    /// Heals a partition. Returns false if it had already healed.
+    pub fn heal(&mut self, id: PartitionId) -> bool {
+        let Some(p) = self.partitions.get_mut(id.0 as usize).and_then(Option::take) else {
+            return false;
+        };
+        for (x, y) in p.links() {
+            self.links[x.index()][y.index()].cuts -= 1;
+        }
+        true
+    }
+
+    /// Adds (or with `add = false`, removes) extra latency on every link to
+    /// or from `node`.
+    pub(crate) fn spike(&mut self, node: NodeId, extra: SimDuration, add: bool) {
+        let n = self.names.len();
+        let i = node.index();
+        let touch = |l: &mut Link| {
+            l.extra_latency = if add { l.extra_latency + extra } else { l.extra_latency - extra };
+        };
+        for j in 0..n {
+            touch(&mut self.links[i][j]);
+            if j != i {
+                touch(&mut self.links[j][i]);
+            }
+        }
+    }
+
+    /// Decides the fate of one message sent now.
+    #[inline]
+    pub(crate) fn transit(&mut self, from: NodeId, to: NodeId, now: SimTime) -> Transit {
+        let link = &mut self.links[from.index()][to.index()];
+        if link.cuts > 0 {
+            return Transit::Dropped(DropReason::Partition);
+        }
+        if link.config.loss > 0.0 && link.rng.random_bool(link.config.loss) {
+            return Transit::Dropped(DropReason::Loss);
+        }
+        let at = Self::arrival(link, now);
+        let duplicate_at = if link.config.duplicate > 0.0 && link.rng.random_bool(link.config.duplicate) {
+            Some(Self::arrival(link, now))
+        } else {
+            None
+        };
+        Transit::Deliver { at, duplicate_at }
+    }
+
+    #[inline]
+    fn arrival(link: &mut Link, now: SimTime) -> SimTime {
+        let mut at = now + link.config.latency.sample(&mut link.rng) + link.extra_latency;
+        if link.config.ordering == Ordering::Fifo {
+            // Equal instants keep send order through the queue's sequence numbers.
+            at = at.max(link.last_delivery);
+            link.last_delivery = at;
+        }
+        at
+    }
+}

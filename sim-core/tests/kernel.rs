@@ -1,0 +1,296 @@
+//! Scenario tests of the kernel through its public API.
+
+use sim_core::{
+    Component, Context, Dist, FaultPlan, FaultSpec, LinkConfig, NodeId, Ordering, Partition, SimDuration, SimTime,
+    Simulation, TraceMode,
+};
+
+#[derive(Clone, Debug)]
+enum Msg {
+    /// Ask the node to send `n` numbered messages to `to`, `gap` apart.
+    Burst {
+        to: NodeId,
+        n: u32,
+        gap: SimDuration,
+    },
+    Send {
+        to: NodeId,
+        seq: u32,
+        left: u32,
+        gap: SimDuration,
+    },
+    Data(u32),
+    Tick,
+}
+
+#[derive(Default)]
+struct Node {
+    received: Vec<(SimTime, u32)>,
+    /// Survives crashes.
+    durable_ticks: u32,
+    /// Lost on crash.
+    volatile_notes: Vec<u32>,
+    restarts: u32,
+}
+
+impl Component for Node {
+    type Msg = Msg;
+    fn on_message(&mut self, ctx: &mut Context<'_, Msg>, _from: NodeId, msg: Msg) {
+        match msg {
+            Msg::Burst { to, n, gap } => ctx.schedule_after(SimDuration::ZERO, Msg::Send { to, seq: 0, left: n, gap }),
+            Msg::Send { to, seq, left, gap } => {
+                if left > 0 {
+                    ctx.send(to, Msg::Data(seq));
+                    ctx.schedule_after(gap, Msg::Send { to, seq: seq + 1, left: left - 1, gap });
+                }
+            }
+            Msg::Data(x) => {
+                self.received.push((ctx.now(), x));
+                self.volatile_notes.push(x);
+            }
+            Msg::Tick => {
+                self.durable_ticks += 1;
+                ctx.schedule_after(SimDuration::from_secs(1), Msg::Tick);
+            }
+        }
+    }
+    fn on_crash(&mut self) {
+        self.volatile_notes.clear();
+    }
+    fn on_restart(&mut self, _ctx: &mut Context<'_, Msg>) {
+        self.restarts += 1;
+    }
+    fn label(msg: &Msg) -> &'static str {
+        match msg {
+            Msg::Burst { .. } => "burst",
+            Msg::Send { .. } => "send",
+            Msg::Data(_) => "data",
+            Msg::Tick => "tick",
+        }
+    }
+}
+
+fn two_nodes(seed: u64, link: LinkConfig) -> (Simulation<Node>, NodeId, NodeId) {
+    let mut sim = Simulation::new(seed);
+    let a = sim.add_node("a", Node::default());
+    let b = sim.add_node("b", Node::default());
+    sim.network_mut().set_default_link(link);
+    (sim, a, b)
+}
+
+fn lossy_run(seed: u64) -> u64 {
+    let link = LinkConfig {
+        latency: Dist::exponential(SimDuration::from_millis(3)),
+        loss: 0.05,
+        duplicate: 0.05,
+        ordering: Ordering::Reorder,
+    };
+    let (mut sim, a, b) = two_nodes(seed, link);
+    sim.set_trace(TraceMode::Hash);
+    sim.inject(SimDuration::ZERO, a, a, Msg::Burst { to: b, n: 5_000, gap: SimDuration::from_micros(700) });
+    sim.inject(SimDuration::ZERO, b, b, Msg::Burst { to: a, n: 5_000, gap: SimDuration::from_micros(900) });
+    sim.run();
+    assert!(sim.stats().messages_balance());
+    sim.trace().hash()
+}
+
+#[test]
+fn same_seed_same_trace_hash_in_one_process() {
+    assert_eq!(lossy_run(11), lossy_run(11));
+}
+
+#[test]
+fn different_seed_different_trace_hash() {
+    assert_ne!(lossy_run(11), lossy_run(12));
+}
+
+/// Helper run by `same_seed_same_trace_hash_across_processes` in a child process.
+#[test]
+#[ignore = "run as a child process by the cross-process determinism test"]
+fn print_trace_hash_for_child_process() {
+    println!("TRACE_HASH={:016x}", lossy_run(11));
+}
+
+#[test]
+fn same_seed_same_trace_hash_across_processes() {
+    let exe = std::env::current_exe().unwrap();
+    let run = || {
+        let out = std::process::Command::new(&exe)
+            .args(["--ignored", "--exact", "print_trace_hash_for_child_process", "--nocapture", "--test-threads=1"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        text.lines()
+            .find_map(|l| l.split_once("TRACE_HASH=").map(|(_, h)| h.trim().to_string()))
+            .unwrap_or_else(|| panic!("no hash in {text}"))
+    };
+    let (first, second) = (run(), run());
+    assert_eq!(first, second);
+    assert_eq!(first, format!("{:016x}", lossy_run(11)));
+}
+
+#[test]
+fn partition_drops_exactly_the_messages_sent_while_active() {
+    let link = LinkConfig::with_latency(Dist::constant(SimDuration::from_millis(1)));
+    let (mut sim, a, b) = two_nodes(1, link);
+    let key = sim.plan_partition(Partition::between(vec![a], vec![b]));
+    // One message every 10 ms, seq k sent at k*10ms. The cut covers [200ms, 500ms).
+    sim.inject(SimDuration::ZERO, a, a, Msg::Burst { to: b, n: 100, gap: SimDuration::from_millis(10) });
+    sim.schedule_fault(SimTime::from_nanos(200_000_000), sim_core::Fault::StartPartition(key));
+    sim.schedule_fault(SimTime::from_nanos(500_000_000), sim_core::Fault::HealPartition(key));
+    sim.run();
+    let got: Vec<u32> = sim.component(b).received.iter().map(|r| r.1).collect();
+    // The heal at 500ms was scheduled before seq 50's send (also at 500ms), so 50 passes.
+    let want: Vec<u32> = (0..100).filter(|k| !(20..50).contains(k)).collect();
+    assert_eq!(got, want);
+    assert_eq!(sim.stats().dropped_partition, 30);
+    assert!(sim.stats().messages_balance());
+}
+
+#[test]
+fn one_way_partition_blocks_one_direction_only() {
+    let (mut sim, a, b) = two_nodes(1, LinkConfig::default());
+    sim.network_mut().partition(Partition::one_way(vec![a], vec![b]));
+    sim.inject(SimDuration::ZERO, a, a, Msg::Burst { to: b, n: 10, gap: SimDuration::from_millis(1) });
+    sim.inject(SimDuration::ZERO, b, b, Msg::Burst { to: a, n: 10, gap: SimDuration::from_millis(1) });
+    sim.run();
+    assert_eq!(sim.component(b).received.len(), 0);
+    assert_eq!(sim.component(a).received.len(), 10);
+}
+
+#[test]
+fn fifo_links_never_reorder_even_with_wild_latency() {
+    let link = LinkConfig {
+        latency: Dist::Pareto { scale: SimDuration::from_micros(10), shape: 1.1 },
+        ordering: Ordering::Fifo,
+        ..LinkConfig::default()
+    };
+    let (mut sim, a, b) = two_nodes(3, link.clone());
+    sim.inject(SimDuration::ZERO, a, a, Msg::Burst { to: b, n: 20_000, gap: SimDuration::from_micros(5) });
+    sim.run();
+    let seqs: Vec<u32> = sim.component(b).received.iter().map(|r| r.1).collect();
+    assert_eq!(seqs, (0..20_000).collect::<Vec<_>>());
+
+    // The same link with free ordering does reorder, so the check above can fail.
+    let (mut sim, a, b) = two_nodes(3, LinkConfig { ordering: Ordering::Reorder, ..link });
+    sim.inject(SimDuration::ZERO, a, a, Msg::Burst { to: b, n: 20_000, gap: SimDuration::from_micros(5) });
+    sim.run();
+    let seqs: Vec<u32> = sim.component(b).received.iter().map(|r| r.1).collect();
+    assert!(seqs.windows(2).any(|w| w[0] > w[1]));
+}
+
+#[test]
+fn loss_rate_is_within_sampling_error() {
+    let n = 100_000u32;
+    let p = 0.1;
+    let (mut sim, a, b) = two_nodes(9, LinkConfig { loss: p, ..LinkConfig::default() });
+    sim.inject(SimDuration::ZERO, a, a, Msg::Burst { to: b, n, gap: SimDuration::from_micros(1) });
+    sim.run();
+    let lost = sim.stats().dropped_loss as f64;
+    let expect = p * n as f64;
+    let sd = (n as f64 * p * (1.0 - p)).sqrt();
+    assert!((lost - expect).abs() < 4.5 * sd, "lost {lost}, expected {expect} +- {sd}");
+    assert_eq!(sim.stats().dropped_loss as usize + sim.component(b).received.len(), n as usize);
+}
+
+#[test]
+fn crash_loses_volatile_state_and_timers_but_keeps_durable_state() {
+    let (mut sim, a, b) = two_nodes(4, LinkConfig::default());
+    sim.inject(SimDuration::ZERO, b, b, Msg::Tick);
+    sim.inject(SimDuration::ZERO, a, a, Msg::Burst { to: b, n: 5, gap: SimDuration::from_millis(100) });
+    let plan = FaultPlan {
+        faults: vec![FaultSpec::Crash {
+            node: "b".into(),
+            at: SimTime::from_nanos(2_500_000_000),
+            restart_after: Some(SimDuration::from_secs(10)),
+        }],
+        random_faults: vec![],
+    };
+    sim.install_faults(&plan, SimTime::from_nanos(60_000_000_000)).unwrap();
+    sim.run_until(SimTime::from_nanos(2_400_000_000));
+    assert_eq!(sim.component(b).volatile_notes.len(), 5);
+    assert_eq!(sim.component(b).durable_ticks, 3); // ticks at 0, 1 s and 2 s
+    sim.run_until(SimTime::from_nanos(5_000_000_000));
+    assert!(!sim.is_up(b));
+    assert!(sim.component(b).volatile_notes.is_empty(), "volatile state survived the crash");
+    assert_eq!(sim.component(b).durable_ticks, 3, "durable state was lost");
+    sim.run();
+    // The tick timer died with the crash, and nothing re-armed it after the restart.
+    assert_eq!(sim.component(b).durable_ticks, 3);
+    assert_eq!(sim.component(b).restarts, 1);
+    assert!(sim.stats().timers_lost_to_crash >= 1);
+    assert_eq!(sim.stats().crashes, 1);
+}
+
+#[test]
+fn messages_to_a_crashed_node_are_dropped_and_counted() {
+    let (mut sim, a, b) = two_nodes(4, LinkConfig::default());
+    sim.schedule_fault(SimTime::ZERO, sim_core::Fault::Crash(b));
+    sim.inject(SimDuration::ZERO, a, a, Msg::Burst { to: b, n: 7, gap: SimDuration::from_millis(1) });
+    sim.run();
+    assert_eq!(sim.stats().dropped_node_down, 7);
+    assert!(sim.stats().messages_balance());
+}
+
+#[test]
+fn a_pause_defers_events_without_losing_them() {
+    let link = LinkConfig::with_latency(Dist::constant(SimDuration::from_millis(1)));
+    let (mut sim, a, b) = two_nodes(4, link);
+    sim.schedule_fault(SimTime::from_nanos(10_000_000), sim_core::Fault::Pause(b, SimDuration::from_millis(50)));
+    sim.inject(SimDuration::ZERO, a, a, Msg::Burst { to: b, n: 10, gap: SimDuration::from_millis(10) });
+    sim.run();
+    let r = &sim.component(b).received;
+    assert_eq!(r.iter().map(|x| x.1).collect::<Vec<_>>(), (0..10).collect::<Vec<_>>());
+    // Messages sent at 10..=50 ms land during the pause and wait until 60 ms.
+    assert!(r.iter().filter(|x| x.0 == SimTime::from_nanos(60_000_000)).count() >= 4);
+}
+
+#[test]
+fn unknown_node_in_a_fault_plan_is_an_error() {
+    let (mut sim, _, _) = two_nodes(4, LinkConfig::default());
+    let plan: FaultPlan = toml::from_str(
+        r#"
+        [[faults]]
+        kind = "partition"
+        at = "1s"
+        duration = "10s"
+        groups = [["a"], ["nope"]]
+        "#,
+    )
+    .unwrap();
+    let err = sim.install_faults(&plan, SimTime::MAX).unwrap_err().to_string();
+    assert!(err.contains("nope") && err.contains("fault 0"), "{err}");
+}
+
+#[test]
+#[should_panic(expected = "scheduling in the past")]
+fn scheduling_in_the_past_panics() {
+    let (mut sim, a, _) = two_nodes(4, LinkConfig::default());
+    sim.run_until(SimTime::from_nanos(1_000));
+    sim.schedule_at(SimTime::from_nanos(10), a, Msg::Tick);
+}
+
+#[test]
+fn random_crashes_follow_the_fault_stream_only() {
+    let plan: FaultPlan = toml::from_str(
+        r#"
+        [[random_faults]]
+        kind = "crashes"
+        node = "b"
+        mtbf = "10m"
+        mean_downtime = "30s"
+        "#,
+    )
+    .unwrap();
+    let windows = |extra_node: bool| {
+        let (mut sim, _, _) = two_nodes(21, LinkConfig::default());
+        if extra_node {
+            sim.add_node("c", Node::default());
+        }
+        sim.install_faults(&plan, SimTime::from_nanos(36_000_000_000_000)).unwrap();
+        sim.fault_windows().to_vec()
+    };
+    let w = windows(false);
+    assert!(w.len() > 20, "expected ~60 crashes in 10 h, got {}", w.len());
+    assert_eq!(w, windows(true), "adding a node changed the fault draws");
+}
