@@ -1,1 +1,106 @@
-//! Models shared by the criterion benches (see `benches/benches/`).
+//! Models shared by the criterion benches: the classic hold and PHOLD
+//! kernel benchmarks, and the bare-heap baseline they are measured against.
+#![warn(missing_docs)]
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Exp1};
+use sim_core::{Component, Context, NodeId, SimDuration, Simulation};
+
+/// One Exp(1) draw, as whole nanoseconds of a 1-second mean.
+#[inline]
+pub fn exp1_ns(rng: &mut ChaCha8Rng) -> u64 {
+    let x: f64 = Exp1.sample(rng);
+    (x * 1e9) as u64
+}
+
+/// The baseline: a bare `BinaryHeap<(time, seq)>` pop-then-push loop.
+#[derive(Debug)]
+pub struct BareHeap {
+    heap: BinaryHeap<Reverse<(u64, u64)>>,
+    seq: u64,
+    rng: ChaCha8Rng,
+}
+
+impl BareHeap {
+    /// A heap holding `n` pending entries.
+    pub fn new(n: usize, seed: u64) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let heap = (0..n as u64).map(|seq| Reverse((exp1_ns(&mut rng), seq))).collect();
+        BareHeap { heap, seq: n as u64, rng }
+    }
+
+    /// Pops the earliest entry and pushes one at `now + Exp(1)`.
+    #[inline]
+    pub fn step(&mut self) -> u64 {
+        let Reverse((now, _)) = self.heap.pop().expect("hold keeps the heap full");
+        let t = now + exp1_ns(&mut self.rng);
+        self.heap.push(Reverse((t, self.seq)));
+        self.seq += 1;
+        now
+    }
+}
+
+/// The hold model's message: a bare tick.
+#[derive(Clone, Copy, Debug)]
+pub struct Tick;
+
+/// The hold model: every event reschedules itself at `now + Exp(1)`.
+#[derive(Debug, Default)]
+pub struct Hold;
+
+impl Component for Hold {
+    type Msg = Tick;
+    #[inline]
+    fn on_message(&mut self, ctx: &mut Context<'_, Tick>, _from: NodeId, _msg: Tick) {
+        let d = SimDuration::from_nanos(exp1_ns(ctx.rng()));
+        ctx.schedule_after(d, Tick);
+    }
+}
+
+/// A simulation with one hold node and `n` pending events.
+pub fn hold_sim(n: usize, seed: u64) -> Simulation<Hold> {
+    let mut sim = Simulation::new(seed);
+    let node = sim.add_node("hold", Hold);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    for _ in 0..n {
+        sim.inject(SimDuration::from_nanos(exp1_ns(&mut rng)), node, node, Tick);
+    }
+    sim
+}
+
+/// PHOLD: each event makes its node send one message to a uniformly random
+/// node with an Exp(1) delay (the kernel's raw `emit_after`, as in the
+/// classic PDES benchmark: no network model).
+#[derive(Debug)]
+pub struct Phold {
+    n: u32,
+}
+
+impl Component for Phold {
+    type Msg = Tick;
+    #[inline]
+    fn on_message(&mut self, ctx: &mut Context<'_, Tick>, _from: NodeId, _msg: Tick) {
+        use rand::Rng;
+        let to = ctx.rng().random_range(0..self.n);
+        let d = SimDuration::from_nanos(exp1_ns(ctx.rng()));
+        ctx.emit_after(NodeId::from_index(to as usize), d, Tick);
+    }
+}
+
+/// A PHOLD simulation of `components` nodes with `per_node` messages each in flight.
+pub fn phold_sim(components: u32, per_node: u32, seed: u64) -> Simulation<Phold> {
+    let mut sim = Simulation::new(seed);
+    let ids: Vec<NodeId> = (0..components).map(|i| sim.add_node(&format!("p{i}"), Phold { n: components })).collect();
+    debug_assert!(ids.iter().enumerate().all(|(i, id)| id.index() == i));
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    for &id in &ids {
+        for _ in 0..per_node {
+            sim.inject(SimDuration::from_nanos(exp1_ns(&mut rng)), id, id, Tick);
+        }
+    }
+    sim
+}

@@ -34,6 +34,12 @@ impl NodeId {
     pub const fn index(self) -> usize {
         self.0 as usize
     }
+
+    /// The id of the `i`-th node added (ids are handed out in order).
+    /// Using an id the simulation does not have panics when it is used.
+    pub const fn from_index(i: usize) -> NodeId {
+        NodeId(i as u32)
+    }
 }
 
 /// Handle to a cancellable timer.
@@ -81,7 +87,8 @@ pub trait Component {
 pub(crate) enum Event<M> {
     Deliver { from: NodeId, to: NodeId, msg: M, network: bool },
     Timer { node: NodeId, incarnation: u32, msg: M },
-    Fault(Fault),
+    // Boxed: faults are rare, and the box keeps every queue entry small.
+    Fault(Box<Fault>),
 }
 
 /// Timers injected from outside a node (e.g. by the test or the experiment)
@@ -167,6 +174,17 @@ impl<M: Clone> Context<'_, M> {
                 self.queue.push(at, Event::Deliver { from: self.me, to, msg, network: true });
             }
         }
+    }
+
+    /// Delivers `msg` to node `to` after `delay`, bypassing the network
+    /// model: never lost, never cut by a partition, not counted as a network
+    /// message. It is still dropped if `to` is down when it arrives. This is
+    /// the kernel's raw event primitive, for models that bring their own
+    /// transport (and for the classic PHOLD benchmark).
+    #[inline]
+    pub fn emit_after(&mut self, to: NodeId, delay: SimDuration, msg: M) {
+        let at = self.now + delay;
+        self.queue.push(at, Event::Deliver { from: self.me, to, msg, network: false });
     }
 
     /// Delivers `msg` to this node after `delay`. Not cancellable; lost if
@@ -384,7 +402,7 @@ impl<C: Component> Simulation<C> {
     /// If `at` is in the past.
     pub fn schedule_fault(&mut self, at: SimTime, fault: Fault) {
         assert!(at >= self.now, "scheduling a fault in the past: {at} is before now ({})", self.now);
-        self.queue.push(at, Event::Fault(fault));
+        self.queue.push(at, Event::Fault(Box::new(fault)));
     }
 
     /// Registers a partition to be started and healed by
@@ -681,7 +699,7 @@ impl<C: Component> Simulation<C> {
                 };
                 component.on_timer(&mut ctx, msg);
             }
-            Event::Fault(fault) => self.apply_fault(fault),
+            Event::Fault(fault) => self.apply_fault(*fault),
         }
     }
 

@@ -64,6 +64,4 @@ pub(crate) struct Link {
     pub(crate) last_delivery: SimTime,
     /// How many active partitions cut this link.
     pub(crate) cuts: u32,
-    /// Extra latency added by an active latency spike.
-    pub(crate) extra_latency: crate::time::SimDuration,
 }

@@ -47,12 +47,18 @@ pub(crate) enum Transit {
 }
 
 /// The nodes and the links between them.
+///
+/// Links are created on first use, so a simulation of a thousand nodes does
+/// not pay for a million links it never touches.
 #[derive(Debug)]
 pub struct Network {
     names: Vec<String>,
     by_name: BTreeMap<String, NodeId>,
     default_link: LinkConfig,
-    links: Vec<Vec<Link>>,
+    overrides: BTreeMap<(NodeId, NodeId), LinkConfig>,
+    links: Vec<Vec<Option<Box<Link>>>>,
+    /// Extra latency on every link touching a node (latency spikes).
+    node_extra: Vec<SimDuration>,
     partitions: Vec<Option<Partition>>,
     factory: RngFactory,
 }
@@ -63,20 +69,21 @@ impl Network {
             names: Vec::new(),
             by_name: BTreeMap::new(),
             default_link: LinkConfig::default(),
+            overrides: BTreeMap::new(),
             links: Vec::new(),
+            node_extra: Vec::new(),
             partitions: Vec::new(),
             factory,
         }
     }
 
-    fn new_link(&self, from: usize, to: usize, config: LinkConfig) -> Link {
-        Link {
-            rng: self.factory.stream(&format!("link/{}->{}", self.names[from], self.names[to])),
-            config,
-            last_delivery: SimTime::ZERO,
-            cuts: 0,
-            extra_latency: SimDuration::ZERO,
-        }
+    fn link_mut(&mut self, from: NodeId, to: NodeId) -> &mut Link {
+        let slot = &mut self.links[from.index()][to.index()];
+        slot.get_or_insert_with(|| {
+            let config = self.overrides.get(&(from, to)).unwrap_or(&self.default_link).clone();
+            let name = format!("link/{}->{}", self.names[from.index()], self.names[to.index()]);
+            Box::new(Link { rng: self.factory.stream(&name), config, last_delivery: SimTime::ZERO, cuts: 0 })
+        })
     }
 
     pub(crate) fn add_node(&mut self, name: &str) -> NodeId {
@@ -84,13 +91,11 @@ impl Network {
         let id = NodeId(u32::try_from(self.names.len()).expect("too many nodes"));
         self.names.push(name.to_string());
         self.by_name.insert(name.to_string(), id);
-        let n = self.names.len();
-        for from in 0..n - 1 {
-            let link = self.new_link(from, n - 1, self.default_link.clone());
-            self.links[from].push(link);
+        for row in &mut self.links {
+            row.push(None);
         }
-        let row = (0..n).map(|to| self.new_link(n - 1, to, self.default_link.clone())).collect();
-        self.links.push(row);
+        self.links.push((0..self.names.len()).map(|_| None).collect());
+        self.node_extra.push(SimDuration::ZERO);
         id
     }
 
@@ -119,11 +124,14 @@ impl Network {
         &self.names
     }
 
-    /// Sets the configuration of every link, existing and future.
+    /// Sets the configuration of every link without an override of its own.
     pub fn set_default_link(&mut self, config: LinkConfig) {
-        for row in &mut self.links {
-            for link in row.iter_mut() {
-                link.config = config.clone();
+        for (from, row) in self.links.iter_mut().enumerate() {
+            for (to, link) in row.iter_mut().enumerate() {
+                let key = (NodeId(from as u32), NodeId(to as u32));
+                if let (Some(link), false) = (link.as_mut(), self.overrides.contains_key(&key)) {
+                    link.config = config.clone();
+                }
             }
         }
         self.default_link = config;
@@ -131,23 +139,25 @@ impl Network {
 
     /// Sets the configuration of the directed link `from -> to`.
     pub fn set_link(&mut self, from: NodeId, to: NodeId, config: LinkConfig) {
-        self.links[from.index()][to.index()].config = config;
+        self.overrides.insert((from, to), config.clone());
+        self.link_mut(from, to).config = config;
     }
 
     /// The configuration of the directed link `from -> to`.
     pub fn link(&self, from: NodeId, to: NodeId) -> &LinkConfig {
-        &self.links[from.index()][to.index()].config
+        self.overrides.get(&(from, to)).unwrap_or(&self.default_link)
     }
 
     /// Whether an active partition cuts `from -> to`.
     pub fn is_cut(&self, from: NodeId, to: NodeId) -> bool {
-        self.links[from.index()][to.index()].cuts > 0
+        self.links[from.index()][to.index()].as_ref().is_some_and(|l| l.cuts > 0)
     }
 
     /// Starts a partition now; heal it with [`heal`](Self::heal).
     pub fn partition(&mut self, p: Partition) -> PartitionId {
-        for (x, y) in p.links() {
-            self.links[x.index()][y.index()].cuts += 1;
+        let pairs: Vec<_> = p.links().collect();
+        for (x, y) in pairs {
+            self.link_mut(x, y).cuts += 1;
         }
         self.partitions.push(Some(p));
         PartitionId(u32::try_from(self.partitions.len() - 1).expect("too many partitions"))
@@ -159,7 +169,7 @@ impl Network {
             return false;
         };
         for (x, y) in p.links() {
-            self.links[x.index()][y.index()].cuts -= 1;
+            self.link_mut(x, y).cuts -= 1;
         }
         true
     }
@@ -167,32 +177,24 @@ impl Network {
     /// Adds (or with `add = false`, removes) extra latency on every link to
     /// or from `node`.
     pub(crate) fn spike(&mut self, node: NodeId, extra: SimDuration, add: bool) {
-        let n = self.names.len();
-        let i = node.index();
-        let touch = |l: &mut Link| {
-            l.extra_latency = if add { l.extra_latency + extra } else { l.extra_latency - extra };
-        };
-        for j in 0..n {
-            touch(&mut self.links[i][j]);
-            if j != i {
-                touch(&mut self.links[j][i]);
-            }
-        }
+        let e = &mut self.node_extra[node.index()];
+        *e = if add { *e + extra } else { *e - extra };
     }
 
     /// Decides the fate of one message sent now.
     #[inline]
     pub(crate) fn transit(&mut self, from: NodeId, to: NodeId, now: SimTime) -> Transit {
-        let link = &mut self.links[from.index()][to.index()];
+        let extra = self.node_extra[from.index()] + self.node_extra[to.index()];
+        let link = self.link_mut(from, to);
         if link.cuts > 0 {
             return Transit::Dropped(DropReason::Partition);
         }
         if link.config.loss > 0.0 && link.rng.random_bool(link.config.loss) {
             return Transit::Dropped(DropReason::Loss);
         }
-        let at = Self::arrival(link, now);
+        let at = Self::arrival(link, now, extra);
         let duplicate_at = if link.config.duplicate > 0.0 && link.rng.random_bool(link.config.duplicate) {
-            Some(Self::arrival(link, now))
+            Some(Self::arrival(link, now, extra))
         } else {
             None
         };
@@ -200,8 +202,8 @@ impl Network {
     }
 
     #[inline]
-    fn arrival(link: &mut Link, now: SimTime) -> SimTime {
-        let mut at = now + link.config.latency.sample(&mut link.rng) + link.extra_latency;
+    fn arrival(link: &mut Link, now: SimTime, extra: SimDuration) -> SimTime {
+        let mut at = now + link.config.latency.sample(&mut link.rng) + extra;
         if link.config.ordering == Ordering::Fifo {
             // Equal instants keep send order through the queue's sequence numbers.
             at = at.max(link.last_delivery);
