@@ -1,1 +1,34 @@
-fn main() {}
+//! End-to-end benchmark of each pattern: 100,000 unsubscribes over 100,000
+//! customers with the default latencies (200 requests/s for 500 s of
+//! virtual time, then a drain long enough for the hourly sync to run).
+//! Throughput is in simulated unsubscribes per wall-clock second.
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use patterns::{run, PatternConfig, RunOptions, Scenario};
+
+/// The bench scenario.
+fn scenario() -> Scenario {
+    let mut s = Scenario::default();
+    s.workload.rate_per_s = 200.0;
+    s.workload.duration = "500s".parse().expect("duration");
+    s.workload.drain = "1h".parse().expect("duration");
+    s
+}
+
+fn patterns(c: &mut Criterion) {
+    let s = scenario();
+    let mut g = c.benchmark_group("unsubscribes");
+    g.sample_size(10);
+    for p in PatternConfig::book_defaults() {
+        // Count the requests once, so the throughput is exact.
+        let probe = run(&s, &p, 1, RunOptions::default()).expect("valid scenario");
+        assert_eq!(probe.inconsistent_at_end, 0);
+        g.throughput(Throughput::Elements(probe.requests));
+        eprintln!("{}: {} requests, {} kernel events per run", p.name(), probe.requests, probe.kernel.events);
+        g.bench_function(p.name(), |b| b.iter(|| run(&s, &p, 1, RunOptions::default()).expect("valid scenario")));
+    }
+    g.finish();
+}
+
+criterion_group!(benches, patterns);
+criterion_main!(benches);

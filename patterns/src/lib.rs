@@ -1,1 +1,84 @@
-//! placeholder
+//! # patterns: the book's scenario and its three eventual-consistency patterns
+//!
+//! Built on [`sim_core`]'s public API only.
+//!
+//! ## The scenario
+//!
+//! Three services each own one table: the Customer Profile Service owns
+//! Profile, the Support Contract Service owns Contract, the Billing Payment
+//! Service owns Billing. Every customer starts with a row in all three. A
+//! customer unsubscribes and is told "unsubscribed, you will no longer be
+//! billed"; eventually the three tables must agree. Billing charges every
+//! customer who still has a billing row once per billing period, at the
+//! customer's own offset; a charge after the customer was told they are
+//! unsubscribed is an anomaly.
+//!
+//! Requests arrive as a Poisson stream ([`client`]). Every service has a
+//! pool of workers and a service-time distribution ([`ServiceConfig`]), so
+//! requests queue and saturate; a synchronous call holds the caller's worker
+//! until the reply or the timeout.
+//!
+//! ## The patterns
+//!
+//! - [`background_sync`]: Profile deletes and answers at once; a periodic
+//!   job finds the change (table diff or change table) and deletes from
+//!   Contract and Billing directly. Knobs: `interval` or `nightly_at`,
+//!   `detect`, `batch_size`, `call_timeout`.
+//! - [`orchestrated`]: the user waits while an orchestrator deletes from all
+//!   three, with timeouts, retries and compensation. Knobs: `placement`,
+//!   `order`, `call_timeout`, `max_retries`, `backoff`, `on_failure`.
+//! - [`event_based`]: Profile deletes, publishes an event and answers;
+//!   durable subscribers apply it, with redelivery and a dead-letter queue.
+//!   Knobs: `outbox`, `publish_gap`, `dual_write_crash_prob`, and the
+//!   broker's under `services.broker`.
+//!
+//! A pattern is a [`PatternConfig`] variant plus the components it puts on
+//! the scenario's nodes ([`scenario::build`]).
+//!
+//! ## The metrics ([`RunReport`])
+//!
+//! - **Response time**: from the request's arrival at the client to the
+//!   answer, over answered requests; **error share**: errors and timeouts
+//!   over all requests.
+//! - **Consistency lag from the answer**: for each customer told
+//!   "unsubscribed" whose three rows are all gone, the time from the answer
+//!   until both the Contract and the Billing rows were gone (zero if they
+//!   went before the answer, as in the orchestrated pattern). **From the
+//!   Profile deletion**: from the Profile row's deletion until the last row
+//!   went.
+//! - **Inconsistent at end**: customers whose three rows disagree after the
+//!   drain period. **Inconsistency over time**: the same count at every
+//!   change.
+//! - **Throughput**: "unsubscribed" answers given during the arrival window,
+//!   per second of virtual time.
+//! - **Failure counters** ([`Counters`]): retries, timeouts, compensations,
+//!   failed compensations, redeliveries, duplicates, dead letters, manual
+//!   repairs, events lost, charges after unsubscribe (count and cents).
+//! - **Cost**: network messages and database operations per request.
+//!
+//! ## Example
+//!
+//! ```
+#![doc = include_str!("../examples/compare.rs")]
+//! ```
+#![warn(missing_docs, missing_debug_implementations)]
+
+pub mod background_sync;
+pub mod broker;
+pub mod client;
+pub mod config;
+pub mod event_based;
+pub mod msg;
+pub mod orchestrated;
+pub mod orchestrator;
+pub mod report;
+pub mod scenario;
+pub mod service;
+pub mod workers;
+pub mod world;
+
+pub use config::{ConfigError, PatternConfig, Scenario, ServiceConfig};
+pub use msg::{Msg, TableKind};
+pub use report::{Percentiles, RunReport};
+pub use scenario::{build, run, RunOptions, ScenarioError, NODE_NAMES};
+pub use world::{Counters, Outcome, World};

@@ -68,9 +68,9 @@ pub trait Component {
         self.on_message(ctx, me, msg);
     }
 
-    /// The node crashed: drop every volatile field, keep the durable ones.
-    /// Pending timers are already gone.
-    fn on_crash(&mut self) {}
+    /// The node crashed at `at`: drop every volatile field, keep the
+    /// durable ones. Pending timers are already gone.
+    fn on_crash(&mut self, _at: SimTime) {}
 
     /// The node restarted after a crash.
     fn on_restart(&mut self, _ctx: &mut Context<'_, Self::Msg>) {}
@@ -185,6 +185,16 @@ impl<M: Clone> Context<'_, M> {
     pub fn emit_after(&mut self, to: NodeId, delay: SimDuration, msg: M) {
         let at = self.now + delay;
         self.queue.push(at, Event::Deliver { from: self.me, to, msg, network: false });
+    }
+
+    /// Crashes this node as soon as the current handler returns (a process
+    /// that dies mid-operation), and restarts it after `restart_after`, if
+    /// given. The crash is an ordinary fault event: counted and traced.
+    pub fn crash_self(&mut self, restart_after: Option<SimDuration>) {
+        self.queue.push(self.now, Event::Fault(Box::new(Fault::Crash(self.me))));
+        if let Some(d) = restart_after {
+            self.queue.push(self.now + d, Event::Fault(Box::new(Fault::Restart(self.me))));
+        }
     }
 
     /// Delivers `msg` to this node after `delay`. Not cancellable; lost if
@@ -731,7 +741,7 @@ impl<C: Component> Simulation<C> {
                     node.up = false;
                     node.incarnation = node.incarnation.wrapping_add(1) % EXTERNAL;
                     node.paused_until = SimTime::ZERO;
-                    node.component.on_crash();
+                    node.component.on_crash(self.now);
                     self.stats.crashes += 1;
                 }
             }
@@ -801,8 +811,8 @@ impl<M: Clone> Component for Box<dyn Component<Msg = M>> {
     fn on_timer(&mut self, ctx: &mut Context<'_, M>, msg: M) {
         (**self).on_timer(ctx, msg)
     }
-    fn on_crash(&mut self) {
-        (**self).on_crash()
+    fn on_crash(&mut self, at: SimTime) {
+        (**self).on_crash(at)
     }
     fn on_restart(&mut self, ctx: &mut Context<'_, M>) {
         (**self).on_restart(ctx)

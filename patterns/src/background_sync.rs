@@ -1,0 +1,287 @@
+//! Pattern 1: background synchronization.
+//!
+//! The Profile service deletes its row and answers the user at once. A
+//! separate sync job wakes on a schedule (every `interval`, or nightly at
+//! `nightly_at`), learns what changed, and deletes the customer's rows from
+//! Contract and Billing directly, writing into tables it does not own.
+//!
+//! It learns what changed in one of two ways ([`Detect`]):
+//! - `diff`: full-table scans of Profile, then of Contract and Billing,
+//!   diffed; the scans cost database time in proportion to table size;
+//! - `change_table`: a trigger on Profile's delete fills a change table,
+//!   which the job reads and clears.
+//!
+//! Deletes go in batches of `batch_size`. All of the job's progress is
+//! process memory: if it crashes mid-batch, or a database does not answer
+//! within `call_timeout`, the run is abandoned and the next run starts over
+//! (deletes are idempotent, so redoing a batch is harmless).
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use sim_core::{Component, Context, NodeId, SimDuration, SimTime, TimerId};
+
+use crate::config::{ConfigError, PatternConfig};
+use crate::msg::{CallId, CustomerId, Msg, Op, TableKind};
+use crate::world::SharedWorld;
+
+/// How the sync job learns which customers left.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Detect {
+    /// Diff full-table scans.
+    #[default]
+    Diff,
+    /// Read a change table filled by a delete trigger on Profile.
+    ChangeTable,
+}
+
+/// Knobs of background synchronization.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SyncConfig {
+    /// A name for outputs (default `background_sync`).
+    pub name: Option<String>,
+    /// Run every this long (first run one interval after the start).
+    pub interval: SimDuration,
+    /// Instead, run once a day at this time of day (virtual time 0 is midnight).
+    pub nightly_at: Option<SimDuration>,
+    /// Diff or change table.
+    pub detect: Detect,
+    /// Rows per delete batch.
+    pub batch_size: u32,
+    /// Abandon the run if a database does not answer within this time.
+    pub call_timeout: SimDuration,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        SyncConfig {
+            name: None,
+            interval: SimDuration::from_hours(1),
+            nightly_at: None,
+            detect: Detect::Diff,
+            batch_size: 500,
+            call_timeout: SimDuration::from_mins(5),
+        }
+    }
+}
+
+impl SyncConfig {
+    pub(crate) fn validate(&self, key: &str) -> Result<(), ConfigError> {
+        if self.interval.is_zero() {
+            return PatternConfig::err(&format!("{key}.interval"), "must be above zero");
+        }
+        if self.nightly_at.is_some_and(|t| t >= SimDuration::from_hours(24)) {
+            return PatternConfig::err(&format!("{key}.nightly_at"), "must be a time of day below 24h");
+        }
+        if self.batch_size == 0 {
+            return PatternConfig::err(&format!("{key}.batch_size"), "must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// The first run strictly after `now`.
+    pub fn next_run(&self, now: SimTime) -> SimTime {
+        let day = SimDuration::from_hours(24).as_nanos();
+        let (step, offset) = match self.nightly_at {
+            Some(at) => (day, at.as_nanos()),
+            None => (self.interval.as_nanos(), 0),
+        };
+        let n = now.as_nanos();
+        let k = if n < offset { 0 } else { (n - offset) / step + 1 };
+        let t = SimTime::from_nanos(offset + k * step);
+        if t == SimTime::ZERO {
+            SimTime::from_nanos(step)
+        } else {
+            t
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Stage {
+    /// Reading Profile (scan or change table).
+    Read,
+    /// Scanning a target table for which candidates it still has (diff).
+    Scan(TableKind),
+    /// Deleting batches from a target table.
+    Delete(TableKind, Vec<Arc<[CustomerId]>>),
+    /// Clearing the processed change-table entries.
+    Clear,
+}
+
+#[derive(Debug)]
+struct Run {
+    stage: Stage,
+    candidates: Arc<[CustomerId]>,
+    call: CallId,
+    timer: TimerId,
+}
+
+/// The sync job's node.
+#[derive(Debug)]
+pub struct SyncJob {
+    cfg: SyncConfig,
+    world: SharedWorld,
+    /// Profile, Contract, Billing.
+    tables: [NodeId; 3],
+    run: Option<Run>,
+    next_call: CallId,
+}
+
+impl SyncJob {
+    /// A job syncing the given Profile, Contract and Billing nodes.
+    pub fn new(cfg: SyncConfig, world: SharedWorld, tables: [NodeId; 3]) -> Self {
+        SyncJob { cfg, world, tables, run: None, next_call: 0 }
+    }
+
+    fn arm(&self, ctx: &mut Context<'_, Msg>) {
+        let next = self.cfg.next_run(ctx.now());
+        ctx.schedule_at(next, Msg::SyncTick);
+    }
+
+    fn call(
+        &mut self,
+        ctx: &mut Context<'_, Msg>,
+        table: TableKind,
+        op: Op,
+        stage: Stage,
+        candidates: Arc<[CustomerId]>,
+    ) {
+        let call = self.next_call;
+        self.next_call += 1;
+        ctx.send(self.tables[table.index()], Msg::Call { call, op });
+        let timer = ctx.set_timer(self.cfg.call_timeout, Msg::CallTimeout { call });
+        self.run = Some(Run { stage, candidates, call, timer });
+    }
+
+    fn batches(&self, ids: &[CustomerId]) -> Vec<Arc<[CustomerId]>> {
+        // Reversed, so that `pop` yields them in order.
+        ids.chunks(self.cfg.batch_size as usize).rev().map(Arc::from).collect()
+    }
+
+    /// Moves to the next step after `table`'s deletes are done.
+    fn after_deletes(&mut self, ctx: &mut Context<'_, Msg>, table: TableKind, candidates: Arc<[CustomerId]>) {
+        match (table, self.cfg.detect) {
+            (TableKind::Contract, Detect::Diff) => self.call(
+                ctx,
+                TableKind::Billing,
+                Op::ScanPresent(candidates.clone()),
+                Stage::Scan(TableKind::Billing),
+                candidates,
+            ),
+            (TableKind::Contract, Detect::ChangeTable) => {
+                let batches = self.batches(&candidates);
+                self.delete_next(ctx, TableKind::Billing, batches, candidates)
+            }
+            (_, Detect::ChangeTable) => {
+                self.call(ctx, TableKind::Profile, Op::ClearChanges(candidates.clone()), Stage::Clear, candidates)
+            }
+            _ => self.run = None,
+        }
+    }
+
+    fn delete_next(
+        &mut self,
+        ctx: &mut Context<'_, Msg>,
+        table: TableKind,
+        mut batches: Vec<Arc<[CustomerId]>>,
+        candidates: Arc<[CustomerId]>,
+    ) {
+        match batches.pop() {
+            Some(b) => self.call(ctx, table, Op::DeleteMany(b), Stage::Delete(table, batches), candidates),
+            None => self.after_deletes(ctx, table, candidates),
+        }
+    }
+
+    fn on_reply(&mut self, ctx: &mut Context<'_, Msg>, call: CallId, ok: bool, rows: Option<Arc<[CustomerId]>>) {
+        let Some(run) = self.run.take_if(|r| r.call == call) else { return };
+        ctx.cancel_timer(run.timer);
+        if !ok {
+            self.world.borrow_mut().counters.sync_failed_runs += 1;
+            return;
+        }
+        let rows = rows.unwrap_or_else(|| Arc::from(Vec::new()));
+        match run.stage {
+            Stage::Read => match self.cfg.detect {
+                Detect::Diff => self.call(
+                    ctx,
+                    TableKind::Contract,
+                    Op::ScanPresent(rows.clone()),
+                    Stage::Scan(TableKind::Contract),
+                    rows,
+                ),
+                Detect::ChangeTable => {
+                    let batches = self.batches(&rows);
+                    self.delete_next(ctx, TableKind::Contract, batches, rows)
+                }
+            },
+            Stage::Scan(table) => {
+                let batches = self.batches(&rows);
+                self.delete_next(ctx, table, batches, run.candidates)
+            }
+            Stage::Delete(table, batches) => self.delete_next(ctx, table, batches, run.candidates),
+            Stage::Clear => {}
+        }
+    }
+}
+
+impl Component for SyncJob {
+    type Msg = Msg;
+
+    fn on_start(&mut self, ctx: &mut Context<'_, Msg>) {
+        self.arm(ctx);
+    }
+
+    fn on_message(&mut self, ctx: &mut Context<'_, Msg>, _from: NodeId, msg: Msg) {
+        match msg {
+            Msg::SyncTick => {
+                self.arm(ctx);
+                if self.run.is_none() {
+                    self.world.borrow_mut().counters.sync_runs += 1;
+                    let op = match self.cfg.detect {
+                        Detect::Diff => Op::ScanAbsent,
+                        Detect::ChangeTable => Op::ReadChanges,
+                    };
+                    self.call(ctx, TableKind::Profile, op, Stage::Read, Arc::from(Vec::new()));
+                }
+            }
+            Msg::Reply { call, ok, rows } => self.on_reply(ctx, call, ok, rows),
+            Msg::CallTimeout { call } if self.run.take_if(|r| r.call == call).is_some() => {
+                let mut w = self.world.borrow_mut();
+                w.counters.timeouts += 1;
+                w.counters.sync_failed_runs += 1;
+            }
+            _ => {}
+        }
+    }
+
+    fn on_crash(&mut self, _at: SimTime) {
+        if self.run.take().is_some() {
+            self.world.borrow_mut().counters.sync_failed_runs += 1;
+        }
+    }
+
+    fn on_restart(&mut self, ctx: &mut Context<'_, Msg>) {
+        self.arm(ctx);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedules_hourly_and_nightly_runs() {
+        let h = |x: u64| SimTime::ZERO + SimDuration::from_hours(x);
+        let hourly = SyncConfig::default();
+        assert_eq!(hourly.next_run(SimTime::ZERO), h(1));
+        assert_eq!(hourly.next_run(h(1)), h(2));
+        assert_eq!(hourly.next_run(h(1) + SimDuration::from_secs(1)), h(2));
+        let nightly = SyncConfig { nightly_at: Some(SimDuration::from_hours(23)), ..SyncConfig::default() };
+        assert_eq!(nightly.next_run(SimTime::ZERO), h(23));
+        assert_eq!(nightly.next_run(h(23)), h(47));
+        assert_eq!(nightly.next_run(h(30)), h(47));
+    }
+}

@@ -1,0 +1,224 @@
+//! The message broker of the event-based pattern.
+//!
+//! One topic, `CustomerUnsubscribed`, with a durable subscription each for
+//! Contract and Billing. Durable state (survives a broker crash): the ready
+//! queues, the delayed redeliveries and the dead-letter queue. Volatile
+//! state: which deliveries are out awaiting an acknowledgement; after a
+//! restart they are all delivered again (at least once).
+
+use std::collections::{BTreeMap, VecDeque};
+
+use sim_core::{Component, Context, NodeId, SimTime, TimerId};
+
+use crate::config::BrokerConfig;
+use crate::msg::{CustomerId, Delivery, Msg, RequestId, Work};
+use crate::workers::Workers;
+use crate::world::SharedWorld;
+
+#[derive(Clone, Copy, Debug)]
+struct Stored {
+    event: RequestId,
+    customer: CustomerId,
+    /// Deliveries so far.
+    attempts: u32,
+    repair_rounds: u32,
+}
+
+#[derive(Debug, Default)]
+struct Subscription {
+    ready: VecDeque<Stored>,
+    delayed: BTreeMap<(SimTime, u64), Stored>,
+    in_flight: BTreeMap<u64, (Stored, TimerId)>,
+}
+
+/// The broker node.
+#[derive(Debug)]
+pub struct Broker {
+    cfg: BrokerConfig,
+    world: SharedWorld,
+    workers: Workers,
+    subscribers: [NodeId; 2],
+    subs: [Subscription; 2],
+    dlq: Vec<(u8, Stored)>,
+    next_tag: u64,
+    dispatch_at: Option<SimTime>,
+    repair_armed: bool,
+}
+
+impl Broker {
+    /// A broker delivering to Contract (subscription 0) and Billing (1).
+    pub fn new(cfg: BrokerConfig, world: SharedWorld, subscribers: [NodeId; 2]) -> Self {
+        let workers = Workers::new(cfg.workers);
+        Broker {
+            cfg,
+            world,
+            workers,
+            subscribers,
+            subs: Default::default(),
+            dlq: Vec::new(),
+            next_tag: 0,
+            dispatch_at: None,
+            repair_armed: false,
+        }
+    }
+
+    /// Messages waiting in the dead-letter queue.
+    pub fn dead_letters(&self) -> usize {
+        self.dlq.len()
+    }
+
+    /// Messages stored and not yet acknowledged, over both subscriptions.
+    pub fn backlog(&self) -> usize {
+        self.subs.iter().map(|s| s.ready.len() + s.delayed.len() + s.in_flight.len()).sum()
+    }
+
+    fn dispatch(&mut self, ctx: &mut Context<'_, Msg>) {
+        let now = ctx.now();
+        for (i, sub) in self.subs.iter_mut().enumerate() {
+            while let Some((&(at, _), _)) = sub.delayed.first_key_value() {
+                if at > now {
+                    break;
+                }
+                let (_, s) = sub.delayed.pop_first().expect("just peeked");
+                sub.ready.push_back(s);
+            }
+            while sub.in_flight.len() < self.cfg.prefetch as usize {
+                let Some(mut s) = sub.ready.pop_front() else { break };
+                s.attempts += 1;
+                let tag = self.next_tag;
+                self.next_tag += 1;
+                let d = Delivery { sub: i as u8, event: s.event, customer: s.customer, attempt: s.attempts, tag };
+                ctx.send(self.subscribers[i], Msg::Deliver(d));
+                let timer = ctx.set_timer(self.cfg.ack_timeout, Msg::AckTimeout(d));
+                sub.in_flight.insert(tag, (s, timer));
+            }
+        }
+        let next = self.subs.iter().filter_map(|s| s.delayed.first_key_value().map(|(k, _)| k.0)).min();
+        if let Some(next) = next {
+            if self.dispatch_at.is_none_or(|t| t > next || t < now) {
+                self.dispatch_at = Some(next);
+                ctx.schedule_at(next, Msg::DispatchDue);
+            }
+        }
+    }
+
+    fn failed(&mut self, ctx: &mut Context<'_, Msg>, d: Delivery) {
+        let sub = &mut self.subs[d.sub as usize];
+        let Some((s, timer)) = sub.in_flight.remove(&d.tag) else { return };
+        ctx.cancel_timer(timer);
+        let mut w = self.world.borrow_mut();
+        if s.attempts >= self.cfg.max_deliveries {
+            w.counters.dead_lettered += 1;
+            self.dlq.push((d.sub, s));
+            if !self.repair_armed {
+                self.repair_armed = true;
+                ctx.schedule_after(self.cfg.dlq_repair_interval, Msg::DlqRepair);
+            }
+        } else {
+            w.counters.redeliveries += 1;
+            let wait = self.cfg.redelivery_delay * (1u64 << (s.attempts - 1).min(20));
+            let key = (ctx.now() + wait, self.next_tag);
+            self.next_tag += 1;
+            sub.delayed.insert(key, s);
+        }
+        drop(w);
+        self.dispatch(ctx);
+    }
+
+    fn persist_done(&mut self, ctx: &mut Context<'_, Msg>, event: RequestId, customer: CustomerId, publisher: NodeId) {
+        {
+            let mut w = self.world.borrow_mut();
+            let i = event as usize;
+            if w.published.len() <= i {
+                w.published.resize(i + 1, false);
+            }
+            w.published[i] = true;
+        }
+        for sub in &mut self.subs {
+            sub.ready.push_back(Stored { event, customer, attempts: 0, repair_rounds: 0 });
+        }
+        ctx.send(publisher, Msg::PublishAck { event });
+        if let Some(next) = self.workers.finish(ctx.now()) {
+            self.start(ctx, next);
+        }
+        self.dispatch(ctx);
+    }
+
+    fn start(&mut self, ctx: &mut Context<'_, Msg>, work: Work) {
+        let d = self.cfg.publish_time.sample(ctx.rng());
+        let d = ctx.stretch(d);
+        ctx.schedule_after(d, Msg::Done(work));
+    }
+}
+
+impl Component for Broker {
+    type Msg = Msg;
+
+    fn on_message(&mut self, ctx: &mut Context<'_, Msg>, from: NodeId, msg: Msg) {
+        match msg {
+            Msg::Publish { event, customer } => {
+                if let Some(w) = self.workers.submit(Work::Persist { event, customer, publisher: from }, ctx.now()) {
+                    self.start(ctx, w);
+                }
+            }
+            Msg::Done(Work::Persist { event, customer, publisher }) => {
+                self.persist_done(ctx, event, customer, publisher)
+            }
+            Msg::Ack(d) => {
+                if let Some((_, timer)) = self.subs[d.sub as usize].in_flight.remove(&d.tag) {
+                    ctx.cancel_timer(timer);
+                    self.dispatch(ctx);
+                }
+            }
+            Msg::Nack(d) => self.failed(ctx, d),
+            Msg::AckTimeout(d) => {
+                // The timer already fired: take the entry out before `failed`
+                // tries to cancel it.
+                self.failed(ctx, d);
+            }
+            Msg::DispatchDue => {
+                self.dispatch_at = None;
+                self.dispatch(ctx);
+            }
+            Msg::DlqRepair => {
+                self.repair_armed = false;
+                let rounds = self.cfg.dlq_repair_rounds;
+                let mut w = self.world.borrow_mut();
+                for (sub, mut s) in std::mem::take(&mut self.dlq) {
+                    if s.repair_rounds < rounds {
+                        s.repair_rounds += 1;
+                        s.attempts = 0;
+                        w.counters.dlq_repaired += 1;
+                        self.subs[sub as usize].ready.push_back(s);
+                    } else {
+                        w.counters.manual_repairs += 1;
+                    }
+                }
+                drop(w);
+                self.dispatch(ctx);
+            }
+            _ => {}
+        }
+    }
+
+    fn on_crash(&mut self, at: SimTime) {
+        self.workers.clear(at);
+        self.dispatch_at = None;
+        self.repair_armed = false;
+        for sub in &mut self.subs {
+            // Leases are process memory: everything out is delivered again.
+            let out: Vec<Stored> = std::mem::take(&mut sub.in_flight).into_values().map(|(s, _)| s).collect();
+            for s in out.into_iter().rev() {
+                sub.ready.push_front(s);
+            }
+        }
+    }
+
+    fn on_restart(&mut self, ctx: &mut Context<'_, Msg>) {
+        if !self.dlq.is_empty() {
+            self.repair_armed = true;
+            ctx.schedule_after(self.cfg.dlq_repair_interval, Msg::DlqRepair);
+        }
+        self.dispatch(ctx);
+    }
+}

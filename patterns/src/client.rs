@@ -1,0 +1,119 @@
+//! The users: an open-loop Poisson stream of unsubscribe requests.
+//!
+//! Arrival times and the choice of customer come from the `"workload"`
+//! stream only, so under one seed every pattern sees exactly the same
+//! requests at exactly the same instants (common random numbers).
+
+use std::collections::BTreeMap;
+
+use rand::Rng;
+use rand_distr::{Distribution, Exp1};
+use sim_core::{Component, Context, NodeId, SimDuration, SimRng, SimTime, TimerId};
+
+use crate::config::WorkloadConfig;
+use crate::msg::{CustomerId, Msg, RequestId};
+use crate::world::{Outcome, SharedWorld};
+
+/// The user population.
+#[derive(Debug)]
+pub struct Client {
+    cfg: WorkloadConfig,
+    world: SharedWorld,
+    entry: NodeId,
+    rng: SimRng,
+    /// Customers not yet picked sit at `order[picked..]`.
+    order: Vec<CustomerId>,
+    picked: usize,
+    scripted: usize,
+    end: SimTime,
+    waiting: BTreeMap<RequestId, TimerId>,
+}
+
+impl Client {
+    /// Users of `customers` customers sending to `entry`, drawing from `rng`.
+    pub fn new(cfg: WorkloadConfig, world: SharedWorld, entry: NodeId, customers: u32, rng: SimRng) -> Self {
+        let end = SimTime::ZERO + cfg.duration;
+        Client {
+            cfg,
+            world,
+            entry,
+            rng,
+            order: (0..customers).collect(),
+            picked: 0,
+            scripted: 0,
+            end,
+            waiting: BTreeMap::new(),
+        }
+    }
+
+    /// Requests answered or timed out... still waiting for an answer.
+    pub fn waiting(&self) -> usize {
+        self.waiting.len()
+    }
+
+    fn next_gap(&mut self) -> Option<SimDuration> {
+        if self.cfg.rate_per_s <= 0.0 {
+            return None;
+        }
+        let x: f64 = Exp1.sample(&mut self.rng);
+        Some(SimDuration::from_secs_f64(x / self.cfg.rate_per_s))
+    }
+
+    fn schedule_next(&mut self, ctx: &mut Context<'_, Msg>) {
+        if !self.cfg.at.is_empty() {
+            if let Some(&t) = self.cfg.at.get(self.scripted) {
+                self.scripted += 1;
+                ctx.schedule_at(t.max(ctx.now()), Msg::Arrival);
+            }
+            return;
+        }
+        if let Some(gap) = self.next_gap() {
+            let t = ctx.now() + gap;
+            if t < self.end {
+                ctx.schedule_at(t, Msg::Arrival);
+            }
+        }
+    }
+
+    fn arrive(&mut self, ctx: &mut Context<'_, Msg>) {
+        if self.picked < self.order.len() {
+            // One step of a Fisher-Yates shuffle: a uniform pick among the
+            // customers who have not unsubscribed yet.
+            let j = self.rng.random_range(self.picked..self.order.len());
+            self.order.swap(self.picked, j);
+            let customer = self.order[self.picked];
+            self.picked += 1;
+            let req = self.world.borrow_mut().new_request(customer, ctx.now());
+            ctx.send(self.entry, Msg::Unsubscribe { req, customer });
+            let t = ctx.set_timer(self.cfg.client_timeout, Msg::ClientTimeout { req });
+            self.waiting.insert(req, t);
+        }
+        self.schedule_next(ctx);
+    }
+}
+
+impl Component for Client {
+    type Msg = Msg;
+
+    fn on_start(&mut self, ctx: &mut Context<'_, Msg>) {
+        self.schedule_next(ctx);
+    }
+
+    fn on_message(&mut self, ctx: &mut Context<'_, Msg>, _from: NodeId, msg: Msg) {
+        match msg {
+            Msg::Arrival => self.arrive(ctx),
+            Msg::Answer { req, ok } => {
+                if let Some(t) = self.waiting.remove(&req) {
+                    ctx.cancel_timer(t);
+                    let outcome = if ok { Outcome::Ok } else { Outcome::Error };
+                    self.world.borrow_mut().answer(req, outcome, ctx.now());
+                }
+            }
+            Msg::ClientTimeout { req } => {
+                self.waiting.remove(&req);
+                self.world.borrow_mut().answer(req, Outcome::Timeout, ctx.now());
+            }
+            _ => {}
+        }
+    }
+}

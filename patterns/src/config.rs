@@ -1,0 +1,382 @@
+//! Scenario and pattern configuration: plain serde data with book-like defaults.
+//!
+//! Every field has a default, unknown keys are errors, and
+//! [`Scenario::validate`] names the key of any value out of its domain.
+
+use serde::{Deserialize, Serialize};
+use sim_core::{Dist, FaultPlan, LinkConfig, SimDuration};
+
+/// A value out of its domain, with the config path of its key.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{key}: {problem}")]
+pub struct ConfigError {
+    /// The dotted path of the key, e.g. `workload.rate_per_s`.
+    pub key: String,
+    /// What is wrong.
+    pub problem: String,
+}
+
+fn err<T>(key: &str, problem: impl Into<String>) -> Result<T, ConfigError> {
+    Err(ConfigError { key: key.to_string(), problem: problem.into() })
+}
+
+fn check_prob(key: &str, p: f64) -> Result<(), ConfigError> {
+    if (0.0..=1.0).contains(&p) {
+        Ok(())
+    } else {
+        err(key, format!("must be a probability between 0 and 1, got {p}"))
+    }
+}
+
+fn check_dist(key: &str, d: &Dist) -> Result<(), ConfigError> {
+    d.validate().map_err(|e| ConfigError { key: key.to_string(), problem: e.to_string() })
+}
+
+/// The scenario shared by every pattern: customers, load, services, network, faults.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Scenario {
+    /// Subscribed customers at the start; each has a row in all three tables.
+    pub customers: u32,
+    /// The unsubscribe requests.
+    pub workload: WorkloadConfig,
+    /// Workers, service times and error rates of each service.
+    pub services: ServicesConfig,
+    /// Link latency, loss and duplication.
+    pub network: NetworkConfig,
+    /// The billing cycle.
+    pub billing: BillingConfig,
+    /// Scheduled faults.
+    pub faults: Vec<sim_core::FaultSpec>,
+    /// Faults drawn from rates.
+    pub random_faults: Vec<sim_core::RandomFault>,
+}
+
+impl Default for Scenario {
+    fn default() -> Self {
+        Scenario {
+            customers: 100_000,
+            workload: WorkloadConfig::default(),
+            services: ServicesConfig::default(),
+            network: NetworkConfig::default(),
+            billing: BillingConfig::default(),
+            faults: Vec::new(),
+            random_faults: Vec::new(),
+        }
+    }
+}
+
+/// Open-loop Poisson unsubscribe requests.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkloadConfig {
+    /// Mean arrivals per second of virtual time.
+    pub rate_per_s: f64,
+    /// How long requests arrive.
+    pub duration: SimDuration,
+    /// How long the run goes on after the last arrival, for the patterns to
+    /// converge. Faults should be healed before it ends.
+    pub drain: SimDuration,
+    /// How long a user waits for an answer before giving up.
+    pub client_timeout: SimDuration,
+    /// Scripted arrival instants; when given, they replace the Poisson stream.
+    pub at: Vec<sim_core::SimTime>,
+}
+
+impl Default for WorkloadConfig {
+    fn default() -> Self {
+        WorkloadConfig {
+            rate_per_s: 20.0,
+            duration: SimDuration::from_hours(1),
+            drain: SimDuration::from_hours(2),
+            client_timeout: SimDuration::from_secs(30),
+            at: Vec::new(),
+        }
+    }
+}
+
+/// One service: a pool of workers in front of its database.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServiceConfig {
+    /// Concurrent requests it serves (thread per request).
+    pub workers: u32,
+    /// Time to handle one request, including one single-row database write.
+    pub request_time: Dist,
+    /// Database time per row of a full-table scan.
+    pub scan_time_per_row: SimDuration,
+    /// Database time per row of a bulk write (background sync's deletes).
+    pub write_time_per_row: SimDuration,
+    /// Probability that an operation fails (a transient error).
+    pub error_rate: f64,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        ServiceConfig {
+            workers: 16,
+            request_time: Dist::Lognormal { median: SimDuration::from_millis(20), sigma: 0.5 },
+            scan_time_per_row: SimDuration::from_micros(2),
+            write_time_per_row: SimDuration::from_micros(50),
+            error_rate: 0.0,
+        }
+    }
+}
+
+impl ServiceConfig {
+    fn validate(&self, key: &str) -> Result<(), ConfigError> {
+        if self.workers == 0 {
+            return err(&format!("{key}.workers"), "a service needs at least one worker");
+        }
+        check_dist(&format!("{key}.request_time"), &self.request_time)?;
+        check_prob(&format!("{key}.error_rate"), self.error_rate)
+    }
+}
+
+/// The broker of the event-based pattern.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BrokerConfig {
+    /// Concurrent publishes it persists.
+    pub workers: u32,
+    /// Time to persist one published message.
+    pub publish_time: Dist,
+    /// Redeliver a message not acknowledged within this time.
+    pub ack_timeout: SimDuration,
+    /// Wait this long before redelivering after a failure (doubling per attempt).
+    pub redelivery_delay: SimDuration,
+    /// Deliveries before a message goes to the dead-letter queue.
+    pub max_deliveries: u32,
+    /// Unacknowledged deliveries per subscription at once.
+    pub prefetch: u32,
+    /// How often the automated repair job retries the dead-letter queue.
+    pub dlq_repair_interval: SimDuration,
+    /// Repair rounds per message before it needs a human.
+    pub dlq_repair_rounds: u32,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        BrokerConfig {
+            workers: 8,
+            publish_time: Dist::Lognormal { median: SimDuration::from_millis(2), sigma: 0.3 },
+            ack_timeout: SimDuration::from_secs(30),
+            redelivery_delay: SimDuration::from_secs(1),
+            max_deliveries: 5,
+            prefetch: 32,
+            dlq_repair_interval: SimDuration::from_mins(10),
+            dlq_repair_rounds: 1,
+        }
+    }
+}
+
+/// Every service of the scenario.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServicesConfig {
+    /// The Customer Profile Service.
+    pub profile: ServiceConfig,
+    /// The Support Contract Service.
+    pub contract: ServiceConfig,
+    /// The Billing Payment Service.
+    pub billing: ServiceConfig,
+    /// The Unsubscribe Orchestrator (orchestrated pattern).
+    pub orchestrator: ServiceConfig,
+    /// The broker (event-based pattern).
+    pub broker: BrokerConfig,
+}
+
+impl Default for ServicesConfig {
+    fn default() -> Self {
+        ServicesConfig {
+            profile: ServiceConfig::default(),
+            contract: ServiceConfig::default(),
+            billing: ServiceConfig::default(),
+            orchestrator: ServiceConfig {
+                workers: 64,
+                request_time: Dist::Lognormal { median: SimDuration::from_millis(2), sigma: 0.3 },
+                ..ServiceConfig::default()
+            },
+            broker: BrokerConfig::default(),
+        }
+    }
+}
+
+/// A link that differs from the default.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkOverride {
+    /// Sending node.
+    pub from: String,
+    /// Receiving node.
+    pub to: String,
+    /// Its configuration.
+    #[serde(flatten)]
+    pub link: LinkConfig,
+}
+
+/// The network.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetworkConfig {
+    /// Every link unless overridden.
+    pub default: LinkConfig,
+    /// Per-link overrides.
+    pub links: Vec<LinkOverride>,
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        NetworkConfig {
+            default: LinkConfig::with_latency(Dist::Lognormal { median: SimDuration::from_millis(1), sigma: 0.5 }),
+            links: Vec::new(),
+        }
+    }
+}
+
+/// The billing cycle.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BillingConfig {
+    /// Each customer is charged once per period, at their own offset.
+    pub period: SimDuration,
+    /// The plan's price, in cents.
+    pub price_cents: u64,
+}
+
+impl Default for BillingConfig {
+    fn default() -> Self {
+        BillingConfig { period: SimDuration::from_hours(24 * 30), price_cents: 4_900 }
+    }
+}
+
+impl Scenario {
+    /// The instant the run stops: arrivals, then the drain.
+    pub fn horizon(&self) -> sim_core::SimTime {
+        sim_core::SimTime::ZERO + self.workload.duration + self.workload.drain
+    }
+
+    /// The scheduled and random faults as a kernel fault plan.
+    pub fn fault_plan(&self) -> FaultPlan {
+        FaultPlan { faults: self.faults.clone(), random_faults: self.random_faults.clone() }
+    }
+
+    /// Checks every value against its domain.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.customers == 0 {
+            return err("customers", "there must be at least one customer");
+        }
+        let w = &self.workload;
+        if !(w.rate_per_s.is_finite() && w.rate_per_s >= 0.0) {
+            return err("workload.rate_per_s", format!("must be a rate >= 0 per second, got {}", w.rate_per_s));
+        }
+        if w.client_timeout.is_zero() {
+            return err("workload.client_timeout", "must be above zero");
+        }
+        let s = &self.services;
+        s.profile.validate("services.profile")?;
+        s.contract.validate("services.contract")?;
+        s.billing.validate("services.billing")?;
+        s.orchestrator.validate("services.orchestrator")?;
+        if s.broker.workers == 0 {
+            return err("services.broker.workers", "the broker needs at least one worker");
+        }
+        if s.broker.max_deliveries == 0 {
+            return err("services.broker.max_deliveries", "must be at least 1");
+        }
+        if s.broker.prefetch == 0 {
+            return err("services.broker.prefetch", "must be at least 1");
+        }
+        check_dist("services.broker.publish_time", &s.broker.publish_time)?;
+        self.network.default.validate().map_err(|p| ConfigError { key: "network.default".into(), problem: p })?;
+        for (i, l) in self.network.links.iter().enumerate() {
+            l.link.validate().map_err(|p| ConfigError { key: format!("network.links[{i}]"), problem: p })?;
+            for (k, n) in [("from", &l.from), ("to", &l.to)] {
+                if !crate::scenario::NODE_NAMES.contains(&n.as_str()) {
+                    return err(
+                        &format!("network.links[{i}].{k}"),
+                        format!("unknown node {n:?}; nodes are {}", crate::scenario::NODE_NAMES.join(", ")),
+                    );
+                }
+            }
+        }
+        if self.billing.period.is_zero() {
+            return err("billing.period", "must be above zero");
+        }
+        for (i, f) in self.faults.iter().enumerate() {
+            let names: Vec<&String> = match f {
+                sim_core::FaultSpec::Partition { groups, .. } => groups.iter().flatten().collect(),
+                sim_core::FaultSpec::Crash { node, .. }
+                | sim_core::FaultSpec::Pause { node, .. }
+                | sim_core::FaultSpec::Slow { node, .. }
+                | sim_core::FaultSpec::LatencySpike { node, .. } => vec![node],
+            };
+            for n in names {
+                if !crate::scenario::NODE_NAMES.contains(&n.as_str()) {
+                    return err(
+                        &format!("faults[{i}]"),
+                        format!("unknown node {n:?}; nodes are {}", crate::scenario::NODE_NAMES.join(", ")),
+                    );
+                }
+            }
+        }
+        for (i, f) in self.random_faults.iter().enumerate() {
+            if !crate::scenario::NODE_NAMES.contains(&f.node()) {
+                return err(
+                    &format!("random_faults[{i}].node"),
+                    format!("unknown node {:?}; nodes are {}", f.node(), crate::scenario::NODE_NAMES.join(", ")),
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Which pattern to run, and its knobs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PatternConfig {
+    /// Background synchronization.
+    BackgroundSync(crate::background_sync::SyncConfig),
+    /// Orchestrated request-based.
+    Orchestrated(crate::orchestrated::OrchestratedConfig),
+    /// Event-based.
+    EventBased(crate::event_based::EventConfig),
+}
+
+impl PatternConfig {
+    /// The name used in outputs: the config's `name`, or the pattern's.
+    pub fn name(&self) -> String {
+        match self {
+            PatternConfig::BackgroundSync(c) => c.name.clone().unwrap_or_else(|| "background_sync".into()),
+            PatternConfig::Orchestrated(c) => c.name.clone().unwrap_or_else(|| "orchestrated".into()),
+            PatternConfig::EventBased(c) => c.name.clone().unwrap_or_else(|| "event_based".into()),
+        }
+    }
+
+    /// The three patterns with their book defaults.
+    pub fn book_defaults() -> Vec<PatternConfig> {
+        vec![
+            PatternConfig::BackgroundSync(Default::default()),
+            PatternConfig::Orchestrated(Default::default()),
+            PatternConfig::EventBased(Default::default()),
+        ]
+    }
+
+    /// Checks the pattern's knobs; `key` is where the pattern sits in the config.
+    pub fn validate(&self, key: &str) -> Result<(), ConfigError> {
+        match self {
+            PatternConfig::BackgroundSync(c) => c.validate(key),
+            PatternConfig::Orchestrated(c) => c.validate(key),
+            PatternConfig::EventBased(c) => c.validate(key),
+        }
+    }
+
+    pub(crate) fn err(key: &str, problem: impl Into<String>) -> Result<(), ConfigError> {
+        err(key, problem)
+    }
+
+    pub(crate) fn prob(key: &str, p: f64) -> Result<(), ConfigError> {
+        check_prob(key, p)
+    }
+}

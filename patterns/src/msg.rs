@@ -1,0 +1,253 @@
+//! The typed messages every node of a scenario exchanges.
+
+use std::sync::Arc;
+
+use sim_core::NodeId;
+
+/// A customer, by dense index `0..customers`.
+pub type CustomerId = u32;
+/// An unsubscribe request, by dense index in arrival order. The event a
+/// request causes in the event-based pattern carries the same number.
+pub type RequestId = u32;
+/// A synchronous call, unique within its caller.
+pub type CallId = u64;
+
+/// The three tables of the book's scenario.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TableKind {
+    /// Owned by the Customer Profile Service.
+    Profile,
+    /// Owned by the Support Contract Service.
+    Contract,
+    /// Owned by the Billing Payment Service.
+    Billing,
+}
+
+impl TableKind {
+    /// All three, in the book's order.
+    pub const ALL: [TableKind; 3] = [TableKind::Profile, TableKind::Contract, TableKind::Billing];
+
+    /// Index 0, 1 or 2.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// A database operation a service performs on its own table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// Delete one customer's row (idempotent).
+    Delete(CustomerId),
+    /// Re-insert one customer's row (a compensation).
+    Restore(CustomerId),
+    /// Delete many rows (background sync, writing into a table it does not own).
+    DeleteMany(Arc<[CustomerId]>),
+    /// Full-table scan: which of all customers have no row (diff variant).
+    ScanAbsent,
+    /// Full-table scan: which of `among` still have a row (diff variant).
+    ScanPresent(Arc<[CustomerId]>),
+    /// Read the change table a delete trigger fills (change-table variant).
+    ReadChanges,
+    /// Remove processed entries from the change table.
+    ClearChanges(Arc<[CustomerId]>),
+}
+
+/// Why the broker sent a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    /// Subscription index (0 = contract, 1 = billing).
+    pub sub: u8,
+    /// The event (equal to the request that caused it).
+    pub event: RequestId,
+    /// The customer.
+    pub customer: CustomerId,
+    /// 1 for the first delivery, 2 for the first redelivery, and so on.
+    pub attempt: u32,
+    /// The broker's tag for this one delivery.
+    pub tag: u64,
+}
+
+/// A unit of work waiting for, or holding, a worker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Work {
+    /// A user's unsubscribe request at the entry service.
+    Unsubscribe {
+        /// The request.
+        req: RequestId,
+        /// The customer.
+        customer: CustomerId,
+        /// Who to answer.
+        client: NodeId,
+    },
+    /// A synchronous call to execute.
+    Call {
+        /// The call.
+        call: CallId,
+        /// The operation.
+        op: Op,
+        /// Who to reply to.
+        caller: NodeId,
+        /// Run by the caller's own request thread (the profile acting as
+        /// orchestrator writes its own table): no worker of its own, and the
+        /// result goes straight back to the caller's saga.
+        inline: bool,
+    },
+    /// A broker delivery to consume.
+    Consume {
+        /// What was delivered.
+        delivery: Delivery,
+        /// The broker.
+        broker: NodeId,
+    },
+    /// A publish to persist at the broker.
+    Persist {
+        /// The event.
+        event: RequestId,
+        /// The customer.
+        customer: CustomerId,
+        /// The publisher.
+        publisher: NodeId,
+    },
+}
+
+/// Every message and timer in a scenario.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Msg {
+    // The user and the entry point.
+    /// "Unsubscribe me."
+    Unsubscribe {
+        /// The request.
+        req: RequestId,
+        /// The customer.
+        customer: CustomerId,
+    },
+    /// The answer the user sees.
+    Answer {
+        /// The request.
+        req: RequestId,
+        /// True for "unsubscribed, you will no longer be billed".
+        ok: bool,
+    },
+
+    // Synchronous calls.
+    /// A call to a service's database operation.
+    Call {
+        /// The call.
+        call: CallId,
+        /// The operation.
+        op: Op,
+    },
+    /// The call's reply.
+    Reply {
+        /// The call.
+        call: CallId,
+        /// Whether the operation succeeded.
+        ok: bool,
+        /// Rows returned by a scan or a read.
+        rows: Option<Arc<[CustomerId]>>,
+    },
+
+    // The broker.
+    /// Publish `CustomerUnsubscribed`.
+    Publish {
+        /// The event.
+        event: RequestId,
+        /// The customer.
+        customer: CustomerId,
+    },
+    /// The broker persisted the event.
+    PublishAck {
+        /// The event.
+        event: RequestId,
+    },
+    /// The broker hands an event to a subscriber.
+    Deliver(Delivery),
+    /// The subscriber processed it.
+    Ack(Delivery),
+    /// The subscriber failed to process it.
+    Nack(Delivery),
+
+    // Timers.
+    /// The client's next arrival.
+    Arrival,
+    /// The user gives up waiting.
+    ClientTimeout {
+        /// The request.
+        req: RequestId,
+    },
+    /// A worker finished a unit of work.
+    Done(Work),
+    /// A call got no reply in time.
+    CallTimeout {
+        /// The call.
+        call: CallId,
+    },
+    /// Time to retry a call.
+    Retry {
+        /// The call.
+        call: CallId,
+    },
+    /// The background sync job wakes up.
+    SyncTick,
+    /// Billing charges whoever is due.
+    BillingRun,
+    /// A delivery was not acknowledged in time.
+    AckTimeout(Delivery),
+    /// The broker has redeliveries due.
+    DispatchDue,
+    /// The automated dead-letter repair job wakes up.
+    DlqRepair,
+    /// The outbox relay polls.
+    OutboxPoll,
+    /// The profile publishes after its commit (the dual-write gap sits before this).
+    PublishNow {
+        /// The event.
+        event: RequestId,
+        /// The customer.
+        customer: CustomerId,
+        /// Who to answer afterwards.
+        client: NodeId,
+    },
+    /// Re-send unacknowledged publishes.
+    PublishRetry {
+        /// The event.
+        event: RequestId,
+    },
+}
+
+/// A short label for traces.
+pub fn label(msg: &Msg) -> &'static str {
+    match msg {
+        Msg::Unsubscribe { .. } => "unsubscribe",
+        Msg::Answer { .. } => "answer",
+        Msg::Call { op, .. } => match op {
+            Op::Delete(_) => "call:delete",
+            Op::Restore(_) => "call:restore",
+            Op::DeleteMany(_) => "call:delete_many",
+            Op::ScanAbsent => "call:scan_absent",
+            Op::ScanPresent(_) => "call:scan_present",
+            Op::ReadChanges => "call:read_changes",
+            Op::ClearChanges(_) => "call:clear_changes",
+        },
+        Msg::Reply { .. } => "reply",
+        Msg::Publish { .. } => "publish",
+        Msg::PublishAck { .. } => "publish_ack",
+        Msg::Deliver(_) => "deliver",
+        Msg::Ack(_) => "ack",
+        Msg::Nack(_) => "nack",
+        Msg::Arrival => "arrival",
+        Msg::ClientTimeout { .. } => "client_timeout",
+        Msg::Done(_) => "done",
+        Msg::CallTimeout { .. } => "call_timeout",
+        Msg::Retry { .. } => "retry",
+        Msg::SyncTick => "sync_tick",
+        Msg::BillingRun => "billing_run",
+        Msg::AckTimeout(_) => "ack_timeout",
+        Msg::DispatchDue => "dispatch_due",
+        Msg::DlqRepair => "dlq_repair",
+        Msg::OutboxPoll => "outbox_poll",
+        Msg::PublishNow { .. } => "publish_now",
+        Msg::PublishRetry { .. } => "publish_retry",
+    }
+}

@@ -1,0 +1,373 @@
+//! Pattern 2: orchestrated request-based.
+//!
+//! The user waits while an orchestrator deletes the customer from all three
+//! services: Profile first, then Contract and Billing (in parallel by
+//! default, or one after the other). Every call has a timeout and retries
+//! with exponential backoff. When a step still fails, the default policy
+//! compensates: it re-inserts every row it may have deleted and tells the
+//! user the unsubscribe failed. A compensation that itself fails leaves the
+//! data out of sync and is counted as needing manual repair. The other
+//! policy reports success anyway and leaves the data as it is (also counted
+//! as a manual repair).
+//!
+//! Knobs ([`OrchestratedConfig`]): `placement` (a dedicated orchestrator or
+//! the Profile service), `order`, `call_timeout`, `max_retries`, `backoff`,
+//! `on_failure`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sim_core::{Context, NodeId, SimDuration, TimerId};
+
+use crate::config::{ConfigError, PatternConfig};
+use crate::msg::{CallId, CustomerId, Msg, Op, RequestId, TableKind, Work};
+use crate::world::SharedWorld;
+
+/// Where the saga runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Placement {
+    /// A dedicated Unsubscribe Orchestrator service (the book's default).
+    #[default]
+    Dedicated,
+    /// The Customer Profile service acts as orchestrator.
+    Profile,
+}
+
+/// How Contract and Billing are called after Profile.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Order {
+    /// Both at once.
+    #[default]
+    Parallel,
+    /// Contract, then Billing.
+    Serial,
+}
+
+/// What to do when a step fails after its retries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailurePolicy {
+    /// Re-insert what was deleted and tell the user it failed.
+    #[default]
+    Compensate,
+    /// Tell the user it worked and leave the data as it is.
+    ReportSuccess,
+}
+
+/// Knobs of the orchestrated pattern.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OrchestratedConfig {
+    /// A name for outputs (default `orchestrated`).
+    pub name: Option<String>,
+    /// Where the saga runs.
+    pub placement: Placement,
+    /// Parallel or serial calls after Profile.
+    pub order: Order,
+    /// How long to wait for each call's reply.
+    pub call_timeout: SimDuration,
+    /// Retries per call after the first attempt.
+    pub max_retries: u32,
+    /// Wait before the first retry; doubles for each further one.
+    pub backoff: SimDuration,
+    /// Compensate, or report success.
+    pub on_failure: FailurePolicy,
+}
+
+impl Default for OrchestratedConfig {
+    fn default() -> Self {
+        OrchestratedConfig {
+            name: None,
+            placement: Placement::Dedicated,
+            order: Order::Parallel,
+            call_timeout: SimDuration::from_secs(2),
+            max_retries: 2,
+            backoff: SimDuration::from_millis(200),
+            on_failure: FailurePolicy::Compensate,
+        }
+    }
+}
+
+impl OrchestratedConfig {
+    pub(crate) fn validate(&self, key: &str) -> Result<(), ConfigError> {
+        if self.call_timeout.is_zero() {
+            return PatternConfig::err(&format!("{key}.call_timeout"), "must be above zero");
+        }
+        if self.max_retries > 30 {
+            return PatternConfig::err(&format!("{key}.max_retries"), "at most 30 (the backoff doubles each time)");
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Step {
+    Delete(TableKind),
+    Restore(TableKind),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum StepState {
+    NotStarted,
+    InFlight,
+    Done,
+    Failed,
+}
+
+#[derive(Debug)]
+struct Saga {
+    customer: CustomerId,
+    client: NodeId,
+    /// Forward steps, by table.
+    steps: [StepState; 3],
+    compensating: bool,
+    /// Compensation calls still open.
+    open_compensations: u32,
+}
+
+#[derive(Debug)]
+struct CallState {
+    req: RequestId,
+    step: Step,
+    attempt: u32,
+    timer: Option<TimerId>,
+}
+
+/// A saga that finished: answer the client and free the worker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Finished {
+    /// The request.
+    pub req: RequestId,
+    /// Who to answer.
+    pub client: NodeId,
+    /// What to tell them.
+    pub ok: bool,
+}
+
+/// The saga engine the orchestrator (dedicated or Profile) runs. All of its
+/// state is volatile: an orchestrator crash loses the sagas in flight, and
+/// their users time out.
+#[derive(Debug)]
+pub struct SagaEngine {
+    cfg: OrchestratedConfig,
+    /// Profile, Contract, Billing.
+    services: [NodeId; 3],
+    /// True when this engine runs inside the Profile service.
+    local_profile: bool,
+    sagas: BTreeMap<RequestId, Saga>,
+    calls: BTreeMap<CallId, CallState>,
+    next_call: CallId,
+}
+
+impl SagaEngine {
+    /// An engine calling the given Profile, Contract and Billing nodes.
+    pub fn new(cfg: OrchestratedConfig, services: [NodeId; 3], local_profile: bool) -> Self {
+        SagaEngine { cfg, services, local_profile, sagas: BTreeMap::new(), calls: BTreeMap::new(), next_call: 0 }
+    }
+
+    /// Drops every saga (a crash).
+    pub fn clear(&mut self) {
+        self.sagas.clear();
+        self.calls.clear();
+    }
+
+    /// Sagas in flight.
+    pub fn in_flight(&self) -> usize {
+        self.sagas.len()
+    }
+
+    /// Starts the saga for one request.
+    pub fn start(
+        &mut self,
+        ctx: &mut Context<'_, Msg>,
+        req: RequestId,
+        customer: CustomerId,
+        client: NodeId,
+        local_time: SimDuration,
+    ) {
+        self.sagas.insert(
+            req,
+            Saga { customer, client, steps: [StepState::NotStarted; 3], compensating: false, open_compensations: 0 },
+        );
+        self.issue(ctx, req, Step::Delete(TableKind::Profile), local_time);
+    }
+
+    fn issue(&mut self, ctx: &mut Context<'_, Msg>, req: RequestId, step: Step, local_time: SimDuration) {
+        let call = self.next_call;
+        self.next_call += 1;
+        if let (Step::Delete(t), Some(s)) = (step, self.sagas.get_mut(&req)) {
+            s.steps[t.index()] = StepState::InFlight;
+        }
+        self.calls.insert(call, CallState { req, step, attempt: 1, timer: None });
+        self.send(ctx, call, local_time);
+    }
+
+    fn send(&mut self, ctx: &mut Context<'_, Msg>, call: CallId, local_time: SimDuration) {
+        let Some(state) = self.calls.get_mut(&call) else { return };
+        let Some(saga) = self.sagas.get(&state.req) else { return };
+        let (table, op) = match state.step {
+            Step::Delete(t) => (t, Op::Delete(saga.customer)),
+            Step::Restore(t) => (t, Op::Restore(saga.customer)),
+        };
+        if table == TableKind::Profile && self.local_profile {
+            // The saga's own thread writes the Profile table: no network, no timeout.
+            let me = ctx.id();
+            ctx.schedule_after(local_time, Msg::Done(Work::Call { call, op, caller: me, inline: true }));
+        } else {
+            ctx.send(self.services[table.index()], Msg::Call { call, op });
+            state.timer = Some(ctx.set_timer(self.cfg.call_timeout, Msg::CallTimeout { call }));
+        }
+    }
+
+    /// A reply (or an inline result) arrived.
+    pub fn on_reply(
+        &mut self,
+        ctx: &mut Context<'_, Msg>,
+        world: &SharedWorld,
+        call: CallId,
+        ok: bool,
+        local_time: SimDuration,
+    ) -> Option<Finished> {
+        let state = self.calls.get_mut(&call)?;
+        if let Some(t) = state.timer.take() {
+            ctx.cancel_timer(t);
+        }
+        if ok {
+            let state = self.calls.remove(&call)?;
+            self.settle(ctx, world, state.req, state.step, true, local_time)
+        } else {
+            self.retry_or_fail(ctx, world, call, local_time)
+        }
+    }
+
+    /// A call timed out.
+    pub fn on_timeout(
+        &mut self,
+        ctx: &mut Context<'_, Msg>,
+        world: &SharedWorld,
+        call: CallId,
+        local_time: SimDuration,
+    ) -> Option<Finished> {
+        let state = self.calls.get_mut(&call)?;
+        state.timer = None;
+        world.borrow_mut().counters.timeouts += 1;
+        self.retry_or_fail(ctx, world, call, local_time)
+    }
+
+    /// A retry's backoff elapsed.
+    pub fn on_retry(&mut self, ctx: &mut Context<'_, Msg>, call: CallId, local_time: SimDuration) {
+        self.send(ctx, call, local_time);
+    }
+
+    fn retry_or_fail(
+        &mut self,
+        ctx: &mut Context<'_, Msg>,
+        world: &SharedWorld,
+        call: CallId,
+        local_time: SimDuration,
+    ) -> Option<Finished> {
+        let state = self.calls.get_mut(&call)?;
+        if state.attempt <= self.cfg.max_retries {
+            let wait = self.cfg.backoff * (1u64 << (state.attempt - 1).min(30));
+            state.attempt += 1;
+            world.borrow_mut().counters.retries += 1;
+            ctx.schedule_after(wait, Msg::Retry { call });
+            None
+        } else {
+            let state = self.calls.remove(&call)?;
+            self.settle(ctx, world, state.req, state.step, false, local_time)
+        }
+    }
+
+    fn settle(
+        &mut self,
+        ctx: &mut Context<'_, Msg>,
+        world: &SharedWorld,
+        req: RequestId,
+        step: Step,
+        ok: bool,
+        local_time: SimDuration,
+    ) -> Option<Finished> {
+        let saga = self.sagas.get_mut(&req)?;
+        match step {
+            Step::Restore(_) => {
+                if !ok {
+                    let mut w = world.borrow_mut();
+                    w.counters.failed_compensations += 1;
+                    w.counters.manual_repairs += 1;
+                }
+                saga.open_compensations -= 1;
+                if saga.open_compensations == 0 {
+                    return self.finish(req, false);
+                }
+                None
+            }
+            Step::Delete(t) => {
+                saga.steps[t.index()] = if ok { StepState::Done } else { StepState::Failed };
+                let [p, c, b] = saga.steps;
+                if t == TableKind::Profile {
+                    if !ok {
+                        return self.fail(ctx, world, req, local_time);
+                    }
+                    self.issue(ctx, req, Step::Delete(TableKind::Contract), local_time);
+                    if self.cfg.order == Order::Parallel {
+                        self.issue(ctx, req, Step::Delete(TableKind::Billing), local_time);
+                    }
+                    return None;
+                }
+                debug_assert_eq!(p, StepState::Done);
+                if self.cfg.order == Order::Serial && t == TableKind::Contract && ok {
+                    self.issue(ctx, req, Step::Delete(TableKind::Billing), local_time);
+                    return None;
+                }
+                if c == StepState::InFlight || b == StepState::InFlight {
+                    return None; // wait for the other parallel call
+                }
+                if c == StepState::Done && b == StepState::Done {
+                    return self.finish(req, true);
+                }
+                self.fail(ctx, world, req, local_time)
+            }
+        }
+    }
+
+    fn fail(
+        &mut self,
+        ctx: &mut Context<'_, Msg>,
+        world: &SharedWorld,
+        req: RequestId,
+        local_time: SimDuration,
+    ) -> Option<Finished> {
+        match self.cfg.on_failure {
+            FailurePolicy::ReportSuccess => {
+                world.borrow_mut().counters.manual_repairs += 1;
+                self.finish(req, true)
+            }
+            FailurePolicy::Compensate => {
+                world.borrow_mut().counters.compensations += 1;
+                let saga = self.sagas.get_mut(&req)?;
+                saga.compensating = true;
+                // Only confirmed deletes are undone, as in the book. A delete
+                // that timed out may still land later; if it does, the data
+                // stays out of sync and shows up as inconsistent at the end.
+                let touched: Vec<TableKind> =
+                    TableKind::ALL.into_iter().filter(|t| saga.steps[t.index()] == StepState::Done).collect();
+                saga.open_compensations = touched.len() as u32;
+                if touched.is_empty() {
+                    return self.finish(req, false);
+                }
+                for t in touched.into_iter().rev() {
+                    self.issue(ctx, req, Step::Restore(t), local_time);
+                }
+                None
+            }
+        }
+    }
+
+    fn finish(&mut self, req: RequestId, ok: bool) -> Option<Finished> {
+        let saga = self.sagas.remove(&req)?;
+        Some(Finished { req, client: saga.client, ok })
+    }
+}

@@ -1,0 +1,84 @@
+//! The Unsubscribe Orchestrator service (orchestrated pattern, dedicated placement).
+//!
+//! Each request takes a worker for the whole saga: the thread waits on
+//! its calls, so a slow or failing downstream service eats orchestrator
+//! capacity.
+
+use sim_core::{Component, Context, NodeId, SimDuration, SimTime};
+
+use crate::config::ServiceConfig;
+use crate::msg::{Msg, Work};
+use crate::orchestrated::{Finished, SagaEngine};
+use crate::workers::Workers;
+use crate::world::SharedWorld;
+
+/// The dedicated orchestrator node.
+#[derive(Debug)]
+pub struct Orchestrator {
+    cfg: ServiceConfig,
+    world: SharedWorld,
+    workers: Workers,
+    engine: SagaEngine,
+}
+
+impl Orchestrator {
+    /// An orchestrator running `engine`'s sagas.
+    pub fn new(cfg: ServiceConfig, world: SharedWorld, engine: SagaEngine) -> Self {
+        let workers = Workers::new(cfg.workers);
+        Orchestrator { cfg, world, workers, engine }
+    }
+
+    /// The worker pool.
+    pub fn workers(&self) -> &Workers {
+        &self.workers
+    }
+
+    fn start(&mut self, ctx: &mut Context<'_, Msg>, work: Work) {
+        let d = self.cfg.request_time.sample(ctx.rng());
+        let d = ctx.stretch(d);
+        ctx.schedule_after(d, Msg::Done(work));
+    }
+
+    fn finished(&mut self, ctx: &mut Context<'_, Msg>, f: Option<Finished>) {
+        if let Some(f) = f {
+            ctx.send(f.client, Msg::Answer { req: f.req, ok: f.ok });
+            if let Some(next) = self.workers.finish(ctx.now()) {
+                self.start(ctx, next);
+            }
+        }
+    }
+}
+
+impl Component for Orchestrator {
+    type Msg = Msg;
+
+    fn on_message(&mut self, ctx: &mut Context<'_, Msg>, from: NodeId, msg: Msg) {
+        // Profile is always remote here, so the local step time is unused.
+        let local = SimDuration::ZERO;
+        match msg {
+            Msg::Unsubscribe { req, customer } => {
+                if let Some(w) = self.workers.submit(Work::Unsubscribe { req, customer, client: from }, ctx.now()) {
+                    self.start(ctx, w);
+                }
+            }
+            Msg::Done(Work::Unsubscribe { req, customer, client }) => {
+                self.engine.start(ctx, req, customer, client, local);
+            }
+            Msg::Reply { call, ok, .. } => {
+                let f = self.engine.on_reply(ctx, &self.world, call, ok, local);
+                self.finished(ctx, f);
+            }
+            Msg::CallTimeout { call } => {
+                let f = self.engine.on_timeout(ctx, &self.world, call, local);
+                self.finished(ctx, f);
+            }
+            Msg::Retry { call } => self.engine.on_retry(ctx, call, local),
+            _ => {}
+        }
+    }
+
+    fn on_crash(&mut self, at: SimTime) {
+        self.workers.clear(at);
+        self.engine.clear();
+    }
+}

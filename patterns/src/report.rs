@@ -1,0 +1,233 @@
+//! What one run measured, and the invariants checked at its end.
+
+use serde::Serialize;
+use sim_core::{FaultWindow, SimTime, Stats};
+
+use crate::config::{PatternConfig, Scenario};
+use crate::msg::TableKind;
+use crate::scenario::{Built, RunOptions};
+use crate::world::{Counters, Outcome, RequestRecord};
+
+/// Summary statistics of a sample, in seconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Percentiles {
+    /// Sample size.
+    pub count: u64,
+    /// Mean.
+    pub mean: f64,
+    /// Median.
+    pub p50: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Maximum.
+    pub max: f64,
+}
+
+impl Percentiles {
+    /// Nearest-rank percentiles of `xs` (sorted in place); all zero if empty.
+    pub fn of(xs: &mut [f64]) -> Self {
+        if xs.is_empty() {
+            return Percentiles::default();
+        }
+        xs.sort_by(f64::total_cmp);
+        let n = xs.len();
+        let rank = |q: f64| xs[((q * n as f64).ceil() as usize).clamp(1, n) - 1];
+        Percentiles {
+            count: n as u64,
+            mean: xs.iter().sum::<f64>() / n as f64,
+            p50: rank(0.50),
+            p95: rank(0.95),
+            p99: rank(0.99),
+            max: xs[n - 1],
+        }
+    }
+}
+
+/// Everything one run measured.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunReport {
+    /// The pattern's name.
+    pub pattern: String,
+    /// The seed.
+    pub seed: u64,
+    /// Requests issued.
+    pub requests: u64,
+    /// Answered "unsubscribed".
+    pub answered_ok: u64,
+    /// Answered with an error.
+    pub answered_error: u64,
+    /// The user gave up waiting.
+    pub timed_out: u64,
+    /// Still waiting at the end.
+    pub pending: u64,
+    /// Share of requests that did not get "unsubscribed" (error or timeout).
+    pub error_share: f64,
+    /// Response time the user saw, over answered requests.
+    pub response_time: Percentiles,
+    /// Consistency lag from the "unsubscribed" answer until the Contract and
+    /// Billing rows were both gone (zero if they went first), over customers
+    /// told "unsubscribed" whose three rows are all gone.
+    pub lag_from_answer: Percentiles,
+    /// The same lag, measured from the Profile deletion.
+    pub lag_from_profile: Percentiles,
+    /// Customers whose three rows disagree at the end (after the drain).
+    pub inconsistent_at_end: u32,
+    /// Customers told "unsubscribed" whose rows are not all gone at the end.
+    pub told_ok_not_converged: u64,
+    /// "Unsubscribed" answers given within the arrival window, per second.
+    pub throughput_per_s: f64,
+    /// Offered load, per second.
+    pub offered_per_s: f64,
+    /// Network messages sent per request.
+    pub messages_per_request: f64,
+    /// Database operations per request.
+    pub db_ops_per_request: f64,
+    /// Events lost in the dual-write gap (event-based only): Profile deleted,
+    /// the broker never got the event.
+    pub events_lost: u64,
+    /// The pattern's failure counters.
+    pub counters: Counters,
+    /// The kernel's counters.
+    pub kernel: Stats,
+    /// Broken invariants, each in a sentence. Empty when all hold.
+    pub violations: Vec<String>,
+    /// The trace hash (0 unless tracing was on).
+    pub trace_hash: u64,
+    /// `(time, inconsistent customers)` at every change.
+    pub series: Vec<(SimTime, u32)>,
+    /// Every request (only with [`RunOptions::keep_requests`]).
+    pub request_log: Vec<RequestRecord>,
+    /// Fault windows, for charts.
+    pub fault_windows: Vec<FaultWindow>,
+    /// The end of the run.
+    pub horizon: SimTime,
+}
+
+impl RunReport {
+    /// Measures a finished run and checks the end-of-run invariants.
+    pub fn measure(scenario: &Scenario, pattern: &PatternConfig, built: &Built, seed: u64, opts: RunOptions) -> Self {
+        let w = built.world.borrow();
+        let mut ok = 0;
+        let mut err = 0;
+        let mut timeout = 0;
+        let mut pending = 0;
+        let mut response = Vec::with_capacity(w.requests.len());
+        let mut lag_answer = Vec::new();
+        let mut lag_profile = Vec::new();
+        let mut not_converged = 0;
+        let mut ok_in_window = 0u64;
+        let window_end = SimTime::ZERO + scenario.workload.duration;
+        for r in &w.requests {
+            match r.outcome {
+                Outcome::Ok => ok += 1,
+                Outcome::Error => err += 1,
+                Outcome::Timeout => timeout += 1,
+                Outcome::Pending => pending += 1,
+            }
+            if let (Some(t), Outcome::Ok | Outcome::Error) = (r.answered, r.outcome) {
+                response.push((t - r.arrival).as_secs_f64());
+            }
+            if r.outcome == Outcome::Ok {
+                if r.answered.is_some_and(|t| t <= window_end) {
+                    ok_in_window += 1;
+                }
+                match (r.consistent_at(), r.answered) {
+                    (Some(done), Some(told)) => {
+                        let others = r.deleted[1].max(r.deleted[2]).expect("consistent implies deleted");
+                        lag_answer.push(others.saturating_since(told).as_secs_f64());
+                        let p = r.deleted[0].expect("consistent implies deleted");
+                        lag_profile.push(done.saturating_since(p).as_secs_f64());
+                    }
+                    _ => not_converged += 1,
+                }
+            }
+        }
+        let n = w.requests.len() as u64;
+        let stats = built.sim.stats().clone();
+        let events_lost = match pattern {
+            PatternConfig::EventBased(_) => w
+                .requests
+                .iter()
+                .enumerate()
+                .filter(|(i, r)| r.deleted[0].is_some() && !w.published.get(*i).copied().unwrap_or(false))
+                .count() as u64,
+            _ => 0,
+        };
+
+        let mut violations = Vec::new();
+        if ok + err + timeout + pending != n {
+            violations.push(format!(
+                "requests unaccounted: {ok} ok + {err} error + {timeout} timeout + {pending} pending != {n}"
+            ));
+        }
+        if !stats.messages_balance() {
+            violations.push(format!(
+                "messages unaccounted: sent {} + duplicated {} != delivered {} + dropped {} + in flight {}",
+                stats.messages_sent,
+                stats.messages_duplicated,
+                stats.messages_delivered,
+                stats.dropped(),
+                stats.in_flight
+            ));
+        }
+        if w.counters.rows_restored != w.counters.rows_restored_by_compensation {
+            violations.push(format!(
+                "{} rows came back other than by compensation",
+                w.counters.rows_restored - w.counters.rows_restored_by_compensation
+            ));
+        }
+        let lost: Vec<u32> = (0..w.customers())
+            .filter(|&c| w.request_of(c).is_none() && TableKind::ALL.iter().any(|&t| !w.present(t, c)))
+            .take(5)
+            .collect();
+        if !lost.is_empty() {
+            violations.push(format!("data loss: customers who never unsubscribed lost rows, e.g. {lost:?}"));
+        }
+
+        let duration = scenario.workload.duration.as_secs_f64();
+        RunReport {
+            pattern: built.pattern.clone(),
+            seed,
+            requests: n,
+            answered_ok: ok,
+            answered_error: err,
+            timed_out: timeout,
+            pending,
+            error_share: if n == 0 { 0.0 } else { (err + timeout) as f64 / n as f64 },
+            response_time: Percentiles::of(&mut response),
+            lag_from_answer: Percentiles::of(&mut lag_answer),
+            lag_from_profile: Percentiles::of(&mut lag_profile),
+            inconsistent_at_end: w.inconsistent(),
+            told_ok_not_converged: not_converged,
+            throughput_per_s: if duration > 0.0 { ok_in_window as f64 / duration } else { 0.0 },
+            offered_per_s: scenario.workload.rate_per_s,
+            messages_per_request: if n == 0 { 0.0 } else { stats.messages_sent as f64 / n as f64 },
+            db_ops_per_request: if n == 0 { 0.0 } else { w.counters.db_ops as f64 / n as f64 },
+            events_lost,
+            counters: w.counters.clone(),
+            kernel: stats,
+            violations,
+            trace_hash: built.sim.trace().hash(),
+            series: w.series.clone(),
+            request_log: if opts.keep_requests { w.requests.clone() } else { Vec::new() },
+            fault_windows: built.sim.fault_windows().to_vec(),
+            horizon: scenario.horizon(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let mut xs: Vec<f64> = (1..=100).rev().map(f64::from).collect();
+        let p = Percentiles::of(&mut xs);
+        assert_eq!((p.p50, p.p95, p.p99, p.max), (50.0, 95.0, 99.0, 100.0));
+        assert!((p.mean - 50.5).abs() < 1e-12);
+        assert_eq!(Percentiles::of(&mut []).count, 0);
+    }
+}

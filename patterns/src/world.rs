@@ -1,0 +1,291 @@
+//! The shared state of one run: the three tables and what the run measures.
+//!
+//! Each service only touches its own table, except the background sync job,
+//! which (as in the book) writes into tables it does not own. Keeping the
+//! tables in one place lets the measurements see every change the instant
+//! it happens: which customers are inconsistent, and when each row went.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use serde::Serialize;
+use sim_core::SimTime;
+
+use crate::msg::{CustomerId, RequestId, TableKind};
+
+/// The shared world, one per simulation (single-threaded, hence `Rc`).
+pub type SharedWorld = Rc<RefCell<World>>;
+
+/// What the user was told.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// No answer yet.
+    Pending,
+    /// "Unsubscribed, you will no longer be billed."
+    Ok,
+    /// An error answer (e.g. after compensation).
+    Error,
+    /// The user gave up waiting (counted as an error).
+    Timeout,
+}
+
+/// One unsubscribe request, from arrival to consistency.
+#[derive(Clone, Debug, Serialize)]
+pub struct RequestRecord {
+    /// The customer.
+    pub customer: CustomerId,
+    /// When the user asked.
+    pub arrival: SimTime,
+    /// When the user got the answer (or gave up).
+    pub answered: Option<SimTime>,
+    /// What the user was told.
+    pub outcome: Outcome,
+    /// When each table's row was (last) deleted; `None` while the row exists.
+    pub deleted: [Option<SimTime>; 3],
+    /// Whether a compensation re-inserted any of the rows.
+    pub restored: bool,
+}
+
+impl RequestRecord {
+    /// When the last of the three rows went, if all three are gone.
+    pub fn consistent_at(&self) -> Option<SimTime> {
+        let [p, c, b] = self.deleted;
+        Some(p?.max(c?).max(b?))
+    }
+}
+
+/// Event counters of a run. Every failure path of every pattern lands here.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Counters {
+    /// Database operations executed (a scan counts its rows / 1000, at least 1).
+    pub db_ops: u64,
+    /// Rows scanned by background sync.
+    pub rows_scanned: u64,
+    /// Calls retried after a timeout or an error.
+    pub retries: u64,
+    /// Calls that timed out.
+    pub timeouts: u64,
+    /// Operations that failed by injected service errors.
+    pub service_errors: u64,
+    /// Sagas that compensated.
+    pub compensations: u64,
+    /// Compensating calls that failed after their retries.
+    pub failed_compensations: u64,
+    /// Broker redeliveries.
+    pub redeliveries: u64,
+    /// Duplicate deliveries detected by idempotent consumers.
+    pub duplicates: u64,
+    /// Messages moved to the dead-letter queue.
+    pub dead_lettered: u64,
+    /// Dead-letter entries the automated repair job re-queued.
+    pub dlq_repaired: u64,
+    /// Cases left for a human: failed compensations, dead letters the
+    /// repair job gave up on, sagas that reported success over a failure.
+    pub manual_repairs: u64,
+    /// Events lost between the profile commit and the publish (dual-write gap).
+    pub events_lost: u64,
+    /// Publishes re-sent because the broker did not confirm them.
+    pub publish_retries: u64,
+    /// Background sync runs started.
+    pub sync_runs: u64,
+    /// Background sync runs that did not finish (crash or unreachable database).
+    pub sync_failed_runs: u64,
+    /// Rows restored (only compensations restore rows).
+    pub rows_restored: u64,
+    /// Rows restored by a compensation.
+    pub rows_restored_by_compensation: u64,
+    /// Charges made.
+    pub charges: u64,
+    /// Charges made after the customer was told "you will no longer be billed".
+    pub charges_after_unsubscribe: u64,
+    /// Their amount, in cents.
+    pub charged_after_unsubscribe_cents: u64,
+    /// Customers charged twice for one billing period.
+    pub double_charges: u64,
+    /// Deletes that found no row (idempotent replays).
+    pub idempotent_noops: u64,
+}
+
+/// The tables and the measurements.
+#[derive(Debug)]
+pub struct World {
+    tables: [Vec<bool>; 3],
+    rows: [u32; 3],
+    inconsistent: u32,
+    /// `(time, inconsistent customers)` at every change.
+    pub series: Vec<(SimTime, u32)>,
+    /// Every request, by id.
+    pub requests: Vec<RequestRecord>,
+    /// For each customer, their request (`u32::MAX` if none).
+    request_of: Vec<RequestId>,
+    /// The counters.
+    pub counters: Counters,
+    /// Events the broker has durably received, by id (event-based pattern).
+    pub published: Vec<bool>,
+}
+
+impl World {
+    /// `customers` subscribed customers, each with a row in all three tables.
+    pub fn new(customers: u32) -> Self {
+        World {
+            tables: [vec![true; customers as usize], vec![true; customers as usize], vec![true; customers as usize]],
+            rows: [customers; 3],
+            inconsistent: 0,
+            series: vec![(SimTime::ZERO, 0)],
+            requests: Vec::new(),
+            request_of: vec![u32::MAX; customers as usize],
+            counters: Counters::default(),
+            published: Vec::new(),
+        }
+    }
+
+    /// Wraps a world for sharing between the nodes of one simulation.
+    pub fn shared(customers: u32) -> SharedWorld {
+        Rc::new(RefCell::new(World::new(customers)))
+    }
+
+    /// The number of customers.
+    pub fn customers(&self) -> u32 {
+        self.request_of.len() as u32
+    }
+
+    /// Rows in a table.
+    pub fn rows(&self, t: TableKind) -> u32 {
+        self.rows[t.index()]
+    }
+
+    /// Whether the customer has a row in the table.
+    pub fn present(&self, t: TableKind, c: CustomerId) -> bool {
+        self.tables[t.index()][c as usize]
+    }
+
+    /// Customers whose three rows disagree right now.
+    pub fn inconsistent(&self) -> u32 {
+        self.inconsistent
+    }
+
+    fn is_inconsistent(&self, c: CustomerId) -> bool {
+        let c = c as usize;
+        let p = self.tables[0][c];
+        p != self.tables[1][c] || p != self.tables[2][c]
+    }
+
+    fn set(&mut self, t: TableKind, c: CustomerId, present: bool, now: SimTime) -> bool {
+        if self.tables[t.index()][c as usize] == present {
+            return false;
+        }
+        let before = self.is_inconsistent(c);
+        self.tables[t.index()][c as usize] = present;
+        if present {
+            self.rows[t.index()] += 1;
+        } else {
+            self.rows[t.index()] -= 1;
+        }
+        let after = self.is_inconsistent(c);
+        if before != after {
+            if after {
+                self.inconsistent += 1;
+            } else {
+                self.inconsistent -= 1;
+            }
+            match self.series.last_mut() {
+                Some(last) if last.0 == now => last.1 = self.inconsistent,
+                _ => self.series.push((now, self.inconsistent)),
+            }
+        }
+        true
+    }
+
+    /// Deletes a row. Returns whether there was one.
+    pub fn delete(&mut self, t: TableKind, c: CustomerId, now: SimTime) -> bool {
+        let changed = self.set(t, c, false, now);
+        if changed {
+            if let Some(r) = self.request_mut_of(c) {
+                r.deleted[t.index()] = Some(now);
+            }
+        } else {
+            self.counters.idempotent_noops += 1;
+        }
+        changed
+    }
+
+    /// Re-inserts a row through a compensation. Returns whether it was missing.
+    pub fn restore(&mut self, t: TableKind, c: CustomerId, now: SimTime) -> bool {
+        let changed = self.set(t, c, true, now);
+        if changed {
+            self.counters.rows_restored += 1;
+            self.counters.rows_restored_by_compensation += 1;
+            if let Some(r) = self.request_mut_of(c) {
+                r.deleted[t.index()] = None;
+                r.restored = true;
+            }
+        }
+        changed
+    }
+
+    /// Records a new request and returns its id.
+    pub fn new_request(&mut self, customer: CustomerId, arrival: SimTime) -> RequestId {
+        let id = self.requests.len() as RequestId;
+        self.requests.push(RequestRecord {
+            customer,
+            arrival,
+            answered: None,
+            outcome: Outcome::Pending,
+            deleted: [None; 3],
+            restored: false,
+        });
+        self.request_of[customer as usize] = id;
+        id
+    }
+
+    /// The request a customer made, if any.
+    pub fn request_of(&self, c: CustomerId) -> Option<&RequestRecord> {
+        self.requests.get(self.request_of[c as usize] as usize)
+    }
+
+    fn request_mut_of(&mut self, c: CustomerId) -> Option<&mut RequestRecord> {
+        self.requests.get_mut(self.request_of[c as usize] as usize)
+    }
+
+    /// Records what the user was told, once: a late answer after the user
+    /// gave up does not change what they saw.
+    pub fn answer(&mut self, req: RequestId, outcome: Outcome, now: SimTime) {
+        let r = &mut self.requests[req as usize];
+        if r.outcome == Outcome::Pending {
+            r.outcome = outcome;
+            r.answered = Some(now);
+        }
+    }
+
+    /// Whether the customer was told "unsubscribed" at or before `now`.
+    pub fn told_unsubscribed(&self, c: CustomerId, now: SimTime) -> bool {
+        self.request_of(c).is_some_and(|r| r.outcome == Outcome::Ok && r.answered.is_some_and(|t| t <= now))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inconsistency_follows_the_tables() {
+        let mut w = World::new(3);
+        let t = |s| SimTime::from_nanos(s);
+        w.new_request(1, t(0));
+        assert!(w.delete(TableKind::Profile, 1, t(1)));
+        assert_eq!(w.inconsistent(), 1);
+        assert!(!w.delete(TableKind::Profile, 1, t(2)));
+        w.delete(TableKind::Contract, 1, t(3));
+        assert_eq!(w.inconsistent(), 1);
+        w.delete(TableKind::Billing, 1, t(4));
+        assert_eq!(w.inconsistent(), 0);
+        assert_eq!(w.request_of(1).unwrap().consistent_at(), Some(t(4)));
+        assert_eq!(w.series, vec![(t(0), 0), (t(1), 1), (t(4), 0)]);
+        w.restore(TableKind::Billing, 1, t(5));
+        assert_eq!(w.inconsistent(), 1);
+        assert!(w.request_of(1).unwrap().restored);
+        assert_eq!(w.request_of(1).unwrap().consistent_at(), None);
+        assert_eq!(w.counters.idempotent_noops, 1);
+    }
+}

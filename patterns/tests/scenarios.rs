@@ -1,0 +1,307 @@
+//! Scenario tests that read like the book.
+
+use patterns::background_sync::{Detect, SyncConfig};
+use patterns::event_based::EventConfig;
+use patterns::orchestrated::{FailurePolicy, OrchestratedConfig, Order, Placement};
+use patterns::{run, Outcome, PatternConfig, RunOptions, RunReport, Scenario};
+use sim_core::{Dist, FaultSpec, SimDuration, SimTime, TraceMode};
+
+fn d(s: &str) -> SimDuration {
+    s.parse().unwrap()
+}
+fn t(s: &str) -> SimTime {
+    s.parse().unwrap()
+}
+
+/// A small, quick scenario: 2,000 customers, 3 requests/s for 10 minutes.
+fn small() -> Scenario {
+    let mut s = Scenario { customers: 2_000, ..Default::default() };
+    s.workload.rate_per_s = 3.0;
+    s.workload.duration = d("10m");
+    s.workload.drain = d("1h");
+    s
+}
+
+fn go(s: &Scenario, p: PatternConfig) -> RunReport {
+    let r = run(s, &p, 2024, RunOptions { keep_requests: true, ..Default::default() }).unwrap();
+    assert!(r.violations.is_empty(), "{}: {:?}", r.pattern, r.violations);
+    r
+}
+
+fn all_variants() -> Vec<PatternConfig> {
+    vec![
+        PatternConfig::BackgroundSync(SyncConfig::default()),
+        PatternConfig::BackgroundSync(SyncConfig { detect: Detect::ChangeTable, ..Default::default() }),
+        PatternConfig::Orchestrated(OrchestratedConfig::default()),
+        PatternConfig::Orchestrated(OrchestratedConfig { order: Order::Serial, ..Default::default() }),
+        PatternConfig::Orchestrated(OrchestratedConfig { placement: Placement::Profile, ..Default::default() }),
+        PatternConfig::EventBased(EventConfig::default()),
+        PatternConfig::EventBased(EventConfig { outbox: true, ..Default::default() }),
+    ]
+}
+
+#[test]
+fn without_faults_every_pattern_converges_and_loses_nothing() {
+    let s = small();
+    for p in all_variants() {
+        let r = go(&s, p);
+        assert!(r.requests > 1_500, "{}: {} requests", r.pattern, r.requests);
+        assert_eq!(r.answered_ok, r.requests, "{}: not every request succeeded", r.pattern);
+        assert_eq!(r.inconsistent_at_end, 0, "{}", r.pattern);
+        assert_eq!(r.told_ok_not_converged, 0, "{}", r.pattern);
+        for rec in &r.request_log {
+            assert!(rec.consistent_at().is_some(), "{}: customer {} still has rows", r.pattern, rec.customer);
+        }
+    }
+}
+
+#[test]
+fn every_pattern_sees_the_same_workload_under_one_seed() {
+    let s = small();
+    let logs: Vec<Vec<(SimTime, u32)>> = PatternConfig::book_defaults()
+        .into_iter()
+        .map(|p| go(&s, p).request_log.iter().map(|r| (r.arrival, r.customer)).collect())
+        .collect();
+    assert_eq!(logs[0], logs[1]);
+    assert_eq!(logs[1], logs[2]);
+}
+
+#[test]
+fn same_seed_same_trace_and_different_seed_different_trace() {
+    let s = small();
+    let p = PatternConfig::EventBased(EventConfig::default());
+    let h = |seed| run(&s, &p, seed, RunOptions { trace: TraceMode::Hash, ..Default::default() }).unwrap().trace_hash;
+    assert_eq!(h(1), h(1));
+    assert_ne!(h(1), h(2));
+}
+
+/// The book's worked example: every service call takes 1 s and nothing else
+/// adds delay; a customer unsubscribes at 11:23:00.
+fn book_example() -> Scenario {
+    let mut s = Scenario { customers: 10, ..Default::default() };
+    let one_second = Dist::constant(d("1s"));
+    for svc in [&mut s.services.profile, &mut s.services.contract, &mut s.services.billing] {
+        svc.request_time = one_second.clone();
+        svc.scan_time_per_row = SimDuration::ZERO;
+        svc.write_time_per_row = SimDuration::ZERO;
+    }
+    s.services.orchestrator.request_time = Dist::constant(SimDuration::ZERO);
+    s.services.broker.publish_time = Dist::constant(SimDuration::ZERO);
+    s.network.default.latency = Dist::constant(SimDuration::ZERO);
+    s.workload.at = vec![t("11h23m")];
+    s.workload.duration = d("12h");
+    s.workload.drain = d("12h");
+    s
+}
+
+#[test]
+fn book_example_background_sync_answers_at_once_and_is_consistent_at_23h() {
+    let s = book_example();
+    let nightly = SyncConfig { nightly_at: Some(d("23h")), ..Default::default() };
+    let r = go(&s, PatternConfig::BackgroundSync(nightly));
+    let rec = &r.request_log[0];
+    assert_eq!(rec.answered, Some(t("11h23m1s")));
+    let done = rec.consistent_at().unwrap();
+    // At 23:00, plus the job's own calls (scan, scan, delete, scan, delete: 1 s each).
+    assert!(done >= t("23h") && done <= t("23h0m10s"), "consistent at {done}");
+    assert_eq!(done, t("23h0m5s"));
+}
+
+#[test]
+fn book_example_orchestrated_answers_after_two_seconds() {
+    let s = book_example();
+    let r = go(&s, PatternConfig::Orchestrated(OrchestratedConfig::default()));
+    let rec = &r.request_log[0];
+    assert_eq!(rec.answered, Some(t("11h23m2s")));
+    assert_eq!(rec.consistent_at(), Some(t("11h23m2s")));
+    // Serially, Contract then Billing: one more second.
+    let r = go(&s, PatternConfig::Orchestrated(OrchestratedConfig { order: Order::Serial, ..Default::default() }));
+    assert_eq!(r.request_log[0].answered, Some(t("11h23m3s")));
+}
+
+#[test]
+fn book_example_event_based_answers_at_once_and_is_consistent_one_processing_time_later() {
+    let mut s = book_example();
+    let cfg = EventConfig { publish_gap: SimDuration::ZERO, ..Default::default() };
+    let r = go(&s, PatternConfig::EventBased(cfg.clone()));
+    let rec = &r.request_log[0];
+    assert_eq!(rec.answered, Some(t("11h23m1s")));
+    assert_eq!(rec.consistent_at(), Some(t("11h23m2s")));
+    s.workload.at = vec![t("11h23m")];
+    let r = go(&s, PatternConfig::EventBased(cfg));
+    assert_eq!(r.lag_from_answer.max, 1.0);
+}
+
+/// Billing is down for ten minutes in the middle of the arrivals.
+fn billing_down() -> Scenario {
+    let mut s = small();
+    s.faults = vec![FaultSpec::Crash { node: "billing".into(), at: t("3m"), restart_after: Some(d("10m")) }];
+    s
+}
+
+#[test]
+fn billing_down_event_based_converges_after_billing_returns_and_loses_nothing() {
+    let r = go(&billing_down(), PatternConfig::EventBased(EventConfig::default()));
+    assert_eq!(r.answered_ok, r.requests, "the user never waits on Billing");
+    assert_eq!(r.inconsistent_at_end, 0);
+    assert_eq!(r.events_lost, 0);
+    assert!(r.counters.redeliveries > 0, "deliveries to the dead Billing must be redelivered");
+    assert!(r.kernel.dropped_node_down > 0);
+    // Consistency waited for Billing: some lag spans most of the outage.
+    assert!(r.lag_from_answer.max > 300.0, "max lag {}", r.lag_from_answer.max);
+}
+
+#[test]
+fn billing_down_orchestrated_compensates() {
+    let r = go(&billing_down(), PatternConfig::Orchestrated(OrchestratedConfig::default()));
+    assert!(r.counters.compensations > 100, "{} compensations", r.counters.compensations);
+    assert!(r.answered_error >= r.counters.compensations - r.timed_out);
+    assert!(r.counters.timeouts > 0 && r.counters.retries > 0);
+    assert_eq!(r.counters.failed_compensations, 0);
+    assert_eq!(r.inconsistent_at_end, 0, "compensation must restore every row");
+    let restored = r.request_log.iter().filter(|x| x.restored).count() as u64;
+    assert!(restored >= r.counters.compensations);
+    assert!(r.request_log.iter().filter(|x| x.outcome == Outcome::Error).all(|x| x.restored));
+}
+
+#[test]
+fn billing_down_background_sync_converges_at_its_next_run() {
+    let r = go(&billing_down(), PatternConfig::BackgroundSync(SyncConfig::default()));
+    assert_eq!(r.inconsistent_at_end, 0);
+    let last = r.request_log.iter().filter_map(|x| x.consistent_at()).max().unwrap();
+    assert!(last >= t("1h") && last < t("1h5m"), "converged at {last}");
+}
+
+#[test]
+fn a_billing_outage_over_the_sync_run_fails_that_run_and_the_next_one_converges() {
+    let mut s = small();
+    s.workload.drain = d("2h");
+    s.faults = vec![FaultSpec::Crash { node: "billing".into(), at: t("59m"), restart_after: Some(d("20m")) }];
+    let r = go(&s, PatternConfig::BackgroundSync(SyncConfig::default()));
+    assert!(r.counters.sync_failed_runs >= 1);
+    assert_eq!(r.inconsistent_at_end, 0);
+    let last = r.request_log.iter().filter_map(|x| x.consistent_at()).max().unwrap();
+    assert!(last >= t("2h"), "converged at {last}, before the second run");
+}
+
+#[test]
+fn a_sync_job_crash_mid_batch_resumes_at_the_next_run() {
+    let mut s = small();
+    s.workload.drain = d("2h");
+    // Deletes are slow (1,800 rows x 5 ms), so the crash lands mid-batch.
+    s.services.contract.write_time_per_row = d("5ms");
+    s.faults = vec![FaultSpec::Crash { node: "sync".into(), at: t("1h0m5s"), restart_after: Some(d("1m")) }];
+    let r = go(&s, PatternConfig::BackgroundSync(SyncConfig { detect: Detect::ChangeTable, ..Default::default() }));
+    assert_eq!(r.counters.sync_failed_runs, 1);
+    assert!(r.counters.sync_runs >= 2);
+    assert_eq!(r.inconsistent_at_end, 0);
+}
+
+#[test]
+fn the_dual_write_gap_loses_events_and_the_outbox_closes_it() {
+    let mut s = small();
+    s.workload.client_timeout = d("5s");
+    let gap = EventConfig { dual_write_crash_prob: 0.01, restart_after: d("2s"), ..Default::default() };
+    let r = go(&s, PatternConfig::EventBased(gap.clone()));
+    assert!(r.events_lost > 0, "no event fell into the gap");
+    assert!(r.inconsistent_at_end as u64 >= r.events_lost);
+    assert!(r.kernel.crashes > 0);
+    let outbox = EventConfig { outbox: true, ..gap };
+    let r = go(&s, PatternConfig::EventBased(outbox));
+    assert!(r.kernel.crashes > 0);
+    assert_eq!(r.events_lost, 0);
+    assert_eq!(r.inconsistent_at_end, 0);
+}
+
+#[test]
+fn consumer_failures_are_redelivered_then_dead_lettered_then_repaired_or_left_for_a_human() {
+    let mut s = small();
+    s.services.billing.error_rate = 0.5;
+    s.services.broker.max_deliveries = 2;
+    s.services.broker.redelivery_delay = d("100ms");
+    s.services.broker.dlq_repair_interval = d("5m");
+    let r = go(&s, PatternConfig::EventBased(EventConfig::default()));
+    let c = &r.counters;
+    assert!(c.redeliveries > 0 && c.dead_lettered > 0 && c.dlq_repaired > 0);
+    // A message fails both deliveries with p = 1/4; after one repair round,
+    // a further 1/4: about 1/16 of the billing events need a human.
+    let expect = r.requests as f64 / 16.0;
+    let sd = (r.requests as f64 * (1.0 / 16.0) * (15.0 / 16.0)).sqrt();
+    assert!(
+        (c.manual_repairs as f64 - expect).abs() < 4.5 * sd,
+        "{} manual repairs, expected {expect}",
+        c.manual_repairs
+    );
+    assert_eq!(r.inconsistent_at_end as u64, c.manual_repairs);
+}
+
+#[test]
+fn duplicated_messages_are_detected_and_applied_once() {
+    let mut s = small();
+    s.network.default.duplicate = 0.05;
+    let r = go(&s, PatternConfig::EventBased(EventConfig::default()));
+    assert!(r.counters.duplicates > 0);
+    assert!(r.kernel.messages_duplicated > 0);
+    assert_eq!(r.inconsistent_at_end, 0);
+}
+
+#[test]
+fn a_failed_compensation_is_counted_as_a_manual_repair() {
+    let mut s = small();
+    // Billing never answers, so every saga compensates; Profile fails half
+    // of its writes, so a compensation (restore Profile) fails after its
+    // three attempts with probability 1/8.
+    s.faults = vec![FaultSpec::Crash { node: "billing".into(), at: t("0s"), restart_after: None }];
+    s.services.profile.error_rate = 0.5;
+    s.workload.client_timeout = d("2m");
+    let r = go(&s, PatternConfig::Orchestrated(OrchestratedConfig::default()));
+    let n = r.counters.compensations as f64;
+    assert!(n > 1_000.0, "{n} compensations");
+    let (p, got) = (0.125, r.counters.failed_compensations as f64);
+    let sd = (n * p * (1.0 - p)).sqrt();
+    assert!((got - n * p).abs() < 4.5 * sd, "{got} failed compensations of {n}, expected {}", n * p);
+    assert_eq!(r.counters.manual_repairs, r.counters.failed_compensations);
+    assert_eq!(r.inconsistent_at_end as u64, r.counters.failed_compensations);
+}
+
+#[test]
+fn reporting_success_over_a_failure_leaves_data_out_of_sync() {
+    let r = go(
+        &billing_down(),
+        PatternConfig::Orchestrated(OrchestratedConfig {
+            on_failure: FailurePolicy::ReportSuccess,
+            ..Default::default()
+        }),
+    );
+    assert_eq!(r.counters.compensations, 0);
+    assert!(r.counters.manual_repairs > 0);
+    assert_eq!(r.inconsistent_at_end as u64, r.counters.manual_repairs);
+    assert!(r.told_ok_not_converged > 0);
+}
+
+#[test]
+fn the_billing_anomaly_is_counted() {
+    let mut s = small();
+    s.billing.period = d("1h");
+    let r = go(&s, PatternConfig::BackgroundSync(SyncConfig::default()));
+    assert!(r.counters.charges_after_unsubscribe > 0);
+    assert_eq!(
+        r.counters.charged_after_unsubscribe_cents,
+        r.counters.charges_after_unsubscribe * s.billing.price_cents
+    );
+    assert_eq!(r.counters.double_charges, 0);
+    let r = go(&s, PatternConfig::Orchestrated(OrchestratedConfig::default()));
+    assert_eq!(r.counters.charges_after_unsubscribe, 0, "orchestrated deletes Billing before it answers");
+}
+
+#[test]
+fn bad_scenarios_name_their_key() {
+    let mut s = small();
+    s.services.billing.error_rate = 1.5;
+    let e = run(&s, &PatternConfig::book_defaults()[0], 1, RunOptions::default()).unwrap_err().to_string();
+    assert!(e.contains("services.billing.error_rate"), "{e}");
+    let mut s = small();
+    s.faults = vec![FaultSpec::Pause { node: "nobody".into(), at: t("1s"), duration: d("1s") }];
+    let e = run(&s, &PatternConfig::book_defaults()[0], 1, RunOptions::default()).unwrap_err().to_string();
+    assert!(e.contains("faults[0]") && e.contains("nobody"), "{e}");
+}
