@@ -1,5 +1,167 @@
-//! The ecsim command-line interface (placeholder until the experiments land).
-fn main() {
-    println!("ecsim: deterministic simulator of eventual-consistency patterns");
-    println!("usage: ecsim run [CONFIG]");
+//! `ecsim`: run, sweep and chart experiments on the three eventual-consistency patterns.
+
+mod charts;
+mod config;
+mod output;
+mod runner;
+mod summary;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result};
+use clap::{Parser, Subcommand};
+
+use crate::config::{ConfigFileError, Experiment};
+
+const EXAMPLES: &str = "Examples:
+  ecsim                                         run the built-in baseline experiment
+  ecsim run experiments/configs/partition.toml  run a bundled experiment
+  ecsim run my.toml --seed 7 --replications 10 --out /tmp/my
+  ecsim list                                    list the bundled experiments
+  ecsim validate my.toml                        check a config without running it
+  ecsim chart results/baseline                  redraw the charts from the CSV files";
+
+/// Deterministic simulator of the eventual-consistency patterns of
+/// "Software Architecture: The Hard Parts".
+#[derive(Parser, Debug)]
+#[command(name = "ecsim", version, after_help = EXAMPLES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(clap::Args, Debug, Clone, Default)]
+struct RunArgs {
+    /// Output folder (default: results/<experiment name>).
+    #[arg(long, global = true)]
+    out: Option<PathBuf>,
+    /// Override the master seed.
+    #[arg(long, global = true)]
+    seed: Option<u64>,
+    /// Override the number of replications.
+    #[arg(long, global = true)]
+    replications: Option<u32>,
+    /// Worker threads (default: every core). The results do not depend on it.
+    #[arg(long, global = true)]
+    threads: Option<usize>,
+    /// No progress bar and no summary table.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run one experiment (the built-in baseline if no CONFIG is given).
+    Run {
+        /// The experiment config (TOML).
+        config: Option<PathBuf>,
+    },
+    /// List the bundled experiments.
+    List,
+    /// Check a config without running it.
+    Validate {
+        /// The experiment config (TOML).
+        config: PathBuf,
+    },
+    /// Redraw the charts of a results folder from its CSV files.
+    Chart {
+        /// A folder written by `ecsim run`.
+        results_dir: PathBuf,
+    },
+}
+
+fn load(config: Option<&Path>) -> Result<Experiment, ConfigFileError> {
+    match config {
+        Some(p) => config::load_file(p),
+        None => config::load_str(config::BASELINE, "<built-in baseline>"),
+    }
+}
+
+fn run(config: Option<&Path>, args: &RunArgs) -> Result<()> {
+    let mut exp = load(config)?;
+    if let Some(seed) = args.seed {
+        exp.seed = seed;
+    }
+    if let Some(r) = args.replications {
+        if r == 0 {
+            return Err(ConfigFileError {
+                file: "--replications".into(),
+                key: "replications".into(),
+                problem: "must be at least 1".into(),
+            }
+            .into());
+        }
+        exp.replications = r;
+    }
+    let out = args.out.clone().unwrap_or_else(|| Path::new("results").join(&exp.name));
+    let runs = exp.points.iter().map(|p| p.patterns.len()).sum::<usize>() * exp.replications as usize;
+    if !args.quiet {
+        eprintln!("{}: {} ({runs} runs)", exp.name, exp.description.trim());
+    }
+    let results = runner::run_all(&exp, args.threads, args.quiet)?;
+    output::write_all(&out, &exp, &results)?;
+    let charts = charts::render_all(&out)?;
+    let broken: Vec<String> = results
+        .iter()
+        .filter(|(_, r)| !r.violations.is_empty())
+        .map(|(j, r)| format!("{} (seed {}): {}", r.pattern, j.seed, r.violations.join("; ")))
+        .collect();
+    if !args.quiet {
+        println!("{}", summary::table(&exp, &results));
+        println!(
+            "results: {} (summary.csv, aggregate.csv, timeseries.csv, cdf.csv, {} charts)",
+            out.display(),
+            charts.len()
+        );
+    }
+    if !broken.is_empty() {
+        anyhow::bail!("invariants broken:\n  {}", broken.join("\n  "));
+    }
+    Ok(())
+}
+
+fn list() -> Result<()> {
+    let dir = config::bundled_dir();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .with_context(|| format!("cannot list {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    entries.sort();
+    for p in entries {
+        let exp = config::load_file(&p)?;
+        let rel = p.strip_prefix(std::env::current_dir().unwrap_or_default()).unwrap_or(&p).display().to_string();
+        println!("{:<16} {}  ({rel})", exp.name, exp.description.trim());
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        None => run(None, &cli.run),
+        Some(Command::Run { config }) => run(config.as_deref(), &cli.run),
+        Some(Command::List) => list(),
+        Some(Command::Validate { config }) => config::load_file(config).map_err(Into::into).map(|e| {
+            let n: usize = e.points.iter().map(|p| p.patterns.len()).sum::<usize>() * e.replications as usize;
+            println!("{}: ok ({} sweep point(s), {n} runs)", config.display(), e.points.len());
+        }),
+        Some(Command::Chart { results_dir }) => charts::render_all(results_dir).map(|made| {
+            println!("{}: {} charts redrawn", results_dir.display(), made.len());
+        }),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            if e.downcast_ref::<ConfigFileError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
 }

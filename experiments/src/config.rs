@@ -1,0 +1,436 @@
+//! Experiment configs: TOML through serde, with errors that name the file,
+//! the key and the problem.
+//!
+//! An experiment file holds the scenario's keys at the top level (see
+//! `patterns::Scenario`) plus the experiment's own: `name`, `description`,
+//! `seed`, `replications`, `patterns`, `sweep` and `requests_csv_limit`.
+
+use std::path::{Path, PathBuf};
+
+use patterns::{PatternConfig, Scenario};
+use serde::{Deserialize, Serialize};
+use sim_core::stable_hash;
+use toml::{Table, Value};
+
+/// A config problem, always naming where.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {key}: {problem}")]
+pub struct ConfigFileError {
+    /// The file (or `<built-in baseline>`).
+    pub file: String,
+    /// The dotted key, or `(syntax)` for a TOML syntax error.
+    pub key: String,
+    /// What is wrong.
+    pub problem: String,
+}
+
+/// One swept dimension: every path in `params` takes each of `values` in turn.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepDim {
+    /// A label for charts and CSV (default: the first param).
+    #[serde(default)]
+    pub label: Option<String>,
+    /// Config paths such as `workload.rate_per_s`, `network.default.latency.median`,
+    /// `random_faults[0].mtbf` or `patterns[0].interval`.
+    pub params: Vec<String>,
+    /// The values, as they would be written in the config.
+    pub values: Vec<Value>,
+}
+
+impl SweepDim {
+    /// The dimension's label.
+    pub fn label(&self) -> &str {
+        self.label.as_deref().unwrap_or_else(|| self.params.first().map(String::as_str).unwrap_or("sweep"))
+    }
+}
+
+/// The experiment-level keys.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Head {
+    name: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default = "default_seed")]
+    seed: u64,
+    #[serde(default = "default_replications")]
+    replications: u32,
+    #[serde(default)]
+    patterns: Option<Vec<Value>>,
+    #[serde(default)]
+    sweep: Vec<SweepDim>,
+    #[serde(default = "default_requests_limit")]
+    requests_csv_limit: u64,
+}
+
+fn default_seed() -> u64 {
+    42
+}
+fn default_replications() -> u32 {
+    5
+}
+fn default_requests_limit() -> u64 {
+    250_000
+}
+
+const HEAD_KEYS: [&str; 7] = ["name", "description", "seed", "replications", "patterns", "sweep", "requests_csv_limit"];
+
+/// One point of the sweep: the resolved scenario and patterns there.
+#[derive(Clone, Debug)]
+pub struct Point {
+    /// The swept values at this point (x, then y), rendered for CSV.
+    pub coords: Vec<String>,
+    /// The same values as numbers where they are numbers or durations (seconds).
+    pub numeric: Vec<Option<f64>>,
+    /// The scenario.
+    pub scenario: Scenario,
+    /// The patterns.
+    pub patterns: Vec<PatternConfig>,
+    /// A stable hash of the resolved scenario, patterns and seed.
+    pub hash: String,
+}
+
+/// A loaded, validated experiment.
+#[derive(Clone, Debug)]
+pub struct Experiment {
+    /// Its name (output folder).
+    pub name: String,
+    /// What question it answers.
+    pub description: String,
+    /// The master seed.
+    pub seed: u64,
+    /// Replications per point and pattern.
+    pub replications: u32,
+    /// The sweep dimensions (zero to two).
+    pub sweep: Vec<SweepDim>,
+    /// Every sweep point (one when there is no sweep).
+    pub points: Vec<Point>,
+    /// Write requests.csv only up to this many rows.
+    pub requests_csv_limit: u64,
+    /// The resolved config of the first point, for the copy in the results.
+    pub resolved_toml: String,
+    /// Where it came from.
+    pub source: String,
+}
+
+/// The built-in default experiment.
+pub const BASELINE: &str = include_str!("../configs/baseline.toml");
+
+/// Reads and validates a config file.
+pub fn load_file(path: &Path) -> Result<Experiment, ConfigFileError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigFileError {
+        file: file.clone(),
+        key: "(file)".into(),
+        problem: format!("cannot read: {e}"),
+    })?;
+    load_str(&text, &file)
+}
+
+/// The (dotted) key on the line a TOML error points at, found from the
+/// error's byte span: the key text before `=`, under the last `[table]` header.
+fn key_at(text: &str, span: Option<std::ops::Range<usize>>) -> String {
+    let Some(span) = span else { return "(unknown)".into() };
+    let start = span.start.min(text.len());
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+    let line = &text[line_start..line_end];
+    let mut table = String::new();
+    for l in text[..line_start].lines() {
+        let l = l.trim();
+        if l.starts_with('[') {
+            table = l.trim_matches(|c| c == '[' || c == ']').trim().to_string();
+        }
+    }
+    let key = line.split('=').next().unwrap_or("").trim();
+    let key = if line.contains('=') {
+        key.to_string()
+    } else {
+        line.trim().trim_matches(|c| c == '[' || c == ']').to_string()
+    };
+    match (table.is_empty(), key.is_empty()) {
+        (_, true) => table,
+        (true, false) => key,
+        (false, false) if key.starts_with(&table) => key,
+        (false, false) => format!("{table}.{key}"),
+    }
+}
+
+fn toml_problem(e: &toml::de::Error) -> String {
+    // The message without toml's own location banner (the key names it).
+    e.message().to_string()
+}
+
+/// Parses and validates a config given as text.
+pub fn load_str(text: &str, file: &str) -> Result<Experiment, ConfigFileError> {
+    let fail = |key: String, problem: String| ConfigFileError { file: file.to_string(), key, problem };
+    let table: Table = text.parse::<Table>().map_err(|e| {
+        let line = e.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1)).unwrap_or(0);
+        fail(format!("(syntax, line {line})"), toml_problem(&e))
+    })?;
+    let mut head_table = Table::new();
+    let mut body = Table::new();
+    for (k, v) in table {
+        if HEAD_KEYS.contains(&k.as_str()) {
+            head_table.insert(k, v);
+        } else {
+            body.insert(k, v);
+        }
+    }
+    let head_text = toml::to_string(&head_table).expect("a table serializes");
+    let head: Head = toml::from_str(&head_text).map_err(|e| fail(key_for(&head_text, &e), toml_problem(&e)))?;
+    if head.name.is_empty() || head.name.contains(['/', '\\']) || head.name.starts_with('.') {
+        return Err(fail("name".into(), "must be a plain folder name".into()));
+    }
+    if head.replications == 0 {
+        return Err(fail("replications".into(), "must be at least 1".into()));
+    }
+    if head.sweep.len() > 2 {
+        return Err(fail("sweep".into(), "at most two dimensions".into()));
+    }
+    for (i, dim) in head.sweep.iter().enumerate() {
+        if dim.values.is_empty() {
+            return Err(fail(format!("sweep[{i}].values"), "an empty sweep has nothing to run".into()));
+        }
+        if dim.params.is_empty() {
+            return Err(fail(format!("sweep[{i}].params"), "name at least one config path".into()));
+        }
+    }
+    // Parse the base once, to report its errors with their real keys.
+    let base_patterns = Value::Array(head.patterns.clone().unwrap_or_else(|| {
+        PatternConfig::book_defaults().iter().map(|p| Value::try_from(p).expect("patterns serialize")).collect()
+    }));
+    let (scenario, patterns) = resolve(file, &body, &base_patterns, None)?;
+    // The fully resolved config: every default spelled out. Sweep paths must exist in it.
+    let mut resolved = Table::try_from(&scenario).expect("scenario serializes");
+    resolved.insert("patterns".into(), Value::try_from(&patterns).expect("patterns serialize"));
+    for (i, dim) in head.sweep.iter().enumerate() {
+        for p in &dim.params {
+            if lookup(&resolved, p).is_none() {
+                return Err(fail(format!("sweep[{i}].params"), format!("{p:?} is not a key of this config")));
+            }
+        }
+    }
+    // Every combination of the sweep values.
+    let mut combos: Vec<Vec<usize>> = vec![vec![]];
+    for dim in &head.sweep {
+        combos = combos
+            .into_iter()
+            .flat_map(|c| (0..dim.values.len()).map(move |i| [c.clone(), vec![i]].concat()))
+            .collect();
+    }
+    let mut points = Vec::new();
+    for combo in combos {
+        let mut t = resolved.clone();
+        for (d, &i) in head.sweep.iter().zip(&combo) {
+            for p in &d.params {
+                set(&mut t, p, d.values[i].clone());
+            }
+        }
+        let mut body = t.clone();
+        let pats = body.remove("patterns").expect("inserted above");
+        let key_hint =
+            head.sweep.iter().zip(&combo).map(|(d, &i)| format!("{} = {}", d.label(), d.values[i])).collect::<Vec<_>>();
+        let (scenario, patterns) = resolve(file, &body, &pats, Some(&key_hint.join(", ")))?;
+        let mut full = t.clone();
+        full.insert("seed".into(), Value::Integer(head.seed as i64));
+        let hash = format!("{:016x}", stable_hash(toml::to_string(&full).expect("serializes").as_bytes()));
+        let coords = head.sweep.iter().zip(&combo).map(|(d, &i)| render(&d.values[i])).collect();
+        let numeric = head.sweep.iter().zip(&combo).map(|(d, &i)| numeric(&d.values[i])).collect();
+        points.push(Point { coords, numeric, scenario, patterns, hash });
+    }
+    let mut out = Table::new();
+    out.insert("name".into(), Value::String(head.name.clone()));
+    out.insert("description".into(), Value::String(head.description.clone()));
+    out.insert("seed".into(), Value::Integer(head.seed as i64));
+    out.insert("replications".into(), Value::Integer(i64::from(head.replications)));
+    if !head.sweep.is_empty() {
+        out.insert("sweep".into(), Value::try_from(&head.sweep).expect("serializes"));
+    }
+    for (k, v) in resolved {
+        out.insert(k, v);
+    }
+    Ok(Experiment {
+        name: head.name,
+        description: head.description,
+        seed: head.seed,
+        replications: head.replications,
+        sweep: head.sweep,
+        points,
+        requests_csv_limit: head.requests_csv_limit,
+        resolved_toml: toml::to_string(&out).expect("serializes"),
+        source: file.to_string(),
+    })
+}
+
+fn resolve(
+    file: &str,
+    body: &Table,
+    patterns: &Value,
+    at_point: Option<&str>,
+) -> Result<(Scenario, Vec<PatternConfig>), ConfigFileError> {
+    let fail = |key: String, problem: String| {
+        let problem = match at_point {
+            Some(p) => format!("{problem} (at sweep point {p})"),
+            None => problem,
+        };
+        ConfigFileError { file: file.to_string(), key, problem }
+    };
+    // Deserialize from text, not from the value tree: only text errors carry
+    // the span that names the key.
+    let body_text = toml::to_string(body).expect("a table serializes");
+    let scenario: Scenario = toml::from_str(&body_text).map_err(|e| fail(key_for(&body_text, &e), toml_problem(&e)))?;
+    scenario.validate().map_err(|e| fail(e.key, e.problem))?;
+    let list = patterns.as_array().cloned().unwrap_or_default();
+    if list.is_empty() {
+        return Err(fail("patterns".into(), "name at least one pattern".into()));
+    }
+    let mut out = Vec::new();
+    for (i, p) in list.into_iter().enumerate() {
+        let p_text = match p {
+            Value::Table(t) => toml::to_string(&t).expect("a table serializes"),
+            other => return Err(fail(format!("patterns[{i}]"), format!("expected a table, got {other}"))),
+        };
+        let cfg: PatternConfig = toml::from_str(&p_text).map_err(|e| {
+            let k = key_for(&p_text, &e);
+            fail(
+                if k.starts_with('(') { format!("patterns[{i}]") } else { format!("patterns[{i}].{k}") },
+                toml_problem(&e),
+            )
+        })?;
+        cfg.validate(&format!("patterns[{i}]")).map_err(|e| fail(e.key, e.problem))?;
+        out.push(cfg);
+    }
+    let mut names: Vec<String> = out.iter().map(PatternConfig::name).collect();
+    names.sort();
+    if names.windows(2).any(|w| w[0] == w[1]) {
+        return Err(fail("patterns".into(), "two patterns share a name; give each a distinct `name`".into()));
+    }
+    Ok((scenario, out))
+}
+
+fn key_for(text: &str, e: &toml::de::Error) -> String {
+    let k = key_at(text, e.span());
+    if k == "(unknown)" {
+        // Errors with no span (e.g. from values) name the field in the message.
+        "(top level)".into()
+    } else {
+        k
+    }
+}
+
+fn path_parts(path: &str) -> Vec<PathPart<'_>> {
+    let mut out = Vec::new();
+    for seg in path.split('.') {
+        let (name, rest) = seg.split_once('[').map_or((seg, ""), |(n, r)| (n, r));
+        if !name.is_empty() {
+            out.push(PathPart::Key(name));
+        }
+        for idx in rest.split('[') {
+            if let Ok(i) = idx.trim_end_matches(']').parse::<usize>() {
+                out.push(PathPart::Index(i));
+            }
+        }
+    }
+    out
+}
+
+enum PathPart<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+fn lookup<'a>(t: &'a Table, path: &str) -> Option<&'a Value> {
+    let mut parts = path_parts(path).into_iter();
+    let mut cur: &Value = match parts.next()? {
+        PathPart::Key(k) => t.get(k)?,
+        PathPart::Index(_) => return None,
+    };
+    for p in parts {
+        cur = match p {
+            PathPart::Key(k) => cur.as_table()?.get(k)?,
+            PathPart::Index(i) => cur.as_array()?.get(i)?,
+        };
+    }
+    Some(cur)
+}
+
+fn set(t: &mut Table, path: &str, v: Value) {
+    let parts = path_parts(path);
+    let mut cur: &mut Value = match parts.first() {
+        Some(PathPart::Key(k)) => t.get_mut(*k).expect("checked path"),
+        _ => return,
+    };
+    for p in &parts[1..] {
+        cur = match p {
+            PathPart::Key(k) => cur.as_table_mut().and_then(|t| t.get_mut(*k)).expect("checked path"),
+            PathPart::Index(i) => cur.as_array_mut().and_then(|a| a.get_mut(*i)).expect("checked path"),
+        };
+    }
+    *cur = v;
+}
+
+/// A value as it goes into a CSV cell.
+pub fn render(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A value as a number: numbers as they are, durations in seconds.
+pub fn numeric(v: &Value) -> Option<f64> {
+    match v {
+        Value::Integer(i) => Some(*i as f64),
+        Value::Float(f) => Some(*f),
+        Value::String(s) => s.parse::<sim_core::SimDuration>().ok().map(|d| d.as_secs_f64()),
+        _ => None,
+    }
+}
+
+/// The bundled configs folder, next to this crate's sources.
+pub fn bundled_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("configs")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_baseline_loads_with_every_default_resolved() {
+        let e = load_str(BASELINE, "baseline.toml").unwrap();
+        assert_eq!(e.name, "baseline");
+        assert_eq!(e.points.len(), 1);
+        assert_eq!(e.points[0].patterns.len(), 3);
+        assert!(e.resolved_toml.contains("scan_time_per_row"));
+    }
+
+    #[test]
+    fn sweeps_form_a_grid_and_set_every_param() {
+        let text = r#"
+            name = "t"
+            [[sweep]]
+            params = ["services.contract.error_rate", "services.billing.error_rate"]
+            values = [0.0, 0.1]
+            [[sweep]]
+            params = ["network.default.latency.median"]
+            values = ["1ms", "5ms", "20ms"]
+        "#;
+        let e = load_str(text, "t.toml").unwrap();
+        assert_eq!(e.points.len(), 6);
+        let p = &e.points[5];
+        assert_eq!(p.scenario.services.billing.error_rate, 0.1);
+        assert_eq!(p.scenario.services.contract.error_rate, 0.1);
+        assert_eq!(p.numeric, vec![Some(0.1), Some(0.02)]);
+        assert_ne!(e.points[0].hash, e.points[1].hash);
+    }
+
+    #[test]
+    fn key_at_finds_table_and_key() {
+        let text = "name = \"x\"\n[workload]\nduration = \"zz\"\n";
+        let at = text.find("\"zz\"").unwrap();
+        assert_eq!(key_at(text, Some(at..at + 4)), "workload.duration");
+    }
+}

@@ -1,0 +1,450 @@
+//! CSV outputs, written atomically (a temporary file, then a rename), so an
+//! interrupted run never leaves a half-written file behind.
+//!
+//! The columns are documented in `results/README.md`.
+
+use std::path::Path;
+
+use anyhow::{Context as _, Result};
+use patterns::{Outcome, RunReport};
+use serde::Serialize;
+use sim_core::SimTime;
+
+use crate::config::Experiment;
+use crate::runner::Job;
+
+/// Writes `bytes` to `path` through a temporary file in the same folder.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let name = path.file_name().and_then(|n| n.to_str()).context("an output path needs a file name")?;
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot move {} into place", path.display()))?;
+    Ok(())
+}
+
+/// Serialises rows to CSV and writes them atomically.
+pub fn write_csv<T: Serialize>(path: &Path, rows: impl IntoIterator<Item = T>) -> Result<()> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for r in rows {
+        w.serialize(r)?;
+    }
+    let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))?;
+    write_atomic(path, &bytes)
+}
+
+fn coord(exp: &Experiment, job: &Job, dim: usize) -> (String, String) {
+    match exp.sweep.get(dim) {
+        Some(d) => (d.label().to_string(), exp.points[job.point].coords[dim].clone()),
+        None => (String::new(), String::new()),
+    }
+}
+
+/// One row of `summary.csv`.
+#[derive(Serialize)]
+struct SummaryRow<'a> {
+    experiment: &'a str,
+    sweep_x: String,
+    x: String,
+    sweep_y: String,
+    y: String,
+    pattern: &'a str,
+    replication: u32,
+    seed: u64,
+    config_hash: &'a str,
+    requests: u64,
+    answered_ok: u64,
+    answered_error: u64,
+    timed_out: u64,
+    pending: u64,
+    error_share: f64,
+    response_mean_s: f64,
+    response_p50_s: f64,
+    response_p95_s: f64,
+    response_p99_s: f64,
+    response_max_s: f64,
+    lag_mean_s: f64,
+    lag_p50_s: f64,
+    lag_p95_s: f64,
+    lag_p99_s: f64,
+    lag_max_s: f64,
+    lag_from_profile_mean_s: f64,
+    lag_from_profile_p99_s: f64,
+    inconsistent_at_end: u32,
+    told_ok_not_converged: u64,
+    throughput_per_s: f64,
+    offered_per_s: f64,
+    messages_per_request: f64,
+    db_ops_per_request: f64,
+    retries: u64,
+    call_timeouts: u64,
+    compensations: u64,
+    failed_compensations: u64,
+    redeliveries: u64,
+    duplicates: u64,
+    dead_lettered: u64,
+    manual_repairs: u64,
+    events_lost: u64,
+    charges_after_unsubscribe: u64,
+    charged_after_unsubscribe_cents: u64,
+    sync_failed_runs: u64,
+    kernel_events: u64,
+    messages_dropped: u64,
+    violations: String,
+}
+
+/// The metrics that `aggregate.csv` and the sweep charts carry.
+pub const METRICS: [(&str, fn(&RunReport) -> f64); 14] = [
+    ("response_p50_s", |r| r.response_time.p50),
+    ("response_p99_s", |r| r.response_time.p99),
+    ("lag_mean_s", |r| r.lag_from_answer.mean),
+    ("lag_p50_s", |r| r.lag_from_answer.p50),
+    ("lag_p99_s", |r| r.lag_from_answer.p99),
+    ("inconsistent_at_end", |r| f64::from(r.inconsistent_at_end)),
+    ("error_share", |r| r.error_share),
+    ("throughput_per_s", |r| r.throughput_per_s),
+    ("charges_after_unsubscribe", |r| r.counters.charges_after_unsubscribe as f64),
+    ("manual_repairs", |r| r.counters.manual_repairs as f64),
+    ("compensations", |r| r.counters.compensations as f64),
+    ("redeliveries", |r| r.counters.redeliveries as f64),
+    ("messages_per_request", |r| r.messages_per_request),
+    ("db_ops_per_request", |r| r.db_ops_per_request),
+];
+
+/// Writes every CSV and the resolved config into `dir`.
+pub fn write_all(dir: &Path, exp: &Experiment, results: &[(Job, RunReport)]) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    write_atomic(&dir.join("config.resolved.toml"), exp.resolved_toml.as_bytes())?;
+    write_csv(&dir.join("summary.csv"), results.iter().map(|(job, r)| summary_row(exp, job, r)))?;
+    write_csv(&dir.join("aggregate.csv"), aggregate(exp, results))?;
+    write_csv(&dir.join("timeseries.csv"), timeseries(exp, results))?;
+    write_csv(&dir.join("cdf.csv"), cdfs(exp, results))?;
+    write_csv(&dir.join("faults.csv"), faults(results))?;
+    let rows: u64 = results.iter().map(|(_, r)| r.request_log.len() as u64).sum();
+    let requests = dir.join("requests.csv");
+    if rows <= exp.requests_csv_limit {
+        write_csv(&requests, request_rows(exp, results))?;
+    } else if requests.exists() {
+        // A stale file from an earlier, smaller run would mislead.
+        std::fs::remove_file(&requests).ok();
+    }
+    Ok(())
+}
+
+fn summary_row<'a>(exp: &'a Experiment, job: &Job, r: &'a RunReport) -> SummaryRow<'a> {
+    let (sweep_x, x) = coord(exp, job, 0);
+    let (sweep_y, y) = coord(exp, job, 1);
+    SummaryRow {
+        experiment: &exp.name,
+        sweep_x,
+        x,
+        sweep_y,
+        y,
+        pattern: &r.pattern,
+        replication: job.replication,
+        seed: job.seed,
+        config_hash: &exp.points[job.point].hash,
+        requests: r.requests,
+        answered_ok: r.answered_ok,
+        answered_error: r.answered_error,
+        timed_out: r.timed_out,
+        pending: r.pending,
+        error_share: r.error_share,
+        response_mean_s: r.response_time.mean,
+        response_p50_s: r.response_time.p50,
+        response_p95_s: r.response_time.p95,
+        response_p99_s: r.response_time.p99,
+        response_max_s: r.response_time.max,
+        lag_mean_s: r.lag_from_answer.mean,
+        lag_p50_s: r.lag_from_answer.p50,
+        lag_p95_s: r.lag_from_answer.p95,
+        lag_p99_s: r.lag_from_answer.p99,
+        lag_max_s: r.lag_from_answer.max,
+        lag_from_profile_mean_s: r.lag_from_profile.mean,
+        lag_from_profile_p99_s: r.lag_from_profile.p99,
+        inconsistent_at_end: r.inconsistent_at_end,
+        told_ok_not_converged: r.told_ok_not_converged,
+        throughput_per_s: r.throughput_per_s,
+        offered_per_s: r.offered_per_s,
+        messages_per_request: r.messages_per_request,
+        db_ops_per_request: r.db_ops_per_request,
+        retries: r.counters.retries,
+        call_timeouts: r.counters.timeouts,
+        compensations: r.counters.compensations,
+        failed_compensations: r.counters.failed_compensations,
+        redeliveries: r.counters.redeliveries,
+        duplicates: r.counters.duplicates,
+        dead_lettered: r.counters.dead_lettered,
+        manual_repairs: r.counters.manual_repairs,
+        events_lost: r.events_lost,
+        charges_after_unsubscribe: r.counters.charges_after_unsubscribe,
+        charged_after_unsubscribe_cents: r.counters.charged_after_unsubscribe_cents,
+        sync_failed_runs: r.counters.sync_failed_runs,
+        kernel_events: r.kernel.events,
+        messages_dropped: r.kernel.dropped(),
+        violations: r.violations.join("; "),
+    }
+}
+
+/// One row of `aggregate.csv`.
+#[derive(Serialize, serde::Deserialize, Clone, Debug)]
+pub struct AggregateRow {
+    /// Label of the first sweep dimension.
+    pub sweep_x: String,
+    /// Its value at this point.
+    pub x: String,
+    /// Label of the second sweep dimension.
+    pub sweep_y: String,
+    /// Its value at this point.
+    pub y: String,
+    /// The first dimension's value as a number (seconds for durations), if it is one.
+    pub x_num: Option<f64>,
+    /// The pattern.
+    pub pattern: String,
+    /// The metric.
+    pub metric: String,
+    /// Replications.
+    pub n: u32,
+    /// Mean over replications.
+    pub mean: f64,
+    /// Lower end of the 95% confidence interval (Student t).
+    pub ci95_low: f64,
+    /// Upper end.
+    pub ci95_high: f64,
+}
+
+/// The 0.975 quantile of Student's t with `dof` degrees of freedom.
+pub fn t975(dof: u32) -> f64 {
+    const T: [f64; 30] = [
+        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+        2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+    ];
+    match dof {
+        0 => f64::NAN,
+        d if (d as usize) <= T.len() => T[d as usize - 1],
+        d if d <= 60 => 2.000 + (2.042 - 2.000) * (60 - d) as f64 / 30.0,
+        _ => 1.96,
+    }
+}
+
+/// Mean and 95% confidence interval of a sample.
+pub fn mean_ci(xs: &[f64]) -> (f64, f64, f64) {
+    let n = xs.len() as f64;
+    let mean = xs.iter().sum::<f64>() / n;
+    if xs.len() < 2 {
+        return (mean, mean, mean);
+    }
+    let var = xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1.0);
+    let half = t975(xs.len() as u32 - 1) * (var / n).sqrt();
+    (mean, mean - half, mean + half)
+}
+
+fn aggregate(exp: &Experiment, results: &[(Job, RunReport)]) -> Vec<AggregateRow> {
+    let mut rows = Vec::new();
+    // Results are in job order: point, pattern, replication.
+    for group in results.chunk_by(|a, b| a.0.point == b.0.point && a.0.pattern == b.0.pattern) {
+        let job = &group[0].0;
+        let (sweep_x, x) = coord(exp, job, 0);
+        let (sweep_y, y) = coord(exp, job, 1);
+        let x_num = exp.points[job.point].numeric.first().copied().flatten();
+        for (metric, f) in METRICS {
+            let xs: Vec<f64> = group.iter().map(|(_, r)| f(r)).collect();
+            let (mean, lo, hi) = mean_ci(&xs);
+            rows.push(AggregateRow {
+                sweep_x: sweep_x.clone(),
+                x: x.clone(),
+                sweep_y: sweep_y.clone(),
+                y: y.clone(),
+                x_num,
+                pattern: group[0].1.pattern.clone(),
+                metric: metric.to_string(),
+                n: xs.len() as u32,
+                mean,
+                ci95_low: lo,
+                ci95_high: hi,
+            });
+        }
+    }
+    rows
+}
+
+/// One row of `timeseries.csv`.
+#[derive(Serialize, serde::Deserialize, Clone, Debug)]
+pub struct SeriesRow {
+    /// First sweep value.
+    pub x: String,
+    /// Second sweep value.
+    pub y: String,
+    /// The pattern.
+    pub pattern: String,
+    /// Virtual time, seconds.
+    pub time_s: f64,
+    /// Customers whose rows disagree at that instant.
+    pub inconsistent: u32,
+}
+
+const SERIES_POINTS: u64 = 600;
+
+fn timeseries(exp: &Experiment, results: &[(Job, RunReport)]) -> Vec<SeriesRow> {
+    let mut rows = Vec::new();
+    for (job, r) in results.iter().filter(|(j, _)| j.replication == 0) {
+        let step = (r.horizon.as_nanos() / SERIES_POINTS).max(1);
+        let mut i = 0;
+        for k in 0..=SERIES_POINTS {
+            let t = SimTime::from_nanos(k * step);
+            while i + 1 < r.series.len() && r.series[i + 1].0 <= t {
+                i += 1;
+            }
+            rows.push(SeriesRow {
+                x: coord(exp, job, 0).1,
+                y: coord(exp, job, 1).1,
+                pattern: r.pattern.clone(),
+                time_s: t.as_secs_f64(),
+                inconsistent: r.series[i].1,
+            });
+        }
+    }
+    rows
+}
+
+/// One row of `cdf.csv`.
+#[derive(Serialize, serde::Deserialize, Clone, Debug)]
+pub struct CdfRow {
+    /// First sweep value.
+    pub x: String,
+    /// Second sweep value.
+    pub y: String,
+    /// The pattern.
+    pub pattern: String,
+    /// `lag` (from the answer) or `response`.
+    pub metric: String,
+    /// Cumulative probability.
+    pub q: f64,
+    /// The value at that probability, seconds.
+    pub value_s: f64,
+}
+
+/// Per-request consistency lags (from the answer) and response times, seconds.
+pub fn samples(r: &RunReport) -> (Vec<f64>, Vec<f64>) {
+    let mut lag = Vec::new();
+    let mut resp = Vec::new();
+    for q in &r.request_log {
+        if let (Some(t), Outcome::Ok | Outcome::Error) = (q.answered, q.outcome) {
+            resp.push((t - q.arrival).as_secs_f64());
+        }
+        if let (Outcome::Ok, Some(told), Some(_)) = (q.outcome, q.answered, q.consistent_at()) {
+            let others = q.deleted[1].max(q.deleted[2]).expect("consistent");
+            lag.push(others.saturating_since(told).as_secs_f64());
+        }
+    }
+    (lag, resp)
+}
+
+fn cdfs(exp: &Experiment, results: &[(Job, RunReport)]) -> Vec<CdfRow> {
+    let mut rows = Vec::new();
+    for (job, r) in results.iter().filter(|(j, _)| j.replication == 0) {
+        let (mut lag, mut resp) = samples(r);
+        for (metric, xs) in [("lag", &mut lag), ("response", &mut resp)] {
+            if xs.is_empty() {
+                continue;
+            }
+            xs.sort_by(f64::total_cmp);
+            let n = xs.len();
+            // 200 evenly spaced probabilities plus a finer grid in the tail.
+            let qs = (1..=200).map(|i| i as f64 / 200.0).chain((1..=9).map(|i| 0.99 + i as f64 / 1000.0));
+            let mut qs: Vec<f64> = qs.collect();
+            qs.sort_by(f64::total_cmp);
+            for q in qs {
+                let idx = ((q * n as f64).ceil() as usize).clamp(1, n) - 1;
+                rows.push(CdfRow {
+                    x: coord(exp, job, 0).1,
+                    y: coord(exp, job, 1).1,
+                    pattern: r.pattern.clone(),
+                    metric: metric.to_string(),
+                    q,
+                    value_s: xs[idx],
+                });
+            }
+        }
+    }
+    rows
+}
+
+/// One row of `faults.csv`.
+#[derive(Serialize, serde::Deserialize, Clone, Debug)]
+pub struct FaultRow {
+    /// The fault kind.
+    pub kind: String,
+    /// Where.
+    pub target: String,
+    /// Start, seconds.
+    pub from_s: f64,
+    /// End, seconds (empty if it never ends).
+    pub to_s: Option<f64>,
+}
+
+fn faults(results: &[(Job, RunReport)]) -> Vec<FaultRow> {
+    // The fault draws are the same for every pattern: take the first run's.
+    results
+        .first()
+        .map(|(_, r)| {
+            r.fault_windows
+                .iter()
+                .map(|w| FaultRow {
+                    kind: w.kind.to_string(),
+                    target: w.target.clone(),
+                    from_s: w.from.as_secs_f64(),
+                    to_s: w.to.map(SimTime::as_secs_f64),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[derive(Serialize)]
+struct RequestRow {
+    x: String,
+    y: String,
+    pattern: String,
+    request: usize,
+    customer: u32,
+    arrival_s: f64,
+    answered_s: Option<f64>,
+    outcome: Outcome,
+    profile_deleted_s: Option<f64>,
+    contract_deleted_s: Option<f64>,
+    billing_deleted_s: Option<f64>,
+    restored: bool,
+}
+
+fn request_rows<'a>(exp: &'a Experiment, results: &'a [(Job, RunReport)]) -> impl Iterator<Item = RequestRow> + 'a {
+    results.iter().filter(|(j, _)| j.replication == 0).flat_map(move |(job, r)| {
+        r.request_log.iter().enumerate().map(move |(i, q)| RequestRow {
+            x: coord(exp, job, 0).1,
+            y: coord(exp, job, 1).1,
+            pattern: r.pattern.clone(),
+            request: i,
+            customer: q.customer,
+            arrival_s: q.arrival.as_secs_f64(),
+            answered_s: q.answered.map(SimTime::as_secs_f64),
+            outcome: q.outcome,
+            profile_deleted_s: q.deleted[0].map(SimTime::as_secs_f64),
+            contract_deleted_s: q.deleted[1].map(SimTime::as_secs_f64),
+            billing_deleted_s: q.deleted[2].map(SimTime::as_secs_f64),
+            restored: q.restored,
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn confidence_interval_uses_student_t() {
+        let (m, lo, hi) = mean_ci(&[1.0, 2.0, 3.0]);
+        assert_eq!(m, 2.0);
+        // sd = 1, n = 3: half width = 4.303 / sqrt(3).
+        assert!((hi - m - 4.303 / 3f64.sqrt()).abs() < 1e-12);
+        assert!((m - lo - 4.303 / 3f64.sqrt()).abs() < 1e-12);
+    }
+}

@@ -1,0 +1,81 @@
+//! Runs every (sweep point, pattern, replication) as its own single-threaded
+//! simulation, side by side on a rayon pool.
+//!
+//! Results come back in job order whatever the thread count, and every job's
+//! seed depends only on the master seed and the replication, so the output
+//! is byte-identical across thread counts. All patterns of one replication
+//! share a seed: their comparison is paired (common random numbers).
+
+use anyhow::{Context as _, Result};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use patterns::{run, RunOptions, RunReport};
+use rayon::prelude::*;
+use sim_core::RngFactory;
+
+use crate::config::Experiment;
+
+/// One simulation to run.
+#[derive(Clone, Copy, Debug)]
+pub struct Job {
+    /// Index into `Experiment::points`.
+    pub point: usize,
+    /// Index into the point's patterns.
+    pub pattern: usize,
+    /// Replication number, from 0.
+    pub replication: u32,
+    /// The seed of this replication.
+    pub seed: u64,
+}
+
+/// The seed of replication `r` of an experiment with master seed `master`.
+pub fn replication_seed(master: u64, r: u32) -> u64 {
+    RngFactory::new(master).child_seed("replication", u64::from(r))
+}
+
+/// Every job of an experiment, in output order.
+pub fn jobs(exp: &Experiment) -> Vec<Job> {
+    let mut out = Vec::new();
+    for (point, p) in exp.points.iter().enumerate() {
+        for pattern in 0..p.patterns.len() {
+            for replication in 0..exp.replications {
+                out.push(Job { point, pattern, replication, seed: replication_seed(exp.seed, replication) });
+            }
+        }
+    }
+    out
+}
+
+/// Runs every job; `threads = None` uses every core.
+pub fn run_all(exp: &Experiment, threads: Option<usize>, quiet: bool) -> Result<Vec<(Job, RunReport)>> {
+    let jobs = jobs(exp);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.unwrap_or(0))
+        .build()
+        .context("cannot start the worker threads")?;
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::with_draw_target(Some(jobs.len() as u64), ProgressDrawTarget::stderr())
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{prefix} [{bar:40}] {pos}/{len} runs, {elapsed} elapsed, ~{eta} left")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(exp.name.clone());
+    let results: Vec<Result<(Job, RunReport)>> = pool.install(|| {
+        jobs.par_iter()
+            .map(|&job| {
+                let point = &exp.points[job.point];
+                let pattern = &point.patterns[job.pattern];
+                let opts = RunOptions { keep_requests: job.replication == 0, ..Default::default() };
+                let report = run(&point.scenario, pattern, job.seed, opts)
+                    .with_context(|| format!("{}: {} at sweep point {:?}", exp.source, pattern.name(), point.coords))?;
+                bar.inc(1);
+                Ok((job, report))
+            })
+            .collect()
+    });
+    bar.finish_and_clear();
+    results.into_iter().collect()
+}
