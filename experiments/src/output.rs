@@ -92,8 +92,11 @@ struct SummaryRow<'a> {
     violations: String,
 }
 
+/// Reads one metric off a run.
+pub type Metric = fn(&RunReport) -> f64;
+
 /// The metrics that `aggregate.csv` and the sweep charts carry.
-pub const METRICS: [(&str, fn(&RunReport) -> f64); 14] = [
+pub const METRICS: [(&str, Metric); 14] = [
     ("response_p50_s", |r| r.response_time.p50),
     ("response_p99_s", |r| r.response_time.p99),
     ("lag_mean_s", |r| r.lag_from_answer.mean),
