@@ -106,7 +106,77 @@ fn bounds(spec: &Spec) -> ((f64, f64), (f64, f64)) {
     ((x0, x1), (y0, y1))
 }
 
-fn draw_on<DB, X, Y>(root: &DrawingArea<DB, Shift>, spec: &Spec, xr: X, yr: Y) -> Result<()>
+/// Every point a chart draws, including points along its line segments, so
+/// the legend can be put where it hides nothing.
+fn drawn_points(spec: &Spec) -> Vec<(f64, f64)> {
+    let mut pts = Vec::new();
+    for s in &spec.series {
+        for w in s.points.windows(2) {
+            for k in 0..16 {
+                let f = k as f64 / 16.0;
+                let lerp = |a: f64, b: f64, log: bool| {
+                    if log && a > 0.0 && b > 0.0 {
+                        (a.ln() + (b.ln() - a.ln()) * f).exp()
+                    } else {
+                        a + (b - a) * f
+                    }
+                };
+                pts.push((lerp(w[0].0, w[1].0, spec.x_log), lerp(w[0].1, w[1].1, spec.y_log)));
+            }
+        }
+        pts.extend(s.points.iter().copied());
+        pts.extend(s.band.iter().flat_map(|b| [(b.0, b.1), (b.0, b.2)]));
+    }
+    pts
+}
+
+/// Picks the legend corner that covers no data; if every corner does, keeps
+/// the upper left and returns the headroom (a share of the y range) that
+/// lifts the data clear of it.
+fn legend_place(spec: &Spec, x: (f64, f64), y: (f64, f64)) -> (SeriesLabelPosition, f64) {
+    let labels: Vec<usize> = spec
+        .series
+        .iter()
+        .map(|s| s.name.chars().count())
+        .chain(spec.shades.first().map(|s| s.2.chars().count()))
+        .chain(spec.diagonal.then_some(26))
+        .collect();
+    let entries = labels.len() as f64;
+    let wf = ((labels.iter().max().copied().unwrap_or(10) as f64) * 8.6 + 60.0) / f64::from(W - 140);
+    let hf = (entries * 21.0 + 24.0) / f64::from(H - 150);
+    let norm = |v: f64, (a, b): (f64, f64), log: bool| {
+        if log {
+            (v.max(a).ln() - a.ln()) / (b.ln() - a.ln())
+        } else {
+            (v - a) / (b - a)
+        }
+    };
+    let pts: Vec<(f64, f64)> =
+        drawn_points(spec).into_iter().map(|(px, py)| (norm(px, x, spec.x_log), norm(py, y, spec.y_log))).collect();
+    let free =
+        |x0: f64, x1: f64, y0: f64, y1: f64| !pts.iter().any(|&(px, py)| px >= x0 && px <= x1 && py >= y0 && py <= y1);
+    let corners = [
+        (SeriesLabelPosition::UpperLeft, (0.0, wf, 1.0 - hf, 1.0)),
+        (SeriesLabelPosition::UpperRight, (1.0 - wf, 1.0, 1.0 - hf, 1.0)),
+        (SeriesLabelPosition::LowerRight, (1.0 - wf, 1.0, 0.0, hf)),
+        (SeriesLabelPosition::LowerLeft, (0.0, wf, 0.0, hf)),
+        (SeriesLabelPosition::MiddleRight, (1.0 - wf, 1.0, 0.5 - hf / 2.0, 0.5 + hf / 2.0)),
+    ];
+    for (pos, (x0, x1, y0, y1)) in corners {
+        if free(x0, x1, y0, y1) {
+            return (pos, 0.0);
+        }
+    }
+    (SeriesLabelPosition::UpperLeft, hf / (1.0 - hf).max(0.2))
+}
+
+fn draw_on<DB, X, Y>(
+    root: &DrawingArea<DB, Shift>,
+    spec: &Spec,
+    xr: X,
+    yr: Y,
+    legend: SeriesLabelPosition,
+) -> Result<()>
 where
     DB: DrawingBackend,
     DB::ErrorType: 'static,
@@ -132,11 +202,14 @@ where
         .label_style(("sans-serif", 15))
         .light_line_style(RGBColor(235, 235, 235))
         .bold_line_style(RGBColor(210, 210, 210))
-        .x_label_formatter(&|v| short(*v))
-        .y_label_formatter(&|v| short(*v))
+        .x_label_formatter(&|v| if spec.x_log { log_tick(*v) } else { short(*v) })
+        .y_label_formatter(&|v| if spec.y_log { log_tick(*v) } else { short(*v) })
         .draw()
         .map_err(e)?;
-    let ((_, _), (y0, y1)) = bounds(spec);
+    let (y0, y1) = {
+        let r = chart.y_range();
+        (r.start, r.end)
+    };
     for (i, (a, b, label)) in spec.shades.iter().enumerate() {
         let shade = RGBColor(255, 170, 60).mix(0.22);
         let series =
@@ -148,9 +221,15 @@ where
         }
     }
     if spec.diagonal {
-        let ((x0, x1), _) = bounds(spec);
+        // y = x, clipped to the plotted area by hand (plotters does not clip lines).
+        let (x0, x1) = {
+            let r = chart.x_range();
+            (r.start, r.end)
+        };
+        let lo = x0.max(y0);
+        let hi = x1.min(y1);
         chart
-            .draw_series(LineSeries::new([(x0, x0), (x1, x1)], BLACK.mix(0.4).stroke_width(1)))
+            .draw_series(LineSeries::new([(lo, lo), (hi, hi)], BLACK.mix(0.4).stroke_width(1)))
             .map_err(e)?
             .label("throughput = offered load")
             .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], BLACK.mix(0.4)));
@@ -173,7 +252,7 @@ where
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
+        .position(legend)
         .background_style(WHITE.mix(0.9))
         .border_style(RGBColor(180, 180, 180))
         .label_font(("sans-serif", 16))
@@ -181,6 +260,20 @@ where
         .map_err(e)?;
     root.present().map_err(e)?;
     Ok(())
+}
+
+/// On a log axis, label only 1, 2 and 5 times a power of ten, so that the
+/// dense ticks near each decade's end do not print on top of each other.
+fn log_tick(v: f64) -> String {
+    if v <= 0.0 {
+        return String::new();
+    }
+    let m = v / 10f64.powf(v.log10().floor());
+    if [1.0, 2.0, 5.0].iter().any(|k| (m - k).abs() < 1e-6 * k) {
+        short(v)
+    } else {
+        String::new()
+    }
 }
 
 /// Compact tick labels: 0.001, 0.5, 12, 3600, 1.2e5.
@@ -203,12 +296,16 @@ where
     DB: DrawingBackend,
     DB::ErrorType: 'static,
 {
-    let ((x0, x1), (y0, y1)) = bounds(spec);
+    let ((x0, x1), (y0, mut y1)) = bounds(spec);
+    let (legend, headroom) = legend_place(spec, (x0, x1), (y0, y1));
+    if headroom > 0.0 {
+        y1 = if spec.y_log { y0 * (y1 / y0).powf(1.0 + headroom) } else { y1 + (y1 - y0) * headroom };
+    }
     match (spec.x_log, spec.y_log) {
-        (false, false) => draw_on(&root, spec, x0..x1, y0..y1),
-        (true, false) => draw_on(&root, spec, (x0..x1).log_scale(), y0..y1),
-        (false, true) => draw_on(&root, spec, x0..x1, (y0..y1).log_scale()),
-        (true, true) => draw_on(&root, spec, (x0..x1).log_scale(), (y0..y1).log_scale()),
+        (false, false) => draw_on(&root, spec, x0..x1, y0..y1, legend),
+        (true, false) => draw_on(&root, spec, (x0..x1).log_scale(), y0..y1, legend),
+        (false, true) => draw_on(&root, spec, x0..x1, (y0..y1).log_scale(), legend),
+        (true, true) => draw_on(&root, spec, (x0..x1).log_scale(), (y0..y1).log_scale(), legend),
     }
 }
 
@@ -318,7 +415,9 @@ pub fn render_all(dir: &Path) -> Result<Vec<String>> {
         let shades = faults
             .iter()
             .map(|f| {
-                (f.from_s / 60.0, f.to_s.map_or(end, |t| t / 60.0), format!("fault window ({} {})", f.kind, f.target))
+                // A partition's target is "group | other group": the first group says enough.
+                let target = f.target.split(" | ").next().unwrap_or(&f.target);
+                (f.from_s / 60.0, f.to_s.map_or(end, |t| t / 60.0), format!("fault: {} {target}", f.kind))
             })
             .collect();
         let spec = Spec {
@@ -345,7 +444,7 @@ pub fn render_all(dir: &Path) -> Result<Vec<String>> {
         let positive = values.iter().all(|v| *v > 0.0);
         let spread = values.iter().cloned().fold(f64::NEG_INFINITY, f64::max)
             / values.iter().cloned().fold(f64::INFINITY, f64::min);
-        let x_log = positive && spread >= 50.0;
+        let x_log = positive && spread >= 100.0;
         let unit = if agg.iter().any(|a| a.x.ends_with('s') || a.x.ends_with('m') || a.x.ends_with('h')) {
             " (s)"
         } else {
@@ -365,16 +464,30 @@ pub fn render_all(dir: &Path) -> Result<Vec<String>> {
                     }
                 };
                 s.points.push((x, r.mean));
-                s.band.push((x, r.ci95_low, r.ci95_high));
+                // Every metric here is non-negative: a t interval reaching
+                // below zero is drawn from zero.
+                s.band.push((x, r.ci95_low.max(0.0), r.ci95_high));
             }
             let (title, axis) = metric_label(metric);
-            let throughput = metric == "throughput_per_s" && label.contains("rate_per_s");
+            let throughput =
+                metric == "throughput_per_s" && (label.contains("rate_per_s") || label.contains("offered"));
+            let means: Vec<f64> = by.iter().flat_map(|s| s.points.iter().map(|p| p.1)).collect();
+            let lo = means.iter().cloned().fold(f64::INFINITY, f64::min);
+            let hi = means.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let y_log = lo > 0.0 && hi / lo >= 100.0;
+            if y_log {
+                for s in &mut by {
+                    for b in &mut s.band {
+                        b.1 = b.1.max(lo / 2.0);
+                    }
+                }
+            }
             let spec = Spec {
                 title: format!("{name}: {title} (mean, 95% CI)"),
                 x_label: format!("{label}{unit}{}", if x_log { ", log scale" } else { "" }),
-                y_label: axis.into(),
+                y_label: format!("{axis}{}", if y_log { ", log scale" } else { "" }),
                 x_log,
-                y_log: false,
+                y_log,
                 series: by,
                 shades: vec![],
                 diagonal: throughput,

@@ -193,7 +193,9 @@ impl Default for ServicesConfig {
             contract: ServiceConfig::default(),
             billing: ServiceConfig::default(),
             orchestrator: ServiceConfig {
-                workers: 64,
+                // As many threads as every other service: a saga holds one
+                // for its whole wait, which is the pattern's capacity cost.
+                workers: 16,
                 request_time: Dist::Lognormal { median: SimDuration::from_millis(2), sigma: 0.3 },
                 ..ServiceConfig::default()
             },

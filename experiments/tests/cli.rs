@@ -1,0 +1,170 @@
+//! The ecsim binary, end to end: what a user sees.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn ecsim(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ecsim")).args(args).current_dir(cwd).output().expect("ecsim runs")
+}
+
+const SMALL: &str = r#"
+name = "small"
+description = "a quick one"
+seed = 9
+replications = 3
+customers = 3000
+
+[workload]
+rate_per_s = 4.0
+duration = "5m"
+drain = "65m"
+
+[billing]
+period = "1h"
+
+[[faults]]
+kind = "crash"
+node = "billing"
+at = "2m"
+restart_after = "1m"
+
+[[sweep]]
+params = ["network.default.latency.median"]
+values = ["1ms", "10ms"]
+"#;
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn read_all(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "csv" || x == "toml"))
+        .map(|p| (p.file_name().unwrap().to_string_lossy().to_string(), std::fs::read(&p).unwrap()))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn outputs_are_byte_identical_whatever_the_thread_count() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = write(tmp.path(), "small.toml", SMALL);
+    let one = tmp.path().join("one");
+    let two = tmp.path().join("two");
+    let a =
+        ecsim(&["run", cfg.to_str().unwrap(), "--threads", "1", "--quiet", "--out", one.to_str().unwrap()], tmp.path());
+    assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+    let b =
+        ecsim(&["run", cfg.to_str().unwrap(), "--threads", "2", "--quiet", "--out", two.to_str().unwrap()], tmp.path());
+    assert!(b.status.success(), "{}", String::from_utf8_lossy(&b.stderr));
+    let (fa, fb) = (read_all(&one), read_all(&two));
+    let names: Vec<&str> = fa.iter().map(|f| f.0.as_str()).collect();
+    for want in [
+        "aggregate.csv",
+        "cdf.csv",
+        "config.resolved.toml",
+        "faults.csv",
+        "requests.csv",
+        "summary.csv",
+        "timeseries.csv",
+    ] {
+        assert!(names.contains(&want), "missing {want}: {names:?}");
+    }
+    assert_eq!(fa, fb);
+    // 2 points x 3 patterns x 3 replications, plus the header.
+    let summary = String::from_utf8(fa.iter().find(|f| f.0 == "summary.csv").unwrap().1.clone()).unwrap();
+    assert_eq!(summary.lines().count(), 1 + 18);
+    assert!(summary.lines().nth(1).unwrap().contains(",9,") || summary.contains("seed"));
+    for png in ["lag_cdf.png", "response_cdf.png", "inconsistency.png", "sweep_lag_p99_s.png"] {
+        assert!(one.join(png).exists(), "missing {png}");
+    }
+    // A different seed changes the numbers.
+    let three = tmp.path().join("three");
+    let c =
+        ecsim(&["run", cfg.to_str().unwrap(), "--seed", "10", "--quiet", "--out", three.to_str().unwrap()], tmp.path());
+    assert!(c.status.success());
+    assert_ne!(read_all(&three).iter().find(|f| f.0 == "summary.csv"), fa.iter().find(|f| f.0 == "summary.csv"));
+}
+
+#[test]
+fn chart_redraws_from_the_csv_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = write(tmp.path(), "small.toml", SMALL);
+    let out = tmp.path().join("out");
+    assert!(ecsim(
+        &["run", cfg.to_str().unwrap(), "--quiet", "--replications", "2", "--out", out.to_str().unwrap()],
+        tmp.path()
+    )
+    .status
+    .success());
+    std::fs::remove_file(out.join("lag_cdf.png")).unwrap();
+    let r = ecsim(&["chart", out.to_str().unwrap()], tmp.path());
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let png = std::fs::read(out.join("lag_cdf.png")).unwrap();
+    assert_eq!(&png[1..4], b"PNG");
+}
+
+/// Each bad config must exit with code 2, name the file, the key and the
+/// problem, and write nothing.
+#[test]
+fn bad_configs_get_clear_errors_and_write_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cases: [(&str, &str, &str, &str); 7] = [
+        ("syntax", "name = \"x\"\n[workload\nrate_per_s = 1.0\n", "line", "invalid"),
+        ("unknown key", "name = \"x\"\n[workload]\nrate_per_sec = 1.0\n", "workload.rate_per_sec", "unknown field"),
+        ("negative rate", "name = \"x\"\n[workload]\nrate_per_s = -5.0\n", "workload.rate_per_s", ">= 0"),
+        ("probability above 1", "name = \"x\"\n[network.default]\nloss = 1.5\n", "network.default", "probability"),
+        (
+            "unknown service in a partition",
+            "name = \"x\"\n[[faults]]\nkind = \"partition\"\nat = \"1m\"\nduration = \"1m\"\ngroups = [[\"billing\"], [\"payroll\"]]\n",
+            "faults[0]",
+            "payroll",
+        ),
+        ("empty sweep", "name = \"x\"\n[[sweep]]\nparams = [\"workload.rate_per_s\"]\nvalues = []\n", "sweep[0].values", "empty"),
+        ("bad duration", "name = \"x\"\n[workload]\nduration = \"ten minutes\"\n", "workload.duration", "duration"),
+    ];
+    for (what, text, key, problem) in cases {
+        let cfg = write(tmp.path(), "bad.toml", text);
+        let out = tmp.path().join("out");
+        for args in [
+            vec!["run", cfg.to_str().unwrap(), "--out", out.to_str().unwrap()],
+            vec!["validate", cfg.to_str().unwrap()],
+        ] {
+            let r = ecsim(&args, tmp.path());
+            let err = String::from_utf8_lossy(&r.stderr);
+            assert_eq!(r.status.code(), Some(2), "{what}: {err}");
+            assert!(err.contains("bad.toml"), "{what}: no file name in {err}");
+            assert!(err.contains(key), "{what}: no key {key:?} in {err}");
+            assert!(err.to_lowercase().contains(problem), "{what}: no {problem:?} in {err}");
+            assert!(!err.contains("panicked"), "{what}: {err}");
+            assert!(!out.exists(), "{what}: wrote output");
+        }
+    }
+}
+
+#[test]
+fn every_bundled_config_validates() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs");
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        let r = ecsim(&["validate", p.to_str().unwrap()], &dir);
+        assert!(r.status.success(), "{}: {}", p.display(), String::from_utf8_lossy(&r.stderr));
+        n += 1;
+    }
+    assert!(n >= 7);
+    let list = ecsim(&["list"], &dir);
+    assert_eq!(String::from_utf8_lossy(&list.stdout).lines().count(), n);
+}
+
+#[test]
+fn help_shows_examples() {
+    let r = ecsim(&["--help"], Path::new("."));
+    let text = String::from_utf8_lossy(&r.stdout);
+    assert!(text.contains("Examples:") && text.contains("ecsim run"));
+}
