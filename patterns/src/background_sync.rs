@@ -11,10 +11,12 @@
 //! - `change_table`: a trigger on Profile's delete fills a change table,
 //!   which the job reads and clears.
 //!
-//! Deletes go in batches of `batch_size`. All of the job's progress is
-//! process memory: if it crashes mid-batch, or a database does not answer
-//! within `call_timeout`, the run is abandoned and the next run starts over
-//! (deletes are idempotent, so redoing a batch is harmless).
+//! Deletes go in batches of `batch_size`. A call that fails or does not
+//! answer within `call_timeout` is retried up to `max_retries` times with
+//! exponential backoff; then the run is abandoned. All of the job's
+//! progress is process memory: if it crashes mid-batch, the run is lost too.
+//! Either way the next run starts over (deletes are idempotent, so redoing a
+//! batch is harmless).
 
 use std::sync::Arc;
 
@@ -50,8 +52,12 @@ pub struct SyncConfig {
     pub detect: Detect,
     /// Rows per delete batch.
     pub batch_size: u32,
-    /// Abandon the run if a database does not answer within this time.
+    /// Give up on a call that has not answered within this time.
     pub call_timeout: SimDuration,
+    /// Retries of a failed or timed-out call before the run is abandoned.
+    pub max_retries: u32,
+    /// Wait before the first retry; doubles for each further one.
+    pub retry_backoff: SimDuration,
 }
 
 impl Default for SyncConfig {
@@ -63,6 +69,8 @@ impl Default for SyncConfig {
             detect: Detect::Diff,
             batch_size: 500,
             call_timeout: SimDuration::from_mins(5),
+            max_retries: 3,
+            retry_backoff: SimDuration::from_secs(1),
         }
     }
 }
@@ -116,7 +124,10 @@ struct Run {
     stage: Stage,
     candidates: Arc<[CustomerId]>,
     call: CallId,
-    timer: TimerId,
+    timer: Option<TimerId>,
+    table: TableKind,
+    op: Op,
+    attempt: u32,
 }
 
 /// The sync job's node.
@@ -149,11 +160,38 @@ impl SyncJob {
         stage: Stage,
         candidates: Arc<[CustomerId]>,
     ) {
-        let call = self.next_call;
+        self.run = Some(Run { stage, candidates, call: 0, timer: None, table, op, attempt: 0 });
+        self.send(ctx);
+    }
+
+    /// Sends (or re-sends) the run's current call under a fresh id, so a
+    /// late reply to an earlier attempt is ignored.
+    fn send(&mut self, ctx: &mut Context<'_, Msg>) {
+        let Some(run) = self.run.as_mut() else { return };
+        run.call = self.next_call;
         self.next_call += 1;
-        ctx.send(self.tables[table.index()], Msg::Call { call, op });
-        let timer = ctx.set_timer(self.cfg.call_timeout, Msg::CallTimeout { call });
-        self.run = Some(Run { stage, candidates, call, timer });
+        run.attempt += 1;
+        ctx.send(self.tables[run.table.index()], Msg::Call { call: run.call, op: run.op.clone() });
+        run.timer = Some(ctx.set_timer(self.cfg.call_timeout, Msg::CallTimeout { call: run.call }));
+    }
+
+    /// The current call failed or timed out: retry it, or abandon the run.
+    fn failed(&mut self, ctx: &mut Context<'_, Msg>) {
+        let Some(run) = self.run.as_mut() else { return };
+        if let Some(t) = run.timer.take() {
+            ctx.cancel_timer(t);
+        }
+        let mut w = self.world.borrow_mut();
+        if run.attempt <= self.cfg.max_retries {
+            w.counters.retries += 1;
+            let wait = self.cfg.retry_backoff * (1u64 << (run.attempt - 1).min(30));
+            run.call = u64::MAX; // no reply is awaited until the retry goes out
+            ctx.schedule_after(wait, Msg::Retry { call: 0 });
+        } else {
+            w.counters.sync_failed_runs += 1;
+            drop(w);
+            self.run = None;
+        }
     }
 
     fn batches(&self, ids: &[CustomerId]) -> Vec<Arc<[CustomerId]>> {
@@ -196,11 +234,16 @@ impl SyncJob {
     }
 
     fn on_reply(&mut self, ctx: &mut Context<'_, Msg>, call: CallId, ok: bool, rows: Option<Arc<[CustomerId]>>) {
-        let Some(run) = self.run.take_if(|r| r.call == call) else { return };
-        ctx.cancel_timer(run.timer);
-        if !ok {
-            self.world.borrow_mut().counters.sync_failed_runs += 1;
+        if self.run.as_ref().is_none_or(|r| r.call != call) {
             return;
+        }
+        if !ok {
+            self.failed(ctx);
+            return;
+        }
+        let run = self.run.take().expect("checked above");
+        if let Some(t) = run.timer {
+            ctx.cancel_timer(t);
         }
         let rows = rows.unwrap_or_else(|| Arc::from(Vec::new()));
         match run.stage {
@@ -248,11 +291,14 @@ impl Component for SyncJob {
                 }
             }
             Msg::Reply { call, ok, rows } => self.on_reply(ctx, call, ok, rows),
-            Msg::CallTimeout { call } if self.run.take_if(|r| r.call == call).is_some() => {
-                let mut w = self.world.borrow_mut();
-                w.counters.timeouts += 1;
-                w.counters.sync_failed_runs += 1;
+            Msg::CallTimeout { call } if self.run.as_ref().is_some_and(|r| r.call == call) => {
+                self.world.borrow_mut().counters.timeouts += 1;
+                if let Some(run) = self.run.as_mut() {
+                    run.timer = None;
+                }
+                self.failed(ctx);
             }
+            Msg::Retry { .. } => self.send(ctx),
             _ => {}
         }
     }

@@ -305,3 +305,16 @@ fn bad_scenarios_name_their_key() {
     let e = run(&s, &PatternConfig::book_defaults()[0], 1, RunOptions::default()).unwrap_err().to_string();
     assert!(e.contains("faults[0]") && e.contains("nobody"), "{e}");
 }
+
+#[test]
+fn background_sync_retries_failed_batches_and_still_converges() {
+    let mut s = small();
+    s.services.contract.error_rate = 0.05;
+    s.services.billing.error_rate = 0.05;
+    s.services.contract.request_time = Dist::constant(d("5ms"));
+    let sync = SyncConfig { batch_size: 20, ..Default::default() };
+    let r = go(&s, PatternConfig::BackgroundSync(sync));
+    assert!(r.counters.retries > 0, "with 5% errors over ~180 calls some must be retried");
+    assert_eq!(r.counters.sync_failed_runs, 0);
+    assert_eq!(r.inconsistent_at_end, 0);
+}
