@@ -339,6 +339,7 @@ fn metric_label(m: &str) -> (&'static str, &'static str) {
         "redeliveries" => ("Broker redeliveries", "redeliveries per run"),
         "messages_per_request" => ("Network messages per request", "messages"),
         "db_ops_per_request" => ("Database operations per request", "operations"),
+        "rows_scanned" => ("Rows read by background sync's scans", "rows per simulated run"),
         _ => ("", ""),
     }
 }

@@ -71,7 +71,7 @@ fn default_replications() -> u32 {
     5
 }
 fn default_requests_limit() -> u64 {
-    250_000
+    50_000
 }
 
 const HEAD_KEYS: [&str; 7] = ["name", "description", "seed", "replications", "patterns", "sweep", "requests_csv_limit"];

@@ -87,6 +87,7 @@ struct SummaryRow<'a> {
     charges_after_unsubscribe: u64,
     charged_after_unsubscribe_cents: u64,
     sync_failed_runs: u64,
+    rows_scanned: u64,
     kernel_events: u64,
     messages_dropped: u64,
     violations: String,
@@ -96,7 +97,7 @@ struct SummaryRow<'a> {
 pub type Metric = fn(&RunReport) -> f64;
 
 /// The metrics that `aggregate.csv` and the sweep charts carry.
-pub const METRICS: [(&str, Metric); 14] = [
+pub const METRICS: [(&str, Metric); 15] = [
     ("response_p50_s", |r| r.response_time.p50),
     ("response_p99_s", |r| r.response_time.p99),
     ("lag_mean_s", |r| r.lag_from_answer.mean),
@@ -111,6 +112,7 @@ pub const METRICS: [(&str, Metric); 14] = [
     ("redeliveries", |r| r.counters.redeliveries as f64),
     ("messages_per_request", |r| r.messages_per_request),
     ("db_ops_per_request", |r| r.db_ops_per_request),
+    ("rows_scanned", |r| r.counters.rows_scanned as f64),
 ];
 
 /// Writes every CSV and the resolved config into `dir`.
@@ -182,6 +184,7 @@ fn summary_row<'a>(exp: &'a Experiment, job: &Job, r: &'a RunReport) -> SummaryR
         charges_after_unsubscribe: r.counters.charges_after_unsubscribe,
         charged_after_unsubscribe_cents: r.counters.charged_after_unsubscribe_cents,
         sync_failed_runs: r.counters.sync_failed_runs,
+        rows_scanned: r.counters.rows_scanned,
         kernel_events: r.kernel.events,
         messages_dropped: r.kernel.dropped(),
         violations: r.violations.join("; "),

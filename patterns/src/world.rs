@@ -58,7 +58,7 @@ impl RequestRecord {
 /// Event counters of a run. Every failure path of every pattern lands here.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Counters {
-    /// Database operations executed (a scan counts its rows / 1000, at least 1).
+    /// Database operations: one per row written, one per scan or read.
     pub db_ops: u64,
     /// Rows scanned by background sync.
     pub rows_scanned: u64,
