@@ -20,7 +20,8 @@ const EXAMPLES: &str = "Examples:
   ecsim run my.toml --seed 7 --replications 10 --out /tmp/my
   ecsim list                                    list the bundled experiments
   ecsim validate my.toml                        check a config without running it
-  ecsim chart results/baseline                  redraw the charts from the CSV files";
+  ecsim chart results/baseline                  redraw the charts from the CSV files
+  ecsim validation                              the simulator against queueing theory";
 
 /// Deterministic simulator of the eventual-consistency patterns of
 /// "Software Architecture: The Hard Parts".
@@ -66,6 +67,9 @@ enum Command {
         /// The experiment config (TOML).
         config: PathBuf,
     },
+    /// Run the validation cases (queues, Little's law, sync lag, retries,
+    /// late charges) and write simulated and analytic values side by side.
+    Validation,
     /// Redraw the charts of a results folder from its CSV files.
     Chart {
         /// A folder written by `ecsim run`.
@@ -123,6 +127,37 @@ fn run(config: Option<&Path>, args: &RunArgs) -> Result<()> {
     Ok(())
 }
 
+fn validation(args: &RunArgs) -> Result<()> {
+    let out = args.out.clone().unwrap_or_else(|| Path::new("results").join("validation"));
+    let seed = args.seed.unwrap_or(7);
+    if !args.quiet {
+        eprintln!("validation: simulated against analytic values, 99% confidence intervals (seed {seed})");
+    }
+    let rows = patterns::validation::all(seed);
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    output::write_csv(&out.join("validation.csv"), &rows)?;
+    if !args.quiet {
+        for r in &rows {
+            println!(
+                "{:<48} {:<32} {:>12.6} [{:.6}, {:.6}]  analytic {:>12.6}  {}",
+                r.case,
+                r.quantity,
+                r.simulated,
+                r.ci99_low,
+                r.ci99_high,
+                r.analytic,
+                if r.pass { "ok" } else { "OUTSIDE" }
+            );
+        }
+        println!("results: {}", out.join("validation.csv").display());
+    }
+    let failed = rows.iter().filter(|r| !r.pass).count();
+    if failed > 0 {
+        anyhow::bail!("{failed} validation case(s) outside their confidence interval");
+    }
+    Ok(())
+}
+
 fn list() -> Result<()> {
     let dir = config::bundled_dir();
     let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
@@ -149,6 +184,7 @@ fn main() -> ExitCode {
             let n: usize = e.points.iter().map(|p| p.patterns.len()).sum::<usize>() * e.replications as usize;
             println!("{}: ok ({} sweep point(s), {n} runs)", config.display(), e.points.len());
         }),
+        Some(Command::Validation) => validation(&cli.run),
         Some(Command::Chart { results_dir }) => charts::render_all(results_dir).map(|made| {
             println!("{}: {} charts redrawn", results_dir.display(), made.len());
         }),

@@ -48,7 +48,7 @@ pub struct Broker {
 impl Broker {
     /// A broker delivering to Contract (subscription 0) and Billing (1).
     pub fn new(cfg: BrokerConfig, world: SharedWorld, subscribers: [NodeId; 2]) -> Self {
-        let workers = Workers::new(cfg.workers);
+        let workers = Workers::tracked(cfg.workers, "broker", &world.borrow().queues);
         Broker {
             cfg,
             world,

@@ -74,6 +74,7 @@ pub mod orchestrator;
 pub mod report;
 pub mod scenario;
 pub mod service;
+pub mod validation;
 pub mod workers;
 pub mod world;
 

@@ -24,7 +24,7 @@ pub struct Orchestrator {
 impl Orchestrator {
     /// An orchestrator running `engine`'s sagas.
     pub fn new(cfg: ServiceConfig, world: SharedWorld, engine: SagaEngine) -> Self {
-        let workers = Workers::new(cfg.workers);
+        let workers = Workers::tracked(cfg.workers, "orchestrator", &world.borrow().queues);
         Orchestrator { cfg, world, workers, engine }
     }
 

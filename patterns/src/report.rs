@@ -45,6 +45,21 @@ impl Percentiles {
     }
 }
 
+/// Little's law terms of one worker pool: `L = lambda * W`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct QueueLaw {
+    /// The service.
+    pub service: String,
+    /// Mean number in the system (busy and waiting).
+    pub l: f64,
+    /// Arrivals per second.
+    pub lambda: f64,
+    /// Mean time in the system, seconds.
+    pub w: f64,
+    /// Units that entered.
+    pub arrivals: u64,
+}
+
 /// Everything one run measured.
 #[derive(Clone, Debug, Serialize)]
 pub struct RunReport {
@@ -101,6 +116,8 @@ pub struct RunReport {
     pub request_log: Vec<RequestRecord>,
     /// Fault windows, for charts.
     pub fault_windows: Vec<FaultWindow>,
+    /// Little's law terms of every worker pool over the run.
+    pub queues: Vec<QueueLaw>,
     /// The end of the run.
     pub horizon: SimTime,
 }
@@ -186,6 +203,19 @@ impl RunReport {
             violations.push(format!("data loss: customers who never unsubscribed lost rows, e.g. {lost:?}"));
         }
 
+        let end = built.sim.now();
+        let mut queues = Vec::new();
+        for (name, q) in w.queues.borrow().iter() {
+            let q = q.borrow();
+            let (area, sojourn) = q.integrals(end);
+            if area != sojourn {
+                violations.push(format!(
+                    "Little's law broken at {name}: occupancy integral {area} ns != summed time in system {sojourn} ns"
+                ));
+            }
+            let (l, lambda, wait) = q.little(end);
+            queues.push(QueueLaw { service: name.clone(), l, lambda, w: wait, arrivals: q.arrivals });
+        }
         let duration = scenario.workload.duration.as_secs_f64();
         RunReport {
             pattern: built.pattern.clone(),
@@ -213,6 +243,7 @@ impl RunReport {
             series: w.series.clone(),
             request_log: if opts.keep_requests { w.requests.clone() } else { Vec::new() },
             fault_windows: built.sim.fault_windows().to_vec(),
+            queues,
             horizon: scenario.horizon(),
         }
     }

@@ -100,7 +100,8 @@ pub struct DataService {
 impl DataService {
     /// A service owning `table`.
     pub fn new(table: TableKind, cfg: ServiceConfig, world: SharedWorld, role: Role) -> Self {
-        let workers = Workers::new(cfg.workers);
+        let name = format!("{table:?}").to_lowercase();
+        let workers = Workers::tracked(cfg.workers, &name, &world.borrow().queues);
         DataService { table, cfg, world, workers, role, processed: Vec::new(), changes: Vec::new(), billing: None }
     }
 

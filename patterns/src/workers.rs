@@ -5,45 +5,106 @@
 //! waiting on its calls) therefore keeps its worker busy for the whole
 //! wait, which is how synchronous chains cost capacity.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
+use std::rc::Rc;
 
 use sim_core::SimTime;
 
 use crate::msg::Work;
+
+/// Time-weighted occupancy of one pool, kept in integer nanoseconds so that
+/// Little's law can be checked exactly at the end of a run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct QueueStats {
+    /// Integral of the number in the system (busy + waiting), ns.
+    area: u128,
+    last: SimTime,
+    in_system: u64,
+    /// Units that entered the system.
+    pub arrivals: u64,
+    /// Units that left it (finished, or lost in a crash).
+    pub departures: u64,
+    sum_arrival_ns: u128,
+    sum_departure_ns: u128,
+}
+
+impl QueueStats {
+    fn advance(&mut self, now: SimTime) {
+        self.area += u128::from(self.in_system) * u128::from(now.saturating_since(self.last).as_nanos());
+        self.last = now;
+    }
+
+    fn arrive(&mut self, now: SimTime) {
+        self.advance(now);
+        self.in_system += 1;
+        self.arrivals += 1;
+        self.sum_arrival_ns += u128::from(now.as_nanos());
+    }
+
+    fn depart(&mut self, now: SimTime, n: u64) {
+        self.advance(now);
+        self.in_system -= n;
+        self.departures += n;
+        self.sum_departure_ns += u128::from(now.as_nanos()) * u128::from(n);
+    }
+
+    /// `(L, lambda, W)` over `[0, end]`: the mean number in the system, the
+    /// arrival rate per second and the mean time in the system in seconds,
+    /// counting units still inside at `end` up to `end`.
+    pub fn little(&self, end: SimTime) -> (f64, f64, f64) {
+        let (area, sojourn) = self.integrals(end);
+        let t = end.as_secs_f64();
+        if self.arrivals == 0 || t == 0.0 {
+            return (0.0, 0.0, 0.0);
+        }
+        (area as f64 / 1e9 / t, self.arrivals as f64 / t, sojourn as f64 / 1e9 / self.arrivals as f64)
+    }
+
+    /// The occupancy integral, and the summed time in system of every unit,
+    /// both over `[0, end]` in ns. Little's law says they are equal.
+    pub fn integrals(&self, end: SimTime) -> (u128, u128) {
+        let area = self.area + u128::from(self.in_system) * u128::from(end.saturating_since(self.last).as_nanos());
+        let sojourn =
+            self.sum_departure_ns + u128::from(self.in_system) * u128::from(end.as_nanos()) - self.sum_arrival_ns;
+        (area, sojourn)
+    }
+}
+
+/// The occupancy records of every pool in a run, by service name.
+pub type QueueRegistry = Rc<RefCell<Vec<(String, Rc<RefCell<QueueStats>>)>>>;
 
 /// A pool of identical workers.
 #[derive(Debug)]
 pub struct Workers {
     capacity: u32,
     busy: u32,
-    waiting: VecDeque<(Work, SimTime)>,
-    /// Time-weighted number of units in the system (busy + waiting), for Little's law.
-    area: u128,
-    last: SimTime,
-    completed: u64,
+    waiting: VecDeque<Work>,
+    stats: Rc<RefCell<QueueStats>>,
 }
 
 impl Workers {
-    /// A pool of `capacity` workers.
+    /// A pool of `capacity` workers, untracked.
     pub fn new(capacity: u32) -> Self {
-        Workers { capacity, busy: 0, waiting: VecDeque::new(), area: 0, last: SimTime::ZERO, completed: 0 }
+        Workers { capacity, busy: 0, waiting: VecDeque::new(), stats: Rc::default() }
     }
 
-    fn advance(&mut self, now: SimTime) {
-        let n = u128::from(self.busy) + self.waiting.len() as u128;
-        self.area += n * u128::from(now.saturating_since(self.last).as_nanos());
-        self.last = now;
+    /// A pool whose occupancy is recorded in `registry` under `name`.
+    pub fn tracked(capacity: u32, name: &str, registry: &QueueRegistry) -> Self {
+        let w = Self::new(capacity);
+        registry.borrow_mut().push((name.to_string(), w.stats.clone()));
+        w
     }
 
     /// Offers work. Returns it back if a worker is free to start it now;
     /// otherwise it waits in line.
     pub fn submit(&mut self, work: Work, now: SimTime) -> Option<Work> {
-        self.advance(now);
+        self.stats.borrow_mut().arrive(now);
         if self.busy < self.capacity {
             self.busy += 1;
             Some(work)
         } else {
-            self.waiting.push_back((work, now));
+            self.waiting.push_back(work);
             None
         }
     }
@@ -51,10 +112,9 @@ impl Workers {
     /// A worker is done. Returns the next waiting unit, which takes that
     /// worker over, if any.
     pub fn finish(&mut self, now: SimTime) -> Option<Work> {
-        self.advance(now);
-        self.completed += 1;
+        self.stats.borrow_mut().depart(now, 1);
         match self.waiting.pop_front() {
-            Some((w, _)) => Some(w),
+            Some(w) => Some(w),
             None => {
                 self.busy = self.busy.saturating_sub(1);
                 None
@@ -64,7 +124,8 @@ impl Workers {
 
     /// Forgets every unit (a crash: threads and in-memory queues are volatile).
     pub fn clear(&mut self, now: SimTime) {
-        self.advance(now);
+        let n = u64::from(self.busy) + self.waiting.len() as u64;
+        self.stats.borrow_mut().depart(now, n);
         self.busy = 0;
         self.waiting.clear();
     }
@@ -79,21 +140,9 @@ impl Workers {
         self.waiting.len()
     }
 
-    /// Units finished.
-    pub fn completed(&self) -> u64 {
-        self.completed
-    }
-
-    /// Mean number of units in the system from the start to `now`.
-    pub fn mean_in_system(&self, now: SimTime) -> f64 {
-        let area = self.area
-            + (u128::from(self.busy) + self.waiting.len() as u128)
-                * u128::from(now.saturating_since(self.last).as_nanos());
-        if now == SimTime::ZERO {
-            0.0
-        } else {
-            area as f64 / now.as_nanos() as f64
-        }
+    /// The occupancy record.
+    pub fn stats(&self) -> QueueStats {
+        self.stats.borrow().clone()
     }
 }
 
@@ -120,7 +169,23 @@ mod tests {
         assert_eq!(w.finish(t(20)), None);
         assert_eq!(w.finish(t(20)), None);
         assert_eq!(w.busy(), 0);
-        // 4 in system for 10 ns, then 2 for 10 ns, over 20 ns.
-        assert!((w.mean_in_system(t(20)) - 3.0).abs() < 1e-9);
+        // 4 in system for 10 ns, then 2 for 10 ns: 60 ns of occupancy, and
+        // four units that stayed 10, 10, 20 and 20 ns.
+        let st = w.stats();
+        assert_eq!(st.integrals(t(20)), (60, 60));
+        let (l, lambda, wait) = st.little(t(20));
+        assert!((l - lambda * wait).abs() < 1e-12);
+    }
+
+    #[test]
+    fn little_counts_units_still_inside_and_crash_losses() {
+        let t = SimTime::from_nanos;
+        let mut w = Workers::new(1);
+        w.submit(work(0), t(0));
+        w.submit(work(1), t(5));
+        assert_eq!(w.stats().integrals(t(8)), (8 + 3, 8 + 3));
+        w.clear(t(10));
+        assert_eq!(w.stats().departures, 2);
+        assert_eq!(w.stats().integrals(t(30)), (15, 15));
     }
 }

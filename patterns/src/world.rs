@@ -123,6 +123,8 @@ pub struct World {
     pub counters: Counters,
     /// Events the broker has durably received, by id (event-based pattern).
     pub published: Vec<bool>,
+    /// Every worker pool's occupancy record, for Little's law.
+    pub queues: crate::workers::QueueRegistry,
 }
 
 impl World {
@@ -137,6 +139,7 @@ impl World {
             request_of: vec![u32::MAX; customers as usize],
             counters: Counters::default(),
             published: Vec::new(),
+            queues: Default::default(),
         }
     }
 
