@@ -2,6 +2,7 @@
 
 mod charts;
 mod config;
+mod explore;
 mod output;
 mod runner;
 mod summary;
@@ -21,7 +22,8 @@ const EXAMPLES: &str = "Examples:
   ecsim list                                    list the bundled experiments
   ecsim validate my.toml                        check a config without running it
   ecsim chart results/baseline                  redraw the charts from the CSV files
-  ecsim validation                              the simulator against queueing theory";
+  ecsim validation                              the simulator against queueing theory
+  ecsim explore --seeds 200                     hunt for fault mixes that break a promise";
 
 /// Deterministic simulator of the eventual-consistency patterns of
 /// "Software Architecture: The Hard Parts".
@@ -70,6 +72,19 @@ enum Command {
     /// Run the validation cases (queues, Little's law, sync lag, retries,
     /// late charges) and write simulated and analytic values side by side.
     Validation,
+    /// Swarm-test every pattern's promises under random fault mixes, and
+    /// shrink what breaks them to small reproducers.
+    Explore {
+        /// How many seeds (fault mixes) to try.
+        #[arg(long, default_value_t = 200)]
+        seeds: u64,
+        /// Only patterns whose name contains this (e.g. `event_based`).
+        #[arg(long)]
+        pattern: Option<String>,
+        /// Stop starting new seeds after this much wall-clock time, e.g. `5m`.
+        #[arg(long)]
+        budget: Option<sim_core::SimDuration>,
+    },
     /// Redraw the charts of a results folder from its CSV files.
     Chart {
         /// A folder written by `ecsim run`.
@@ -185,6 +200,21 @@ fn main() -> ExitCode {
             println!("{}: ok ({} sweep point(s), {n} runs)", config.display(), e.points.len());
         }),
         Some(Command::Validation) => validation(&cli.run),
+        Some(Command::Explore { seeds, pattern, budget }) => {
+            let args = explore::ExploreArgs {
+                seeds: *seeds,
+                pattern: pattern.clone(),
+                budget: budget.map(|b| std::time::Duration::from_nanos(b.as_nanos())),
+                out: cli.run.out.clone().unwrap_or_else(|| Path::new("results").join("explore")),
+                threads: cli.run.threads,
+                quiet: cli.run.quiet,
+            };
+            explore::explore(&args).map(|table| {
+                if !cli.run.quiet {
+                    print!("{table}");
+                }
+            })
+        }
         Some(Command::Chart { results_dir }) => charts::render_all(results_dir).map(|made| {
             println!("{}: {} charts redrawn", results_dir.display(), made.len());
         }),

@@ -71,6 +71,7 @@ pub mod event_based;
 pub mod msg;
 pub mod orchestrated;
 pub mod orchestrator;
+pub mod promises;
 pub mod report;
 pub mod scenario;
 pub mod service;

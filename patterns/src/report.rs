@@ -108,6 +108,8 @@ pub struct RunReport {
     pub kernel: Stats,
     /// Broken invariants, each in a sentence. Empty when all hold.
     pub violations: Vec<String>,
+    /// Customers who never unsubscribed but lost a row.
+    pub data_loss: u64,
     /// The trace hash (0 unless tracing was on).
     pub trace_hash: u64,
     /// `(time, inconsistent customers)` at every change.
@@ -197,10 +199,13 @@ impl RunReport {
         }
         let lost: Vec<u32> = (0..w.customers())
             .filter(|&c| w.request_of(c).is_none() && TableKind::ALL.iter().any(|&t| !w.present(t, c)))
-            .take(5)
             .collect();
         if !lost.is_empty() {
-            violations.push(format!("data loss: customers who never unsubscribed lost rows, e.g. {lost:?}"));
+            violations.push(format!(
+                "data loss: {} customers who never unsubscribed lost rows, e.g. {:?}",
+                lost.len(),
+                &lost[..lost.len().min(5)]
+            ));
         }
 
         let end = built.sim.now();
@@ -239,6 +244,7 @@ impl RunReport {
             counters: w.counters.clone(),
             kernel: stats,
             violations,
+            data_loss: lost.len() as u64,
             trace_hash: built.sim.trace().hash(),
             series: w.series.clone(),
             request_log: if opts.keep_requests { w.requests.clone() } else { Vec::new() },

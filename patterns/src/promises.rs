@@ -1,0 +1,68 @@
+//! The promises every pattern makes, checked after the faults heal and the
+//! run drains. `ecsim explore` hunts for fault mixes that break them.
+
+use serde::Serialize;
+
+use crate::report::RunReport;
+
+/// A promise of every pattern.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Promise {
+    /// No customer who did not unsubscribe lost a row.
+    NoDataLoss,
+    /// Every customer who unsubscribed is consistently gone, consistently
+    /// restored by compensation, or counted as needing manual repair.
+    Convergence,
+    /// Every request is answered, failed or timed out, and every message is
+    /// delivered, dropped or in flight.
+    Accounting,
+    /// No customer is charged twice for one period.
+    NoDoubleHandling,
+}
+
+impl Promise {
+    /// Every promise.
+    pub const ALL: [Promise; 4] =
+        [Promise::NoDataLoss, Promise::Convergence, Promise::Accounting, Promise::NoDoubleHandling];
+
+    /// A short name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Promise::NoDataLoss => "no_data_loss",
+            Promise::Convergence => "convergence",
+            Promise::Accounting => "accounting",
+            Promise::NoDoubleHandling => "no_double_handling",
+        }
+    }
+}
+
+/// The promises a finished run broke, each with what was seen.
+pub fn broken(r: &RunReport) -> Vec<(Promise, String)> {
+    let mut out = Vec::new();
+    if r.data_loss > 0 {
+        out.push((Promise::NoDataLoss, format!("{} customers who never unsubscribed lost a row", r.data_loss)));
+    }
+    let repaired = r.counters.manual_repairs;
+    if u64::from(r.inconsistent_at_end) > repaired {
+        out.push((
+            Promise::Convergence,
+            format!(
+                "{} customers inconsistent after the drain, {} counted for manual repair ({} events lost in the dual-write gap)",
+                r.inconsistent_at_end, repaired, r.events_lost
+            ),
+        ));
+    }
+    let unaccounted: Vec<&String> =
+        r.violations.iter().filter(|v| v.contains("unaccounted") || v.contains("Little")).collect();
+    if !unaccounted.is_empty() || r.pending > 0 {
+        out.push((Promise::Accounting, format!("{} requests pending after the drain; {unaccounted:?}", r.pending)));
+    }
+    if r.counters.double_charges > 0 {
+        out.push((
+            Promise::NoDoubleHandling,
+            format!("{} customers charged twice in one period", r.counters.double_charges),
+        ));
+    }
+    out
+}
