@@ -6,6 +6,7 @@ mod explore;
 mod output;
 mod runner;
 mod summary;
+mod trace;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -23,7 +24,8 @@ const EXAMPLES: &str = "Examples:
   ecsim validate my.toml                        check a config without running it
   ecsim chart results/baseline                  redraw the charts from the CSV files
   ecsim validation                              the simulator against queueing theory
-  ecsim explore --seeds 200                     hunt for fault mixes that break a promise";
+  ecsim explore --seeds 200                     hunt for fault mixes that break a promise
+  ecsim trace experiments/configs/partition.toml --customer 123   one customer's timeline (Perfetto)";
 
 /// Deterministic simulator of the eventual-consistency patterns of
 /// "Software Architecture: The Hard Parts".
@@ -85,6 +87,24 @@ enum Command {
         #[arg(long)]
         budget: Option<sim_core::SimDuration>,
     },
+    /// Write one run's timeline in the Chrome trace format (Perfetto,
+    /// chrome://tracing): replication 0 at the first sweep point.
+    Trace {
+        /// The experiment config (TOML).
+        config: PathBuf,
+        /// Only this customer's work (faults are always shown).
+        #[arg(long)]
+        customer: Option<u32>,
+        /// From this instant of virtual time, e.g. `25m`.
+        #[arg(long)]
+        from: Option<sim_core::SimTime>,
+        /// Up to this instant of virtual time, e.g. `40m`.
+        #[arg(long)]
+        to: Option<sim_core::SimTime>,
+        /// Only patterns whose name contains this.
+        #[arg(long)]
+        pattern: Option<String>,
+    },
     /// Redraw the charts of a results folder from its CSV files.
     Chart {
         /// A folder written by `ecsim run`.
@@ -138,6 +158,28 @@ fn run(config: Option<&Path>, args: &RunArgs) -> Result<()> {
     }
     if !broken.is_empty() {
         anyhow::bail!("invariants broken:\n  {}", broken.join("\n  "));
+    }
+    Ok(())
+}
+
+fn write_trace(config: &Path, filter: &trace::TraceFilter, args: &RunArgs) -> Result<()> {
+    let mut exp = config::load_file(config)?;
+    if let Some(seed) = args.seed {
+        exp.seed = seed;
+    }
+    let file = match filter.customer {
+        Some(c) => format!("trace-customer-{c}.json"),
+        None => "trace.json".to_string(),
+    };
+    let out = args.out.clone().unwrap_or_else(|| Path::new("results").join(&exp.name).join(file));
+    let value = trace::chrome_trace(&exp, filter)?;
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    output::write_atomic(&out, serde_json::to_string(&value)?.as_bytes())?;
+    if !args.quiet {
+        let n = value["traceEvents"].as_array().map_or(0, Vec::len);
+        println!("{}: {n} trace events; open it in https://ui.perfetto.dev or chrome://tracing", out.display());
     }
     Ok(())
 }
@@ -200,6 +242,10 @@ fn main() -> ExitCode {
             println!("{}: ok ({} sweep point(s), {n} runs)", config.display(), e.points.len());
         }),
         Some(Command::Validation) => validation(&cli.run),
+        Some(Command::Trace { config, customer, from, to, pattern }) => {
+            let filter = trace::TraceFilter { customer: *customer, from: *from, to: *to, pattern: pattern.clone() };
+            write_trace(config, &filter, &cli.run)
+        }
         Some(Command::Explore { seeds, pattern, budget }) => {
             let args = explore::ExploreArgs {
                 seeds: *seeds,

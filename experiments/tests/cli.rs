@@ -209,3 +209,63 @@ fn explore_finds_the_dual_write_gap_and_the_outbox_closes_it() {
     assert!(trace.lines().count() > 1000 && trace.lines().all(|l| l.starts_with('{') && l.ends_with('}')));
     assert!(trace.contains("\"label\":\"crash\""));
 }
+
+#[test]
+fn trace_writes_chrome_trace_events_in_virtual_time() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = write(tmp.path(), "small.toml", SMALL);
+    // A customer who unsubscribes in replication 0 (the one traced).
+    let run = tmp.path().join("run");
+    assert!(ecsim(&["run", cfg.to_str().unwrap(), "--quiet", "--out", run.to_str().unwrap()], tmp.path())
+        .status
+        .success());
+    let customer = summary_rows(&run.join("requests.csv"))[0]["customer"].clone();
+    let out = tmp.path().join("trace.json");
+    let r =
+        ecsim(&["trace", cfg.to_str().unwrap(), "--customer", &customer, "--out", out.to_str().unwrap()], tmp.path());
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let events = v["traceEvents"].as_array().unwrap();
+    let horizon_us = 70.0 * 60.0 * 1e6;
+    let mut flows_started = std::collections::BTreeSet::new();
+    let mut flows_ended = std::collections::BTreeSet::new();
+    for e in events {
+        let ph = e["ph"].as_str().unwrap();
+        assert!(["M", "X", "s", "f", "i"].contains(&ph), "{e}");
+        if ph == "M" {
+            continue;
+        }
+        let ts = e["ts"].as_f64().unwrap();
+        assert!((0.0..=horizon_us).contains(&ts), "{e}");
+        assert!(e["pid"].as_u64().unwrap() >= 1 && e["tid"].as_u64().is_some());
+        if ph == "X" {
+            assert!(e["dur"].as_f64().unwrap() >= 0.0);
+            if let Some(c) = e["args"].get("customer") {
+                assert_eq!(c.to_string(), customer, "a span of another customer: {e}");
+            }
+        }
+        match ph {
+            "s" => assert!(flows_started.insert(e["id"].as_str().unwrap().to_string())),
+            "f" => assert!(flows_ended.insert(e["id"].as_str().unwrap().to_string())),
+            _ => {}
+        }
+    }
+    assert_eq!(flows_started, flows_ended, "every arrow has both ends");
+    let names: Vec<&str> = events.iter().filter_map(|e| e["name"].as_str()).collect();
+    for want in [
+        "process_name",
+        "thread_name",
+        "user waits (unsubscribe)",
+        "profile row deleted",
+        "contract row deleted",
+        "billing row deleted",
+        "consume CustomerUnsubscribed",
+        "fault: crash billing",
+        "fault: restart billing",
+    ] {
+        assert!(names.contains(&want), "no {want:?} in the trace");
+    }
+    // One process per pattern: three patterns, three row deletions each.
+    assert_eq!(names.iter().filter(|n| **n == "process_name").count(), 3);
+    assert_eq!(names.iter().filter(|n| n.ends_with("row deleted")).count(), 9);
+}

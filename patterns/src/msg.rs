@@ -216,6 +216,36 @@ pub enum Msg {
     },
 }
 
+impl Work {
+    /// A short label for traces.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Work::Unsubscribe { .. } => "unsubscribe",
+            Work::Call { op, .. } => match op {
+                Op::Delete(_) => "delete row",
+                Op::Restore(_) => "restore row (compensation)",
+                Op::DeleteMany(_) => "delete batch (sync)",
+                Op::ScanAbsent => "full scan (sync)",
+                Op::ScanPresent(_) => "full scan (sync)",
+                Op::ReadChanges => "read change table (sync)",
+                Op::ClearChanges(_) => "clear change table (sync)",
+            },
+            Work::Consume { .. } => "consume CustomerUnsubscribed",
+            Work::Persist { .. } => "persist CustomerUnsubscribed",
+        }
+    }
+
+    /// The customer the work is about, if one.
+    pub fn customer(&self) -> Option<CustomerId> {
+        match self {
+            Work::Unsubscribe { customer, .. } | Work::Persist { customer, .. } => Some(*customer),
+            Work::Call { op: Op::Delete(c) | Op::Restore(c), .. } => Some(*c),
+            Work::Consume { delivery, .. } => Some(delivery.customer),
+            Work::Call { .. } => None,
+        }
+    }
+}
+
 /// A short label for traces.
 pub fn label(msg: &Msg) -> &'static str {
     match msg {

@@ -102,6 +102,10 @@ pub fn build(
     scenario.validate()?;
     pattern.validate("pattern")?;
     let world = World::shared(scenario.customers);
+    if trace == TraceMode::Record {
+        // A full trace also gets the model's timeline (spans, requests, rows).
+        world.borrow_mut().record_timeline();
+    }
     let mut sim: Simulation<Node> = Simulation::new(seed);
     sim.set_trace(trace);
     let factory = sim.rng_factory();

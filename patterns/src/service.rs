@@ -86,6 +86,7 @@ impl BillingCycle {
 #[derive(Debug)]
 pub struct DataService {
     table: TableKind,
+    name: &'static str,
     cfg: ServiceConfig,
     world: SharedWorld,
     workers: Workers,
@@ -100,9 +101,23 @@ pub struct DataService {
 impl DataService {
     /// A service owning `table`.
     pub fn new(table: TableKind, cfg: ServiceConfig, world: SharedWorld, role: Role) -> Self {
-        let name = format!("{table:?}").to_lowercase();
-        let workers = Workers::tracked(cfg.workers, &name, &world.borrow().queues);
-        DataService { table, cfg, world, workers, role, processed: Vec::new(), changes: Vec::new(), billing: None }
+        let workers = Workers::tracked(cfg.workers, &format!("{table:?}").to_lowercase(), &world.borrow().queues);
+        let name = match table {
+            TableKind::Profile => "profile",
+            TableKind::Contract => "contract",
+            TableKind::Billing => "billing",
+        };
+        DataService {
+            table,
+            name,
+            cfg,
+            world,
+            workers,
+            role,
+            processed: Vec::new(),
+            changes: Vec::new(),
+            billing: None,
+        }
     }
 
     /// Makes this service charge every customer once per period, at offsets
@@ -153,6 +168,15 @@ impl DataService {
 
     fn start(&mut self, ctx: &mut Context<'_, Msg>, work: Work) {
         let d = self.service_time(ctx, &work);
+        let now = ctx.now();
+        let node = self.name;
+        self.world.borrow_mut().log(|| crate::world::TimelineEvent::Span {
+            node,
+            name: work.label(),
+            customer: work.customer(),
+            start: now,
+            dur: d,
+        });
         ctx.schedule_after(d, Msg::Done(work));
     }
 

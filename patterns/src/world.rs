@@ -107,6 +107,58 @@ pub struct Counters {
     pub idempotent_noops: u64,
 }
 
+/// One entry of a run's timeline, for trace viewers. Recorded only when
+/// the run asks for it ([`World::record_timeline`]).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum TimelineEvent {
+    /// A service worked on something from `start` for `dur`.
+    Span {
+        /// The node.
+        node: &'static str,
+        /// What it did.
+        name: &'static str,
+        /// The customer, when the work is about one.
+        customer: Option<CustomerId>,
+        /// Start.
+        start: SimTime,
+        /// Length.
+        dur: sim_core::SimDuration,
+    },
+    /// A user asked to unsubscribe.
+    Request {
+        /// The request.
+        req: RequestId,
+        /// The customer.
+        customer: CustomerId,
+        /// When.
+        at: SimTime,
+    },
+    /// A user got an answer.
+    Answer {
+        /// The request.
+        req: RequestId,
+        /// The customer.
+        customer: CustomerId,
+        /// What they were told.
+        outcome: Outcome,
+        /// When.
+        at: SimTime,
+    },
+    /// A row was deleted, or restored by a compensation.
+    Row {
+        /// The table.
+        table: TableKind,
+        /// The customer.
+        customer: CustomerId,
+        /// The customer's request, if any.
+        req: Option<RequestId>,
+        /// True for a delete, false for a restore.
+        deleted: bool,
+        /// When.
+        at: SimTime,
+    },
+}
+
 /// The tables and the measurements.
 #[derive(Debug)]
 pub struct World {
@@ -125,6 +177,8 @@ pub struct World {
     pub published: Vec<bool>,
     /// Every worker pool's occupancy record, for Little's law.
     pub queues: crate::workers::QueueRegistry,
+    /// The timeline, when recorded.
+    pub timeline: Option<Vec<TimelineEvent>>,
 }
 
 impl World {
@@ -140,6 +194,7 @@ impl World {
             counters: Counters::default(),
             published: Vec::new(),
             queues: Default::default(),
+            timeline: None,
         }
     }
 
@@ -200,9 +255,31 @@ impl World {
         true
     }
 
+    /// Starts recording the timeline.
+    pub fn record_timeline(&mut self) {
+        self.timeline = Some(Vec::new());
+    }
+
+    /// Adds to the timeline, if it is being recorded.
+    pub fn log(&mut self, e: impl FnOnce() -> TimelineEvent) {
+        if let Some(t) = self.timeline.as_mut() {
+            t.push(e());
+        }
+    }
+
+    fn log_row(&mut self, table: TableKind, customer: CustomerId, deleted: bool, at: SimTime) {
+        if self.timeline.is_some() {
+            let req = self.request_of.get(customer as usize).copied().filter(|&r| r != u32::MAX);
+            self.log(|| TimelineEvent::Row { table, customer, req, deleted, at });
+        }
+    }
+
     /// Deletes a row. Returns whether there was one.
     pub fn delete(&mut self, t: TableKind, c: CustomerId, now: SimTime) -> bool {
         let changed = self.set(t, c, false, now);
+        if changed {
+            self.log_row(t, c, true, now);
+        }
         if changed {
             if let Some(r) = self.request_mut_of(c) {
                 r.deleted[t.index()] = Some(now);
@@ -217,6 +294,7 @@ impl World {
     pub fn restore(&mut self, t: TableKind, c: CustomerId, now: SimTime) -> bool {
         let changed = self.set(t, c, true, now);
         if changed {
+            self.log_row(t, c, false, now);
             self.counters.rows_restored += 1;
             self.counters.rows_restored_by_compensation += 1;
             if let Some(r) = self.request_mut_of(c) {
@@ -239,6 +317,7 @@ impl World {
             restored: false,
         });
         self.request_of[customer as usize] = id;
+        self.log(|| TimelineEvent::Request { req: id, customer, at: arrival });
         id
     }
 
@@ -258,6 +337,8 @@ impl World {
         if r.outcome == Outcome::Pending {
             r.outcome = outcome;
             r.answered = Some(now);
+            let customer = r.customer;
+            self.log(|| TimelineEvent::Answer { req, customer, outcome, at: now });
         }
     }
 
