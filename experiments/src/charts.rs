@@ -347,7 +347,17 @@ fn metric_label(m: &str) -> (&'static str, &'static str) {
 /// Redraws every chart of a results folder from its CSV files.
 pub fn render_all(dir: &Path) -> Result<Vec<String>> {
     let mut made = Vec::new();
-    let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("experiment").to_string();
+    // The experiment's own name, not the folder's: a merged sweep must draw
+    // the same charts as a single-machine run, wherever it was written.
+    #[derive(serde::Deserialize)]
+    struct NameOnly {
+        experiment: String,
+    }
+    let name = read::<NameOnly>(&dir.join("summary.csv"))?
+        .into_iter()
+        .next()
+        .map(|r| r.experiment)
+        .unwrap_or_else(|| "experiment".to_string());
     let cdf: Vec<CdfRow> = read(&dir.join("cdf.csv"))?;
     let series: Vec<SeriesRow> = read(&dir.join("timeseries.csv"))?;
     let faults: Vec<FaultRow> = read(&dir.join("faults.csv"))?;

@@ -119,13 +119,14 @@ pub const BASELINE: &str = include_str!("../configs/baseline.toml");
 
 /// Reads and validates a config file.
 pub fn load_file(path: &Path) -> Result<Experiment, ConfigFileError> {
-    let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigFileError {
-        file: file.clone(),
-        key: "(file)".into(),
-        problem: format!("cannot read: {e}"),
-    })?;
-    load_str(&text, &file)
+    load_file_with(path, Overrides::default())
+}
+
+impl Experiment {
+    /// A stable hash of everything that determines the outputs.
+    pub fn hash(&self) -> String {
+        format!("{:016x}", stable_hash(self.resolved_toml.as_bytes()))
+    }
 }
 
 /// The (dotted) key on the line a TOML error points at, found from the
@@ -162,8 +163,35 @@ fn toml_problem(e: &toml::de::Error) -> String {
     e.message().to_string()
 }
 
+/// Command-line values that replace the config's own.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Overrides {
+    /// `--seed`.
+    pub seed: Option<u64>,
+    /// `--replications`.
+    pub replications: Option<u32>,
+}
+
 /// Parses and validates a config given as text.
 pub fn load_str(text: &str, file: &str) -> Result<Experiment, ConfigFileError> {
+    load_with(text, file, Overrides::default())
+}
+
+/// Reads and validates a config file, with command-line overrides.
+pub fn load_file_with(path: &Path, ov: Overrides) -> Result<Experiment, ConfigFileError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigFileError {
+        file: file.clone(),
+        key: "(file)".into(),
+        problem: format!("cannot read: {e}"),
+    })?;
+    load_with(&text, &file, ov)
+}
+
+/// Parses and validates a config given as text, with command-line
+/// overrides applied before anything is resolved (so the resolved config
+/// and its hash say what actually ran).
+pub fn load_with(text: &str, file: &str, ov: Overrides) -> Result<Experiment, ConfigFileError> {
     let fail = |key: String, problem: String| ConfigFileError { file: file.to_string(), key, problem };
     let table: Table = text.parse::<Table>().map_err(|e| {
         let line = e.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1)).unwrap_or(0);
@@ -179,7 +207,13 @@ pub fn load_str(text: &str, file: &str) -> Result<Experiment, ConfigFileError> {
         }
     }
     let head_text = toml::to_string(&head_table).expect("a table serializes");
-    let head: Head = toml::from_str(&head_text).map_err(|e| fail(key_for(&head_text, &e), toml_problem(&e)))?;
+    let mut head: Head = toml::from_str(&head_text).map_err(|e| fail(key_for(&head_text, &e), toml_problem(&e)))?;
+    if let Some(seed) = ov.seed {
+        head.seed = seed;
+    }
+    if let Some(r) = ov.replications {
+        head.replications = r;
+    }
     if head.name.is_empty() || head.name.contains(['/', '\\']) || head.name.starts_with('.') {
         return Err(fail("name".into(), "must be a plain folder name".into()));
     }
@@ -245,6 +279,7 @@ pub fn load_str(text: &str, file: &str) -> Result<Experiment, ConfigFileError> {
     out.insert("description".into(), Value::String(head.description.clone()));
     out.insert("seed".into(), Value::Integer(head.seed as i64));
     out.insert("replications".into(), Value::Integer(i64::from(head.replications)));
+    out.insert("requests_csv_limit".into(), Value::Integer(head.requests_csv_limit as i64));
     if !head.sweep.is_empty() {
         out.insert("sweep".into(), Value::try_from(&head.sweep).expect("serializes"));
     }

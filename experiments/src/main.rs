@@ -5,6 +5,7 @@ mod config;
 mod explore;
 mod output;
 mod runner;
+mod shard;
 mod summary;
 mod trace;
 
@@ -23,6 +24,8 @@ const EXAMPLES: &str = "Examples:
   ecsim list                                    list the bundled experiments
   ecsim validate my.toml                        check a config without running it
   ecsim chart results/baseline                  redraw the charts from the CSV files
+  ecsim sweep my.toml --shard 3/8 --out shards  one shard of a sweep (Slurm, GNU parallel, Kubernetes)
+  ecsim merge shards                            check every shard is there, write the merged results
   ecsim validation                              the simulator against queueing theory
   ecsim explore --seeds 200                     hunt for fault mixes that break a promise
   ecsim trace experiments/configs/partition.toml --customer 123   one customer's timeline (Perfetto)";
@@ -105,6 +108,25 @@ enum Command {
         #[arg(long)]
         pattern: Option<String>,
     },
+    /// Run one shard of an experiment's jobs (for Slurm, GNU parallel or
+    /// Kubernetes); `ecsim merge` puts the shards together.
+    Sweep {
+        /// The experiment config (TOML).
+        config: PathBuf,
+        /// Which shard, as I/N (I from 0). Without it, the shard comes from
+        /// SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT or JOB_COMPLETION_INDEX.
+        #[arg(long)]
+        shard: Option<shard::ShardSpec>,
+        /// The shard count, with JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs).
+        #[arg(long)]
+        count: Option<u32>,
+    },
+    /// Check that every shard in DIR is there and from the same config, then
+    /// write the outputs a single-machine run would (into DIR, or --out).
+    Merge {
+        /// The folder the shards wrote to.
+        dir: PathBuf,
+    },
     /// Redraw the charts of a results folder from its CSV files.
     Chart {
         /// A folder written by `ecsim run`.
@@ -112,29 +134,16 @@ enum Command {
     },
 }
 
-fn load(config: Option<&Path>) -> Result<Experiment, ConfigFileError> {
+fn load(config: Option<&Path>, args: &RunArgs) -> Result<Experiment, ConfigFileError> {
+    let ov = config::Overrides { seed: args.seed, replications: args.replications };
     match config {
-        Some(p) => config::load_file(p),
-        None => config::load_str(config::BASELINE, "<built-in baseline>"),
+        Some(p) => config::load_file_with(p, ov),
+        None => config::load_with(config::BASELINE, "<built-in baseline>", ov),
     }
 }
 
 fn run(config: Option<&Path>, args: &RunArgs) -> Result<()> {
-    let mut exp = load(config)?;
-    if let Some(seed) = args.seed {
-        exp.seed = seed;
-    }
-    if let Some(r) = args.replications {
-        if r == 0 {
-            return Err(ConfigFileError {
-                file: "--replications".into(),
-                key: "replications".into(),
-                problem: "must be at least 1".into(),
-            }
-            .into());
-        }
-        exp.replications = r;
-    }
+    let exp = load(config, args)?;
     let out = args.out.clone().unwrap_or_else(|| Path::new("results").join(&exp.name));
     let runs = exp.points.iter().map(|p| p.patterns.len()).sum::<usize>() * exp.replications as usize;
     if !args.quiet {
@@ -162,11 +171,22 @@ fn run(config: Option<&Path>, args: &RunArgs) -> Result<()> {
     Ok(())
 }
 
-fn write_trace(config: &Path, filter: &trace::TraceFilter, args: &RunArgs) -> Result<()> {
-    let mut exp = config::load_file(config)?;
-    if let Some(seed) = args.seed {
-        exp.seed = seed;
+fn sweep(config: &Path, spec: Option<shard::ShardSpec>, count: Option<u32>, args: &RunArgs) -> Result<()> {
+    let exp = load(Some(config), args)?;
+    let spec = match spec {
+        Some(s) => s,
+        None => shard::from_env(count)?,
+    };
+    let out = args.out.clone().unwrap_or_else(|| Path::new("results").join(&exp.name).join("shards"));
+    let file = shard::run_shard(&exp, spec, &out, args.threads, args.quiet)?;
+    if !args.quiet {
+        println!("shard {}/{}: {}", spec.index, spec.count, file.display());
     }
+    Ok(())
+}
+
+fn write_trace(config: &Path, filter: &trace::TraceFilter, args: &RunArgs) -> Result<()> {
+    let exp = load(Some(config), args)?;
     let file = match filter.customer {
         Some(c) => format!("trace-customer-{c}.json"),
         None => "trace.json".to_string(),
@@ -242,6 +262,16 @@ fn main() -> ExitCode {
             println!("{}: ok ({} sweep point(s), {n} runs)", config.display(), e.points.len());
         }),
         Some(Command::Validation) => validation(&cli.run),
+        Some(Command::Sweep { config, shard, count }) => sweep(config, *shard, *count, &cli.run),
+        Some(Command::Merge { dir }) => {
+            let out = cli.run.out.clone().unwrap_or_else(|| dir.clone());
+            shard::merge(dir, &out).map(|(exp, results)| {
+                if !cli.run.quiet {
+                    println!("{}", summary::table(&exp, &results));
+                    println!("merged {} runs into {}", results.len(), out.display());
+                }
+            })
+        }
         Some(Command::Trace { config, customer, from, to, pattern }) => {
             let filter = trace::TraceFilter { customer: *customer, from: *from, to: *to, pattern: pattern.clone() };
             write_trace(config, &filter, &cli.run)

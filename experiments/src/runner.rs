@@ -15,7 +15,7 @@ use sim_core::RngFactory;
 use crate::config::Experiment;
 
 /// One simulation to run.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Job {
     /// Index into `Experiment::points`.
     pub point: usize,
@@ -47,7 +47,11 @@ pub fn jobs(exp: &Experiment) -> Vec<Job> {
 
 /// Runs every job; `threads = None` uses every core.
 pub fn run_all(exp: &Experiment, threads: Option<usize>, quiet: bool) -> Result<Vec<(Job, RunReport)>> {
-    let jobs = jobs(exp);
+    run_jobs(exp, &jobs(exp), threads, quiet)
+}
+
+/// Runs the given jobs, returning them in the order given.
+pub fn run_jobs(exp: &Experiment, jobs: &[Job], threads: Option<usize>, quiet: bool) -> Result<Vec<(Job, RunReport)>> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads.unwrap_or(0))
         .build()

@@ -269,3 +269,72 @@ fn trace_writes_chrome_trace_events_in_virtual_time() {
     assert_eq!(names.iter().filter(|n| **n == "process_name").count(), 3);
     assert_eq!(names.iter().filter(|n| n.ends_with("row deleted")).count(), 9);
 }
+
+#[test]
+fn sharded_sweeps_merge_byte_identical_and_name_missing_shards() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = write(tmp.path(), "small.toml", SMALL);
+    let single = tmp.path().join("single");
+    assert!(ecsim(&["run", cfg.to_str().unwrap(), "--quiet", "--out", single.to_str().unwrap()], tmp.path())
+        .status
+        .success());
+    let shards = tmp.path().join("shards");
+    for i in 0..3 {
+        let spec = format!("{i}/3");
+        let r = ecsim(
+            &["sweep", cfg.to_str().unwrap(), "--shard", &spec, "--quiet", "--out", shards.to_str().unwrap()],
+            tmp.path(),
+        );
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    }
+    let merged = tmp.path().join("merged");
+    let r = ecsim(&["merge", shards.to_str().unwrap(), "--quiet", "--out", merged.to_str().unwrap()], tmp.path());
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert_eq!(read_all(&single), read_all(&merged));
+    assert_eq!(std::fs::read(single.join("lag_cdf.svg")).unwrap(), std::fs::read(merged.join("lag_cdf.svg")).unwrap());
+
+    // A missing shard is named, and nothing is written.
+    let one = std::fs::read_dir(&shards)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains("shard-0001"))
+        .unwrap();
+    std::fs::remove_file(one).unwrap();
+    let partial = tmp.path().join("partial");
+    let r = ecsim(&["merge", shards.to_str().unwrap(), "--out", partial.to_str().unwrap()], tmp.path());
+    assert!(!r.status.success());
+    assert!(
+        String::from_utf8_lossy(&r.stderr).contains("missing shard(s) 1 of 3"),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    assert!(!partial.exists());
+
+    // A shard from another config is named as mismatched.
+    let other = write(tmp.path(), "other.toml", &SMALL.replace("seed = 9", "seed = 10"));
+    let r = ecsim(
+        &["sweep", other.to_str().unwrap(), "--shard", "1/3", "--quiet", "--out", shards.to_str().unwrap()],
+        tmp.path(),
+    );
+    assert!(r.status.success());
+    let r = ecsim(&["merge", shards.to_str().unwrap(), "--out", partial.to_str().unwrap()], tmp.path());
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(
+        !r.status.success() && err.contains("shard 1/3 of config") && err.contains("missing shard(s) 1 of 3"),
+        "{err}"
+    );
+
+    // The shard can come from a Slurm job array's environment.
+    let env_out = tmp.path().join("env");
+    let r = Command::new(env!("CARGO_BIN_EXE_ecsim"))
+        .args(["sweep", cfg.to_str().unwrap(), "--quiet", "--out", env_out.to_str().unwrap()])
+        .env("SLURM_ARRAY_TASK_ID", "3")
+        .env("SLURM_ARRAY_TASK_MIN", "1")
+        .env("SLURM_ARRAY_TASK_COUNT", "3")
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let names: Vec<String> =
+        std::fs::read_dir(&env_out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect();
+    assert!(names.iter().any(|n| n.starts_with("shard-0002-of-0003")), "{names:?}");
+}

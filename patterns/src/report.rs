@@ -1,6 +1,6 @@
 //! What one run measured, and the invariants checked at its end.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sim_core::{FaultWindow, SimTime, Stats};
 
 use crate::config::{PatternConfig, Scenario};
@@ -9,7 +9,7 @@ use crate::scenario::{Built, RunOptions};
 use crate::world::{Counters, Outcome, RequestRecord};
 
 /// Summary statistics of a sample, in seconds.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Percentiles {
     /// Sample size.
     pub count: u64,
@@ -46,7 +46,7 @@ impl Percentiles {
 }
 
 /// Little's law terms of one worker pool: `L = lambda * W`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct QueueLaw {
     /// The service.
     pub service: String,
@@ -61,7 +61,7 @@ pub struct QueueLaw {
 }
 
 /// Everything one run measured.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RunReport {
     /// The pattern's name.
     pub pattern: String,

@@ -8,7 +8,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sim_core::SimTime;
 
 use crate::msg::{CustomerId, RequestId, TableKind};
@@ -17,7 +17,7 @@ use crate::msg::{CustomerId, RequestId, TableKind};
 pub type SharedWorld = Rc<RefCell<World>>;
 
 /// What the user was told.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// No answer yet.
@@ -31,7 +31,7 @@ pub enum Outcome {
 }
 
 /// One unsubscribe request, from arrival to consistency.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RequestRecord {
     /// The customer.
     pub customer: CustomerId,
@@ -56,7 +56,7 @@ impl RequestRecord {
 }
 
 /// Event counters of a run. Every failure path of every pattern lands here.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counters {
     /// Database operations: one per row written, one per scan or read.
     pub db_ops: u64,

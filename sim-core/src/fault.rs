@@ -193,10 +193,10 @@ pub enum FaultError {
 }
 
 /// A fault window for charts: what, where, from when to when.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FaultWindow {
     /// The fault's label.
-    pub kind: &'static str,
+    pub kind: String,
     /// A description of where (node names).
     pub target: String,
     /// Start.

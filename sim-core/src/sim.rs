@@ -468,7 +468,12 @@ impl<C: Component> Simulation<C> {
                         groups.get(1).map(|g| g.join(",")).unwrap_or_else(|| "rest".into())
                     );
                     partitions.push((Partition { a, b, one_way: *one_way }, *at, *at + *duration));
-                    windows.push(FaultWindow { kind: "partition", target, from: *at, to: Some(*at + *duration) });
+                    windows.push(FaultWindow {
+                        kind: "partition".into(),
+                        target,
+                        from: *at,
+                        to: Some(*at + *duration),
+                    });
                 }
                 FaultSpec::Crash { node, at, restart_after } => {
                     let n = lookup(index, node)?;
@@ -477,14 +482,14 @@ impl<C: Component> Simulation<C> {
                     if let Some(end) = end {
                         events.push((end, Fault::Restart(n)));
                     }
-                    windows.push(FaultWindow { kind: "crash", target: node.clone(), from: *at, to: end });
+                    windows.push(FaultWindow { kind: "crash".into(), target: node.clone(), from: *at, to: end });
                 }
                 FaultSpec::Pause { node, at, duration } => {
                     let n = lookup(index, node)?;
                     events.push((*at, Fault::Pause(n, *duration)));
                     events.push((*at + *duration, Fault::Resume(n)));
                     windows.push(FaultWindow {
-                        kind: "pause",
+                        kind: "pause".into(),
                         target: node.clone(),
                         from: *at,
                         to: Some(*at + *duration),
@@ -501,7 +506,7 @@ impl<C: Component> Simulation<C> {
                     events.push((*at, Fault::Slow(n, (factor * 100.0).round() as u32)));
                     events.push((*at + *duration, Fault::Slow(n, 100)));
                     windows.push(FaultWindow {
-                        kind: "slow",
+                        kind: "slow".into(),
                         target: node.clone(),
                         from: *at,
                         to: Some(*at + *duration),
@@ -512,7 +517,7 @@ impl<C: Component> Simulation<C> {
                     events.push((*at, Fault::SpikeStart(n, *extra)));
                     events.push((*at + *duration, Fault::SpikeEnd(n, *extra)));
                     windows.push(FaultWindow {
-                        kind: "latency_spike",
+                        kind: "latency_spike".into(),
                         target: node.clone(),
                         from: *at,
                         to: Some(*at + *duration),
@@ -553,7 +558,12 @@ impl<C: Component> Simulation<C> {
                         events.push((t + d, Fault::Resume(n)));
                     }
                 }
-                windows.push(FaultWindow { kind, target: rf.node().to_string(), from: t, to: Some(t + d) });
+                windows.push(FaultWindow {
+                    kind: kind.into(),
+                    target: rf.node().to_string(),
+                    from: t,
+                    to: Some(t + d),
+                });
                 t += d;
             }
         }

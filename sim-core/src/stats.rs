@@ -9,7 +9,7 @@ use crate::net::DropReason;
 /// Invariant, checked by [`Stats::messages_balance`]: every message sent
 /// over the network (plus every duplicate the network made) is delivered,
 /// dropped, or still in flight.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Stats {
     /// Events processed.
     pub events: u64,
