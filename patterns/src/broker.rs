@@ -147,16 +147,7 @@ impl Broker {
     fn start(&mut self, ctx: &mut Context<'_, Msg>, work: Work) {
         let d = self.cfg.publish_time.sample(ctx.rng());
         let d = ctx.stretch(d);
-        let now = ctx.now();
-        let node = "broker";
-        self.world.borrow_mut().log(|| crate::world::TimelineEvent::Span {
-            node,
-            name: work.label(),
-            customer: work.customer(),
-            start: now,
-            dur: d,
-        });
-        ctx.schedule_after(d, Msg::Done(work));
+        crate::workers::begin(ctx, &self.world, "broker", work, d);
     }
 }
 

@@ -36,16 +36,7 @@ impl Orchestrator {
     fn start(&mut self, ctx: &mut Context<'_, Msg>, work: Work) {
         let d = self.cfg.request_time.sample(ctx.rng());
         let d = ctx.stretch(d);
-        let now = ctx.now();
-        let node = "orchestrator";
-        self.world.borrow_mut().log(|| crate::world::TimelineEvent::Span {
-            node,
-            name: work.label(),
-            customer: work.customer(),
-            start: now,
-            dur: d,
-        });
-        ctx.schedule_after(d, Msg::Done(work));
+        crate::workers::begin(ctx, &self.world, "orchestrator", work, d);
     }
 
     fn finished(&mut self, ctx: &mut Context<'_, Msg>, f: Option<Finished>) {

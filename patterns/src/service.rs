@@ -168,16 +168,7 @@ impl DataService {
 
     fn start(&mut self, ctx: &mut Context<'_, Msg>, work: Work) {
         let d = self.service_time(ctx, &work);
-        let now = ctx.now();
-        let node = self.name;
-        self.world.borrow_mut().log(|| crate::world::TimelineEvent::Span {
-            node,
-            name: work.label(),
-            customer: work.customer(),
-            start: now,
-            dur: d,
-        });
-        ctx.schedule_after(d, Msg::Done(work));
+        crate::workers::begin(ctx, &self.world, self.name, work, d);
     }
 
     fn submit(&mut self, ctx: &mut Context<'_, Msg>, work: Work) {

@@ -9,9 +9,24 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use sim_core::SimTime;
+use sim_core::{Context, SimDuration, SimTime};
 
-use crate::msg::Work;
+use crate::msg::{Msg, Work};
+use crate::world::{SharedWorld, TimelineEvent};
+
+/// Starts `work` on a worker of `node` for `d`: records the span on the
+/// timeline (when one is kept) and schedules the work's completion.
+pub fn begin(ctx: &mut Context<'_, Msg>, world: &SharedWorld, node: &'static str, work: Work, d: SimDuration) {
+    let start = ctx.now();
+    world.borrow_mut().log(|| TimelineEvent::Span {
+        node,
+        name: work.label(),
+        customer: work.customer(),
+        start,
+        dur: d,
+    });
+    ctx.schedule_after(d, Msg::Done(work));
+}
 
 /// Time-weighted occupancy of one pool, kept in integer nanoseconds so that
 /// Little's law can be checked exactly at the end of a run.
