@@ -390,14 +390,17 @@ impl<C: Component> Simulation<C> {
         self.queue.len()
     }
 
-    /// Delivers `msg` to `to` as a timer at `now + delay`, from outside the
-    /// model (the test, the experiment). It is dropped if `to` is down then.
+    /// Delivers `msg` to `to` at `now + delay` as if `from` had sent it,
+    /// bypassing the network: a way in from outside the model (a test, an
+    /// experiment). It is dropped if `to` is down then.
     pub fn inject(&mut self, delay: SimDuration, from: NodeId, to: NodeId, msg: C::Msg) {
         let at = self.now + delay;
         self.queue.push(at, Event::Deliver { from, to, msg, network: false });
     }
 
-    /// Delivers `msg` to node `to` as a timer at `at`.
+    /// Delivers `msg` to node `to` as a timer at `at`. Unlike the node's own
+    /// timers, it survives the node's crashes (it is dropped only if the node
+    /// is down at `at`).
     ///
     /// # Panics
     /// If `at` is in the past.

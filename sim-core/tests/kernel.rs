@@ -294,3 +294,117 @@ fn random_crashes_follow_the_fault_stream_only() {
     assert!(w.len() > 20, "expected ~60 crashes in 10 h, got {}", w.len());
     assert_eq!(w, windows(true), "adding a node changed the fault draws");
 }
+
+mod network_properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A node that sends on command and records what it receives.
+    #[derive(Default)]
+    struct Relay {
+        got: Vec<u32>,
+    }
+
+    #[derive(Clone, Debug)]
+    enum Cmd {
+        SendTo(NodeId, u32),
+        Data(u32),
+    }
+
+    impl Component for Relay {
+        type Msg = Cmd;
+        fn on_message(&mut self, ctx: &mut Context<'_, Cmd>, _from: NodeId, msg: Cmd) {
+            match msg {
+                Cmd::SendTo(to, x) => ctx.send(to, Cmd::Data(x)),
+                Cmd::Data(x) => self.got.push(x),
+            }
+        }
+    }
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Send { from: usize, to: usize },
+        Cut { a: usize, b: usize, one_way: bool },
+        Heal(usize),
+        Wait(u8),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => (0..3usize, 0..3usize).prop_map(|(from, to)| Op::Send { from, to }),
+            1 => (0..3usize, 0..3usize, any::<bool>()).prop_map(|(a, b, one_way)| Op::Cut { a, b, one_way }),
+            1 => (0..8usize).prop_map(Op::Heal),
+            1 => any::<u8>().prop_map(Op::Wait),
+        ]
+    }
+
+    proptest! {
+        /// Against a model of cut counts: a message is delivered exactly when
+        /// no active partition cuts its link at the send instant, and FIFO
+        /// links deliver in send order.
+        #[test]
+        fn partitions_drop_exactly_what_crosses_them(ops in prop::collection::vec(op(), 1..120)) {
+            let mut sim: Simulation<Relay> = Simulation::new(3);
+            let ids: Vec<NodeId> = (0..3).map(|i| sim.add_node(&format!("n{i}"), Relay::default())).collect();
+            sim.network_mut().set_default_link(LinkConfig::with_latency(Dist::Uniform {
+                low: SimDuration::from_micros(1),
+                high: SimDuration::from_micros(500),
+            }));
+            let mut cuts = [[0u32; 3]; 3];
+            let mut planned: Vec<(Partition, bool)> = Vec::new(); // partition, active
+            // expect[to][from]: the messages `to` must receive from `from`, in order.
+            let mut expect: Vec<Vec<Vec<u32>>> = vec![vec![Vec::new(); 3]; 3];
+            let mut sender: Vec<usize> = Vec::new();
+            let mut t = 0u64;
+            let mut seq = 0u32;
+            for op in ops {
+                let at = SimTime::from_nanos(t);
+                match op {
+                    Op::Send { from, to } if from != to => {
+                        if cuts[from][to] == 0 {
+                            expect[to][from].push(seq);
+                        }
+                        sender.push(from);
+                        sim.schedule_at(at, ids[from], Cmd::SendTo(ids[to], seq));
+                        seq += 1;
+                    }
+                    Op::Send { .. } => {}
+                    Op::Cut { a, b, one_way } if a != b => {
+                        let p = Partition { a: vec![ids[a]], b: vec![ids[b]], one_way };
+                        cuts[a][b] += 1;
+                        if !one_way {
+                            cuts[b][a] += 1;
+                        }
+                        let key = sim.plan_partition(p.clone());
+                        sim.schedule_fault(at, sim_core::Fault::StartPartition(key));
+                        planned.push((p, true));
+                    }
+                    Op::Cut { .. } => {}
+                    Op::Heal(k) => {
+                        if let Some((p, active)) = planned.get_mut(k) {
+                            if *active {
+                                *active = false;
+                                for (x, y) in p.links() {
+                                    cuts[x.index()][y.index()] -= 1;
+                                }
+                                sim.schedule_fault(at, sim_core::Fault::HealPartition(k as u32));
+                            }
+                        }
+                    }
+                    Op::Wait(d) => t += u64::from(d) * 1_000,
+                }
+                // Everything scheduled so far at `at` runs in scheduling order.
+                sim.run_until(at);
+            }
+            sim.run();
+            // Links are independent, so only each link's own order is promised.
+            for (i, id) in ids.iter().enumerate() {
+                for (from, want) in expect[i].iter().enumerate() {
+                    let got: Vec<u32> = sim.component(*id).got.iter().copied().filter(|x| sender[*x as usize] == from).collect();
+                    prop_assert_eq!(&got, want);
+                }
+            }
+            prop_assert!(sim.stats().messages_balance());
+        }
+    }
+}
