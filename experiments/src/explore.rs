@@ -408,17 +408,18 @@ pub fn explore(args: &ExploreArgs) -> Result<String> {
     }
     write_csv(&args.out.join("summary.csv"), &rows)?;
     let mut text = format!(
-        "{:<20} {:>5}  {:<20} {:>10}  {:>14}  reproducer\n",
-        "pattern", "runs", "promise", "violations", "smallest (faults)"
+        "{:<20} {:>5}  {:<20} {:>10}  {:>17}  {:>5}  reproducer\n",
+        "pattern", "runs", "promise", "violations", "smallest (faults)", "seed"
     );
     for r in &rows {
         text.push_str(&format!(
-            "{:<20} {:>5}  {:<20} {:>10}  {:>14}  {}\n",
+            "{:<20} {:>5}  {:<20} {:>10}  {:>17}  {:>5}  {}\n",
             r.pattern,
             r.runs,
             r.promise,
             r.violations,
             r.smallest_faults.map_or("-".into(), |n| n.to_string()),
+            r.example_seed.map_or("-".into(), |n| n.to_string()),
             r.reproducer
         ));
     }

@@ -1,4 +1,5 @@
-//! The users: an open-loop Poisson stream of unsubscribe requests.
+//! The users: an open-loop Poisson stream of unsubscribe requests, or a
+//! closed loop of users who wait for each answer and think before the next.
 //!
 //! Arrival times and the choice of customer come from the `"workload"`
 //! stream only, so under one seed every pattern sees exactly the same
@@ -26,7 +27,8 @@ pub struct Client {
     picked: usize,
     scripted: usize,
     end: SimTime,
-    waiting: BTreeMap<RequestId, TimerId>,
+    /// Each waiting request's timeout, and its closed-loop user if any.
+    waiting: BTreeMap<RequestId, (TimerId, Option<u32>)>,
 }
 
 impl Client {
@@ -75,19 +77,34 @@ impl Client {
         }
     }
 
-    fn arrive(&mut self, ctx: &mut Context<'_, Msg>) {
-        if self.picked < self.order.len() {
-            // One step of a Fisher-Yates shuffle: a uniform pick among the
-            // customers who have not unsubscribed yet.
-            let j = self.rng.random_range(self.picked..self.order.len());
-            self.order.swap(self.picked, j);
-            let customer = self.order[self.picked];
-            self.picked += 1;
-            let req = self.world.borrow_mut().new_request(customer, ctx.now());
-            ctx.send(self.entry, Msg::Unsubscribe { req, customer });
-            let t = ctx.set_timer(self.cfg.client_timeout, Msg::ClientTimeout { req });
-            self.waiting.insert(req, t);
+    /// A closed-loop user thinks, then sends again (until the arrival window closes).
+    fn think(&mut self, ctx: &mut Context<'_, Msg>, user: u32) {
+        let Some(c) = &self.cfg.closed_loop else { return };
+        let t = ctx.now() + c.think_time.sample(&mut self.rng);
+        if t < self.end {
+            ctx.schedule_at(t, Msg::UserReady { user });
         }
+    }
+
+    fn send(&mut self, ctx: &mut Context<'_, Msg>, user: Option<u32>) -> bool {
+        if self.picked >= self.order.len() {
+            return false;
+        }
+        // One step of a Fisher-Yates shuffle: a uniform pick among the
+        // customers who have not unsubscribed yet.
+        let j = self.rng.random_range(self.picked..self.order.len());
+        self.order.swap(self.picked, j);
+        let customer = self.order[self.picked];
+        self.picked += 1;
+        let req = self.world.borrow_mut().new_request(customer, ctx.now());
+        ctx.send(self.entry, Msg::Unsubscribe { req, customer });
+        let t = ctx.set_timer(self.cfg.client_timeout, Msg::ClientTimeout { req });
+        self.waiting.insert(req, (t, user));
+        true
+    }
+
+    fn arrive(&mut self, ctx: &mut Context<'_, Msg>) {
+        self.send(ctx, None);
         self.schedule_next(ctx);
     }
 }
@@ -96,22 +113,36 @@ impl Component for Client {
     type Msg = Msg;
 
     fn on_start(&mut self, ctx: &mut Context<'_, Msg>) {
-        self.schedule_next(ctx);
+        match self.cfg.closed_loop.as_ref().map(|c| c.users) {
+            // Every user starts with a think time, so they do not all fire at once.
+            Some(users) => (0..users).for_each(|u| self.think(ctx, u)),
+            None => self.schedule_next(ctx),
+        }
     }
 
     fn on_message(&mut self, ctx: &mut Context<'_, Msg>, _from: NodeId, msg: Msg) {
         match msg {
             Msg::Arrival => self.arrive(ctx),
+            Msg::UserReady { user } => {
+                self.send(ctx, Some(user));
+            }
             Msg::Answer { req, ok } => {
-                if let Some(t) = self.waiting.remove(&req) {
+                if let Some((t, user)) = self.waiting.remove(&req) {
                     ctx.cancel_timer(t);
                     let outcome = if ok { Outcome::Ok } else { Outcome::Error };
                     self.world.borrow_mut().answer(req, outcome, ctx.now());
+                    if let Some(u) = user {
+                        self.think(ctx, u);
+                    }
                 }
             }
             Msg::ClientTimeout { req } => {
-                self.waiting.remove(&req);
-                self.world.borrow_mut().answer(req, Outcome::Timeout, ctx.now());
+                if let Some((_, user)) = self.waiting.remove(&req) {
+                    self.world.borrow_mut().answer(req, Outcome::Timeout, ctx.now());
+                    if let Some(u) = user {
+                        self.think(ctx, u);
+                    }
+                }
             }
             _ => {}
         }

@@ -81,6 +81,21 @@ pub struct WorkloadConfig {
     pub client_timeout: SimDuration,
     /// Scripted arrival instants; when given, they replace the Poisson stream.
     pub at: Vec<sim_core::SimTime>,
+    /// A closed loop of users instead of the open Poisson stream: each user
+    /// sends a request, waits for its answer (or gives up), thinks, and sends
+    /// the next. The offered load then follows the system's speed, which
+    /// finds the maximum throughput.
+    pub closed_loop: Option<ClosedLoop>,
+}
+
+/// A closed-loop user population.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClosedLoop {
+    /// Concurrent users.
+    pub users: u32,
+    /// Think time between an answer and the user's next request.
+    pub think_time: Dist,
 }
 
 impl Default for WorkloadConfig {
@@ -91,6 +106,7 @@ impl Default for WorkloadConfig {
             drain: SimDuration::from_hours(2),
             client_timeout: SimDuration::from_secs(30),
             at: Vec::new(),
+            closed_loop: None,
         }
     }
 }
@@ -274,6 +290,12 @@ impl Scenario {
         }
         if w.client_timeout.is_zero() {
             return err("workload.client_timeout", "must be above zero");
+        }
+        if let Some(c) = &w.closed_loop {
+            if c.users == 0 {
+                return err("workload.closed_loop.users", "must be at least 1");
+            }
+            check_dist("workload.closed_loop.think_time", &c.think_time)?;
         }
         let s = &self.services;
         s.profile.validate("services.profile")?;

@@ -171,6 +171,11 @@ pub enum Msg {
     // Timers.
     /// The client's next arrival.
     Arrival,
+    /// A closed-loop user is done thinking.
+    UserReady {
+        /// The user.
+        user: u32,
+    },
     /// The user gives up waiting.
     ClientTimeout {
         /// The request.
@@ -267,6 +272,7 @@ pub fn label(msg: &Msg) -> &'static str {
         Msg::Ack(_) => "ack",
         Msg::Nack(_) => "nack",
         Msg::Arrival => "arrival",
+        Msg::UserReady { .. } => "user_ready",
         Msg::ClientTimeout { .. } => "client_timeout",
         Msg::Done(_) => "done",
         Msg::CallTimeout { .. } => "call_timeout",

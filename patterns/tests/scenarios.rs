@@ -318,3 +318,28 @@ fn background_sync_retries_failed_batches_and_still_converges() {
     assert_eq!(r.counters.sync_failed_runs, 0);
     assert_eq!(r.inconsistent_at_end, 0);
 }
+
+#[test]
+fn a_closed_loop_finds_the_maximum_throughput() {
+    use patterns::config::ClosedLoop;
+    let mut s = book_example();
+    s.customers = 200_000;
+    s.workload.at = vec![];
+    s.workload.duration = d("60s");
+    s.workload.drain = d("10s");
+    for svc in [&mut s.services.profile, &mut s.services.contract, &mut s.services.billing] {
+        svc.request_time = Dist::constant(d("10ms"));
+    }
+    let sync = || PatternConfig::BackgroundSync(SyncConfig { interval: d("1000h"), ..Default::default() });
+    // One user, no think time: one request every 10 ms, back to back.
+    s.workload.closed_loop = Some(ClosedLoop { users: 1, think_time: Dist::constant(SimDuration::ZERO) });
+    let r = go(&s, sync());
+    assert!((5_999..=6_000).contains(&r.answered_ok), "{}", r.answered_ok);
+    assert!((r.throughput_per_s - 100.0).abs() < 0.1);
+    // 64 users against 16 workers: the Profile service is the bottleneck,
+    // 16 / 10 ms = 1,600 per second, and requests queue 4 deep.
+    s.workload.closed_loop = Some(ClosedLoop { users: 64, think_time: Dist::constant(SimDuration::ZERO) });
+    let r = go(&s, sync());
+    assert!((r.throughput_per_s - 1_600.0).abs() < 2.0, "{}", r.throughput_per_s);
+    assert!((r.response_time.mean - 0.040).abs() < 0.001, "{}", r.response_time.mean);
+}
