@@ -257,9 +257,15 @@ pub fn load_with(text: &str, file: &str, ov: Overrides) -> Result<Experiment, Co
     let mut points = Vec::new();
     for combo in combos {
         let mut t = resolved.clone();
-        for (d, &i) in head.sweep.iter().zip(&combo) {
+        for (k, (d, &i)) in head.sweep.iter().zip(&combo).enumerate() {
             for p in &d.params {
-                set(&mut t, p, d.values[i].clone());
+                // An earlier dimension may have replaced a table this path runs through.
+                if !set(&mut t, p, d.values[i].clone()) {
+                    return Err(fail(
+                        format!("sweep[{k}].params"),
+                        format!("{p:?} does not exist once the other sweep dimension is set to {}", d.values[i]),
+                    ));
+                }
             }
         }
         let mut body = t.clone();
@@ -391,19 +397,21 @@ fn lookup<'a>(t: &'a Table, path: &str) -> Option<&'a Value> {
     Some(cur)
 }
 
-fn set(t: &mut Table, path: &str, v: Value) {
+/// Sets the value at `path`; false if the path does not exist.
+fn set(t: &mut Table, path: &str, v: Value) -> bool {
     let parts = path_parts(path);
-    let mut cur: &mut Value = match parts.first() {
-        Some(PathPart::Key(k)) => t.get_mut(*k).expect("checked path"),
-        _ => return,
-    };
+    let Some(PathPart::Key(first)) = parts.first() else { return false };
+    let Some(mut cur) = t.get_mut(*first) else { return false };
     for p in &parts[1..] {
-        cur = match p {
-            PathPart::Key(k) => cur.as_table_mut().and_then(|t| t.get_mut(*k)).expect("checked path"),
-            PathPart::Index(i) => cur.as_array_mut().and_then(|a| a.get_mut(*i)).expect("checked path"),
+        let next = match p {
+            PathPart::Key(k) => cur.as_table_mut().and_then(|t| t.get_mut(*k)),
+            PathPart::Index(i) => cur.as_array_mut().and_then(|a| a.get_mut(*i)),
         };
+        let Some(next) = next else { return false };
+        cur = next;
     }
     *cur = v;
+    true
 }
 
 /// A value as it goes into a CSV cell.
@@ -460,6 +468,21 @@ mod tests {
         assert_eq!(p.scenario.services.contract.error_rate, 0.1);
         assert_eq!(p.numeric, vec![Some(0.1), Some(0.02)]);
         assert_ne!(e.points[0].hash, e.points[1].hash);
+    }
+
+    #[test]
+    fn a_sweep_path_hidden_by_another_dimension_is_an_error() {
+        let text = r#"
+            name = "t"
+            [[sweep]]
+            params = ["network.default.latency"]
+            values = ["1ms"]
+            [[sweep]]
+            params = ["network.default.latency.median"]
+            values = ["5ms"]
+        "#;
+        let e = load_str(text, "t.toml").unwrap_err();
+        assert_eq!(e.key, "sweep[1].params", "{e}");
     }
 
     #[test]

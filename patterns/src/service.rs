@@ -215,7 +215,8 @@ impl DataService {
                 None
             }
             Op::DeleteMany(ids) => {
-                w.counters.db_ops += ids.len() as u64 - 1.min(ids.len() as u64);
+                // One operation per row written (the call itself was counted above).
+                w.counters.db_ops += (ids.len() as u64).saturating_sub(1);
                 drop(w);
                 for &c in ids.iter() {
                     self.delete_own(c, now);
