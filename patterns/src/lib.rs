@@ -33,7 +33,11 @@
 //!   broker's under `services.broker`.
 //!
 //! A pattern is a [`PatternConfig`] variant plus the components it puts on
-//! the scenario's nodes ([`scenario::build`]).
+//! the scenario's nodes ([`scenario::build`]). A fourth pattern (change data
+//! capture, say) is a new module holding its config and its components, one
+//! new variant, and one new arm in `build`; the other three modules stay
+//! as they are. Every node exists in every pattern (idle where unused), so
+//! the workload and fault draws stay the same across patterns.
 //!
 //! ## The metrics ([`RunReport`])
 //!

@@ -110,7 +110,7 @@ pub fn build(
     sim.set_trace(trace);
     let factory = sim.rng_factory();
     let id = |name: &str| NodeId::from_index(NODE_NAMES.iter().position(|n| *n == name).expect("known node"));
-    let [client, profile, contract, billing, orchestrator, broker, sync] = NODE_NAMES.map(id);
+    let [_client, profile, contract, billing, orchestrator, broker, _sync] = NODE_NAMES.map(id);
     let tables = [profile, contract, billing];
     let svc = &scenario.services;
 
@@ -157,7 +157,6 @@ pub fn build(
     for (name, node) in NODE_NAMES.iter().zip(nodes) {
         sim.add_node(name, node);
     }
-    let _ = (client, sync);
     sim.network_mut().set_default_link(scenario.network.default.clone());
     for l in &scenario.network.links {
         sim.network_mut().set_link(id(&l.from), id(&l.to), l.link.clone());
