@@ -292,6 +292,12 @@ impl Scenario {
             return err("workload.client_timeout", "must be above zero");
         }
         if let Some(c) = &w.closed_loop {
+            if !w.at.is_empty() {
+                return err(
+                    "workload.closed_loop",
+                    "a closed loop and scripted arrivals (workload.at) exclude each other",
+                );
+            }
             if c.users == 0 {
                 return err("workload.closed_loop.users", "must be at least 1");
             }
