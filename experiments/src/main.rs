@@ -43,7 +43,7 @@ struct Cli {
 
 #[derive(clap::Args, Debug, Clone, Default)]
 struct RunArgs {
-    /// Output folder (default: results/<experiment name>).
+    /// Output folder (default: `results/<experiment name>`).
     #[arg(long, global = true)]
     out: Option<PathBuf>,
     /// Override the master seed.

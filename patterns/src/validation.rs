@@ -245,7 +245,7 @@ pub fn retries(seed: u64) -> ValidationRow {
 }
 
 /// Uniform billing offsets and a lag L much shorter than the period P: the
-/// share of leavers charged after being told "no longer billed" is E[L]/P.
+/// share of leavers charged after being told "no longer billed" is `E[L]/P`.
 pub fn billing_anomaly(seed: u64) -> ValidationRow {
     let mut s = Scenario { customers: 100_000, ..Default::default() };
     s.workload.rate_per_s = 20.0;
