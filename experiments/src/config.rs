@@ -158,6 +158,25 @@ fn key_at(text: &str, span: Option<std::ops::Range<usize>>) -> String {
     }
 }
 
+/// Serialises to TOML text; a failure (which would be a bug in ecsim, not
+/// in the config) becomes an error naming the file instead of a panic.
+fn to_text<T: Serialize + ?Sized>(v: &T, file: &str) -> Result<String, ConfigFileError> {
+    toml::to_string(v).map_err(|e| ConfigFileError {
+        file: file.to_string(),
+        key: "(internal)".into(),
+        problem: format!("cannot render the resolved config as TOML: {e}"),
+    })
+}
+
+/// Converts to a TOML value, with the same error handling as [`to_text`].
+fn to_value<T: Serialize + ?Sized>(v: &T, file: &str) -> Result<Value, ConfigFileError> {
+    Value::try_from(v).map_err(|e| ConfigFileError {
+        file: file.to_string(),
+        key: "(internal)".into(),
+        problem: format!("cannot render the resolved config as TOML: {e}"),
+    })
+}
+
 fn toml_problem(e: &toml::de::Error) -> String {
     // The message without toml's own location banner (the key names it).
     e.message().to_string()
@@ -206,7 +225,7 @@ pub fn load_with(text: &str, file: &str, ov: Overrides) -> Result<Experiment, Co
             body.insert(k, v);
         }
     }
-    let head_text = toml::to_string(&head_table).expect("a table serializes");
+    let head_text = to_text(&head_table, file)?;
     let mut head: Head = toml::from_str(&head_text).map_err(|e| fail(key_for(&head_text, &e), toml_problem(&e)))?;
     if let Some(seed) = ov.seed {
         head.seed = seed;
@@ -232,13 +251,17 @@ pub fn load_with(text: &str, file: &str, ov: Overrides) -> Result<Experiment, Co
         }
     }
     // Parse the base once, to report its errors with their real keys.
-    let base_patterns = Value::Array(head.patterns.clone().unwrap_or_else(|| {
-        PatternConfig::book_defaults().iter().map(|p| Value::try_from(p).expect("patterns serialize")).collect()
-    }));
+    let base_patterns =
+        Value::Array(head.patterns.clone().unwrap_or_else(|| {
+            PatternConfig::book_defaults().iter().filter_map(|p| Value::try_from(p).ok()).collect()
+        }));
     let (scenario, patterns) = resolve(file, &body, &base_patterns, None)?;
     // The fully resolved config: every default spelled out. Sweep paths must exist in it.
-    let mut resolved = Table::try_from(&scenario).expect("scenario serializes");
-    resolved.insert("patterns".into(), Value::try_from(&patterns).expect("patterns serialize"));
+    let mut resolved = match to_value(&scenario, file)? {
+        Value::Table(t) => t,
+        _ => Table::new(),
+    };
+    resolved.insert("patterns".into(), to_value(&patterns, file)?);
     for (i, dim) in head.sweep.iter().enumerate() {
         for p in &dim.params {
             if lookup(&resolved, p).is_none() {
@@ -269,13 +292,13 @@ pub fn load_with(text: &str, file: &str, ov: Overrides) -> Result<Experiment, Co
             }
         }
         let mut body = t.clone();
-        let pats = body.remove("patterns").expect("inserted above");
+        let pats = body.remove("patterns").unwrap_or_else(|| Value::Array(Vec::new()));
         let key_hint =
             head.sweep.iter().zip(&combo).map(|(d, &i)| format!("{} = {}", d.label(), d.values[i])).collect::<Vec<_>>();
         let (scenario, patterns) = resolve(file, &body, &pats, Some(&key_hint.join(", ")))?;
         let mut full = t.clone();
         full.insert("seed".into(), Value::Integer(head.seed as i64));
-        let hash = format!("{:016x}", stable_hash(toml::to_string(&full).expect("serializes").as_bytes()));
+        let hash = format!("{:016x}", stable_hash(to_text(&full, file)?.as_bytes()));
         let coords = head.sweep.iter().zip(&combo).map(|(d, &i)| render(&d.values[i])).collect();
         let numeric = head.sweep.iter().zip(&combo).map(|(d, &i)| numeric(&d.values[i])).collect();
         points.push(Point { coords, numeric, scenario, patterns, hash });
@@ -287,7 +310,7 @@ pub fn load_with(text: &str, file: &str, ov: Overrides) -> Result<Experiment, Co
     out.insert("replications".into(), Value::Integer(i64::from(head.replications)));
     out.insert("requests_csv_limit".into(), Value::Integer(head.requests_csv_limit as i64));
     if !head.sweep.is_empty() {
-        out.insert("sweep".into(), Value::try_from(&head.sweep).expect("serializes"));
+        out.insert("sweep".into(), to_value(&head.sweep, file)?);
     }
     for (k, v) in resolved {
         out.insert(k, v);
@@ -300,7 +323,7 @@ pub fn load_with(text: &str, file: &str, ov: Overrides) -> Result<Experiment, Co
         sweep: head.sweep,
         points,
         requests_csv_limit: head.requests_csv_limit,
-        resolved_toml: toml::to_string(&out).expect("serializes"),
+        resolved_toml: to_text(&out, file)?,
         source: file.to_string(),
     })
 }
@@ -320,7 +343,7 @@ fn resolve(
     };
     // Deserialize from text, not from the value tree: only text errors carry
     // the span that names the key.
-    let body_text = toml::to_string(body).expect("a table serializes");
+    let body_text = to_text(body, file)?;
     let scenario: Scenario = toml::from_str(&body_text).map_err(|e| fail(key_for(&body_text, &e), toml_problem(&e)))?;
     scenario.validate().map_err(|e| fail(e.key, e.problem))?;
     let list = patterns.as_array().cloned().unwrap_or_default();
@@ -330,7 +353,7 @@ fn resolve(
     let mut out = Vec::new();
     for (i, p) in list.into_iter().enumerate() {
         let p_text = match p {
-            Value::Table(t) => toml::to_string(&t).expect("a table serializes"),
+            Value::Table(t) => to_text(&t, file)?,
             other => return Err(fail(format!("patterns[{i}]"), format!("expected a table, got {other}"))),
         };
         let cfg: PatternConfig = toml::from_str(&p_text).map_err(|e| {
