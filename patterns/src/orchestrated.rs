@@ -17,7 +17,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use sim_core::{Context, NodeId, SimDuration, TimerId};
+use sim_core::{Context, Dist, NodeId, SimDuration, TimerId};
 
 use crate::config::{ConfigError, PatternConfig};
 use crate::msg::{CallId, CustomerId, Msg, Op, RequestId, TableKind, Work};
@@ -154,8 +154,9 @@ pub struct SagaEngine {
     cfg: OrchestratedConfig,
     /// Profile, Contract, Billing.
     services: [NodeId; 3],
-    /// True when this engine runs inside the Profile service.
-    local_profile: bool,
+    /// When the engine runs inside the Profile service: the service time of
+    /// Profile's own table write, done by the saga's thread.
+    local_profile: Option<Dist>,
     sagas: BTreeMap<RequestId, Saga>,
     calls: BTreeMap<CallId, CallState>,
     next_call: CallId,
@@ -163,7 +164,9 @@ pub struct SagaEngine {
 
 impl SagaEngine {
     /// An engine calling the given Profile, Contract and Billing nodes.
-    pub fn new(cfg: OrchestratedConfig, services: [NodeId; 3], local_profile: bool) -> Self {
+    /// `local_profile` is Profile's service time when the engine runs inside
+    /// the Profile service, `None` for a dedicated orchestrator.
+    pub fn new(cfg: OrchestratedConfig, services: [NodeId; 3], local_profile: Option<Dist>) -> Self {
         SagaEngine { cfg, services, local_profile, sagas: BTreeMap::new(), calls: BTreeMap::new(), next_call: 0 }
     }
 
@@ -179,42 +182,37 @@ impl SagaEngine {
     }
 
     /// Starts the saga for one request.
-    pub fn start(
-        &mut self,
-        ctx: &mut Context<'_, Msg>,
-        req: RequestId,
-        customer: CustomerId,
-        client: NodeId,
-        local_time: SimDuration,
-    ) {
+    pub fn start(&mut self, ctx: &mut Context<'_, Msg>, req: RequestId, customer: CustomerId, client: NodeId) {
         self.sagas.insert(
             req,
             Saga { customer, client, steps: [StepState::NotStarted; 3], compensating: false, open_compensations: 0 },
         );
-        self.issue(ctx, req, Step::Delete(TableKind::Profile), local_time);
+        self.issue(ctx, req, Step::Delete(TableKind::Profile));
     }
 
-    fn issue(&mut self, ctx: &mut Context<'_, Msg>, req: RequestId, step: Step, local_time: SimDuration) {
+    fn issue(&mut self, ctx: &mut Context<'_, Msg>, req: RequestId, step: Step) {
         let call = self.next_call;
         self.next_call += 1;
         if let (Step::Delete(t), Some(s)) = (step, self.sagas.get_mut(&req)) {
             s.steps[t.index()] = StepState::InFlight;
         }
         self.calls.insert(call, CallState { req, step, attempt: 1, timer: None });
-        self.send(ctx, call, local_time);
+        self.send(ctx, call);
     }
 
-    fn send(&mut self, ctx: &mut Context<'_, Msg>, call: CallId, local_time: SimDuration) {
+    fn send(&mut self, ctx: &mut Context<'_, Msg>, call: CallId) {
         let Some(state) = self.calls.get_mut(&call) else { return };
         let Some(saga) = self.sagas.get(&state.req) else { return };
         let (table, op) = match state.step {
             Step::Delete(t) => (t, Op::Delete(saga.customer)),
             Step::Restore(t) => (t, Op::Restore(saga.customer)),
         };
-        if table == TableKind::Profile && self.local_profile {
+        if let (TableKind::Profile, Some(dist)) = (table, &self.local_profile) {
             // The saga's own thread writes the Profile table: no network, no timeout.
+            let d = dist.sample(ctx.rng());
+            let d = ctx.stretch(d);
             let me = ctx.id();
-            ctx.schedule_after(local_time, Msg::Done(Work::Call { call, op, caller: me, inline: true }));
+            ctx.schedule_after(d, Msg::Done(Work::Call { call, op, caller: me, inline: true }));
         } else {
             ctx.send(self.services[table.index()], Msg::Call { call, op });
             state.timer = Some(ctx.set_timer(self.cfg.call_timeout, Msg::CallTimeout { call }));
@@ -228,7 +226,6 @@ impl SagaEngine {
         world: &SharedWorld,
         call: CallId,
         ok: bool,
-        local_time: SimDuration,
     ) -> Option<Finished> {
         let state = self.calls.get_mut(&call)?;
         if let Some(t) = state.timer.take() {
@@ -236,38 +233,26 @@ impl SagaEngine {
         }
         if ok {
             let state = self.calls.remove(&call)?;
-            self.settle(ctx, world, state.req, state.step, true, local_time)
+            self.settle(ctx, world, state.req, state.step, true)
         } else {
-            self.retry_or_fail(ctx, world, call, local_time)
+            self.retry_or_fail(ctx, world, call)
         }
     }
 
     /// A call timed out.
-    pub fn on_timeout(
-        &mut self,
-        ctx: &mut Context<'_, Msg>,
-        world: &SharedWorld,
-        call: CallId,
-        local_time: SimDuration,
-    ) -> Option<Finished> {
+    pub fn on_timeout(&mut self, ctx: &mut Context<'_, Msg>, world: &SharedWorld, call: CallId) -> Option<Finished> {
         let state = self.calls.get_mut(&call)?;
         state.timer = None;
         world.borrow_mut().counters.timeouts += 1;
-        self.retry_or_fail(ctx, world, call, local_time)
+        self.retry_or_fail(ctx, world, call)
     }
 
     /// A retry's backoff elapsed.
-    pub fn on_retry(&mut self, ctx: &mut Context<'_, Msg>, call: CallId, local_time: SimDuration) {
-        self.send(ctx, call, local_time);
+    pub fn on_retry(&mut self, ctx: &mut Context<'_, Msg>, call: CallId) {
+        self.send(ctx, call);
     }
 
-    fn retry_or_fail(
-        &mut self,
-        ctx: &mut Context<'_, Msg>,
-        world: &SharedWorld,
-        call: CallId,
-        local_time: SimDuration,
-    ) -> Option<Finished> {
+    fn retry_or_fail(&mut self, ctx: &mut Context<'_, Msg>, world: &SharedWorld, call: CallId) -> Option<Finished> {
         let state = self.calls.get_mut(&call)?;
         if state.attempt <= self.cfg.max_retries {
             let wait = self.cfg.backoff * (1u64 << (state.attempt - 1).min(30));
@@ -277,7 +262,7 @@ impl SagaEngine {
             None
         } else {
             let state = self.calls.remove(&call)?;
-            self.settle(ctx, world, state.req, state.step, false, local_time)
+            self.settle(ctx, world, state.req, state.step, false)
         }
     }
 
@@ -288,7 +273,6 @@ impl SagaEngine {
         req: RequestId,
         step: Step,
         ok: bool,
-        local_time: SimDuration,
     ) -> Option<Finished> {
         let saga = self.sagas.get_mut(&req)?;
         match step {
@@ -309,17 +293,17 @@ impl SagaEngine {
                 let [p, c, b] = saga.steps;
                 if t == TableKind::Profile {
                     if !ok {
-                        return self.fail(ctx, world, req, local_time);
+                        return self.fail(ctx, world, req);
                     }
-                    self.issue(ctx, req, Step::Delete(TableKind::Contract), local_time);
+                    self.issue(ctx, req, Step::Delete(TableKind::Contract));
                     if self.cfg.order == Order::Parallel {
-                        self.issue(ctx, req, Step::Delete(TableKind::Billing), local_time);
+                        self.issue(ctx, req, Step::Delete(TableKind::Billing));
                     }
                     return None;
                 }
                 debug_assert_eq!(p, StepState::Done);
                 if self.cfg.order == Order::Serial && t == TableKind::Contract && ok {
-                    self.issue(ctx, req, Step::Delete(TableKind::Billing), local_time);
+                    self.issue(ctx, req, Step::Delete(TableKind::Billing));
                     return None;
                 }
                 if c == StepState::InFlight || b == StepState::InFlight {
@@ -328,18 +312,12 @@ impl SagaEngine {
                 if c == StepState::Done && b == StepState::Done {
                     return self.finish(req, true);
                 }
-                self.fail(ctx, world, req, local_time)
+                self.fail(ctx, world, req)
             }
         }
     }
 
-    fn fail(
-        &mut self,
-        ctx: &mut Context<'_, Msg>,
-        world: &SharedWorld,
-        req: RequestId,
-        local_time: SimDuration,
-    ) -> Option<Finished> {
+    fn fail(&mut self, ctx: &mut Context<'_, Msg>, world: &SharedWorld, req: RequestId) -> Option<Finished> {
         match self.cfg.on_failure {
             FailurePolicy::ReportSuccess => {
                 world.borrow_mut().counters.manual_repairs += 1;
@@ -359,7 +337,7 @@ impl SagaEngine {
                     return self.finish(req, false);
                 }
                 for t in touched.into_iter().rev() {
-                    self.issue(ctx, req, Step::Restore(t), local_time);
+                    self.issue(ctx, req, Step::Restore(t));
                 }
                 None
             }

@@ -4,7 +4,7 @@
 //! its calls, so a slow or failing downstream service eats orchestrator
 //! capacity.
 
-use sim_core::{Component, Context, NodeId, SimDuration, SimTime};
+use sim_core::{Component, Context, NodeId, SimTime};
 
 use crate::config::ServiceConfig;
 use crate::msg::{Msg, Work};
@@ -53,8 +53,6 @@ impl Component for Orchestrator {
     type Msg = Msg;
 
     fn on_message(&mut self, ctx: &mut Context<'_, Msg>, from: NodeId, msg: Msg) {
-        // Profile is always remote here, so the local step time is unused.
-        let local = SimDuration::ZERO;
         match msg {
             Msg::Unsubscribe { req, customer } => {
                 if let Some(w) = self.workers.submit(Work::Unsubscribe { req, customer, client: from }, ctx.now()) {
@@ -62,17 +60,17 @@ impl Component for Orchestrator {
                 }
             }
             Msg::Done(Work::Unsubscribe { req, customer, client }) => {
-                self.engine.start(ctx, req, customer, client, local);
+                self.engine.start(ctx, req, customer, client);
             }
             Msg::Reply { call, ok, .. } => {
-                let f = self.engine.on_reply(ctx, &self.world, call, ok, local);
+                let f = self.engine.on_reply(ctx, &self.world, call, ok);
                 self.finished(ctx, f);
             }
             Msg::CallTimeout { call } => {
-                let f = self.engine.on_timeout(ctx, &self.world, call, local);
+                let f = self.engine.on_timeout(ctx, &self.world, call);
                 self.finished(ctx, f);
             }
-            Msg::Retry { call } => self.engine.on_retry(ctx, call, local),
+            Msg::Retry { call } => self.engine.on_retry(ctx, call),
             _ => {}
         }
     }

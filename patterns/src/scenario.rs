@@ -123,14 +123,14 @@ pub fn build(
             Role::Answer { change_table: c.detect == crate::background_sync::Detect::ChangeTable }
         }
         PatternConfig::Orchestrated(c) if c.placement == Placement::Profile => {
-            Role::Orchestrate(SagaEngine::new(c.clone(), tables, true))
+            Role::Orchestrate(SagaEngine::new(c.clone(), tables, Some(svc.profile.request_time.clone())))
         }
         PatternConfig::Orchestrated(_) => Role::Answer { change_table: false },
         PatternConfig::EventBased(c) => Role::Publish(Publisher::new(c.clone(), broker)),
     };
     let engine = match pattern {
-        PatternConfig::Orchestrated(c) => SagaEngine::new(c.clone(), tables, false),
-        _ => SagaEngine::new(Default::default(), tables, false),
+        PatternConfig::Orchestrated(c) => SagaEngine::new(c.clone(), tables, None),
+        _ => SagaEngine::new(Default::default(), tables, None),
     };
     let sync_cfg = match pattern {
         PatternConfig::BackgroundSync(c) => Some(c.clone()),

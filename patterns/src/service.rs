@@ -152,13 +152,13 @@ impl DataService {
     fn service_time(&self, ctx: &mut Context<'_, Msg>, work: &Work) -> SimDuration {
         let base = self.cfg.request_time.sample(ctx.rng());
         let per_row = |n: usize, t: SimDuration| t * n as u64;
-        let customers = self.world.borrow().customers() as usize;
         let extra = match work {
             Work::Call { op: Op::DeleteMany(ids), .. } | Work::Call { op: Op::ClearChanges(ids), .. } => {
                 per_row(ids.len(), self.cfg.write_time_per_row)
             }
             Work::Call { op: Op::ScanAbsent, .. } | Work::Call { op: Op::ScanPresent(_), .. } => {
-                per_row(customers, self.cfg.scan_time_per_row)
+                // A full scan reads every customer's slot in the table.
+                per_row(self.world.borrow().customers() as usize, self.cfg.scan_time_per_row)
             }
             Work::Call { op: Op::ReadChanges, .. } => per_row(self.changes.len(), self.cfg.scan_time_per_row),
             _ => SimDuration::ZERO,
@@ -255,9 +255,7 @@ impl DataService {
         match work {
             Work::Unsubscribe { req, customer, client } => {
                 if let Role::Orchestrate(engine) = &mut self.role {
-                    let local = self.cfg.request_time.sample(ctx.rng());
-                    let local = ctx.stretch(local);
-                    engine.start(ctx, req, customer, client, local);
+                    engine.start(ctx, req, customer, client);
                     return; // the saga holds this worker until it finishes
                 }
                 if self.fails(ctx) {
@@ -308,9 +306,7 @@ impl DataService {
             Work::Call { call, op, caller, inline } => {
                 let (ok, rows) = if self.fails(ctx) { (false, None) } else { (true, self.apply(&op, now)) };
                 if inline {
-                    let local = self.cfg.request_time.sample(ctx.rng());
-                    let local = ctx.stretch(local);
-                    self.saga_reply(ctx, call, ok, local);
+                    self.saga_reply(ctx, call, ok);
                 } else {
                     ctx.send(caller, Msg::Reply { call, ok, rows });
                     self.release(ctx);
@@ -339,9 +335,9 @@ impl DataService {
         }
     }
 
-    fn saga_reply(&mut self, ctx: &mut Context<'_, Msg>, call: CallId, ok: bool, local: SimDuration) {
+    fn saga_reply(&mut self, ctx: &mut Context<'_, Msg>, call: CallId, ok: bool) {
         let Role::Orchestrate(engine) = &mut self.role else { return };
-        if let Some(f) = engine.on_reply(ctx, &self.world, call, ok, local) {
+        if let Some(f) = engine.on_reply(ctx, &self.world, call, ok) {
             self.saga_finished(ctx, f);
         }
     }
@@ -409,23 +405,17 @@ impl Component for DataService {
             Msg::Deliver(delivery) => self.submit(ctx, Work::Consume { delivery, broker: from }),
             Msg::Done(work) => self.on_done(ctx, work),
             Msg::Reply { call, ok, .. } => {
-                let local = self.cfg.request_time.sample(ctx.rng());
-                let local = ctx.stretch(local);
-                self.saga_reply(ctx, call, ok, local);
+                self.saga_reply(ctx, call, ok);
             }
             Msg::CallTimeout { call } => {
-                let local = self.cfg.request_time.sample(ctx.rng());
-                let local = ctx.stretch(local);
                 let Role::Orchestrate(engine) = &mut self.role else { return };
-                if let Some(f) = engine.on_timeout(ctx, &self.world, call, local) {
+                if let Some(f) = engine.on_timeout(ctx, &self.world, call) {
                     self.saga_finished(ctx, f);
                 }
             }
             Msg::Retry { call } => {
-                let local = self.cfg.request_time.sample(ctx.rng());
-                let local = ctx.stretch(local);
                 if let Role::Orchestrate(engine) = &mut self.role {
-                    engine.on_retry(ctx, call, local);
+                    engine.on_retry(ctx, call);
                 }
             }
             Msg::PublishNow { event, customer, client } => {
