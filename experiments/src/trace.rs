@@ -71,7 +71,7 @@ pub fn chrome_trace(exp: &Experiment, filter: &TraceFilter) -> Result<Value> {
             events
                 .push(json!({"ph": "M", "name": "thread_sort_index", "pid": pid, "tid": i, "args": {"sort_index": i}}));
         }
-        let world = built.world.borrow();
+        let world = built.sim.state();
         // The user's wait: request to answer.
         for (req, r) in world.requests.iter().enumerate() {
             let end = r.answered.unwrap_or(built.sim.now());

@@ -21,11 +21,11 @@
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use sim_core::{Component, Context, NodeId, SimDuration, SimTime, TimerId};
+use sim_core::{Component, NodeId, SimDuration, SimTime, TimerId};
 
 use crate::config::{ConfigError, PatternConfig};
-use crate::msg::{CallId, CustomerId, Msg, Op, TableKind};
-use crate::world::SharedWorld;
+use crate::msg::{CallId, Ctx, CustomerId, Msg, Op, TableKind};
+use crate::world::World;
 
 /// How the sync job learns which customers left.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -134,7 +134,6 @@ struct Run {
 #[derive(Debug)]
 pub struct SyncJob {
     cfg: SyncConfig,
-    world: SharedWorld,
     /// Profile, Contract, Billing.
     tables: [NodeId; 3],
     run: Option<Run>,
@@ -143,30 +142,23 @@ pub struct SyncJob {
 
 impl SyncJob {
     /// A job syncing the given Profile, Contract and Billing nodes.
-    pub fn new(cfg: SyncConfig, world: SharedWorld, tables: [NodeId; 3]) -> Self {
-        SyncJob { cfg, world, tables, run: None, next_call: 0 }
+    pub fn new(cfg: SyncConfig, tables: [NodeId; 3]) -> Self {
+        SyncJob { cfg, tables, run: None, next_call: 0 }
     }
 
-    fn arm(&self, ctx: &mut Context<'_, Msg>) {
+    fn arm(&self, ctx: &mut Ctx<'_>) {
         let next = self.cfg.next_run(ctx.now());
         ctx.schedule_at(next, Msg::SyncTick);
     }
 
-    fn call(
-        &mut self,
-        ctx: &mut Context<'_, Msg>,
-        table: TableKind,
-        op: Op,
-        stage: Stage,
-        candidates: Arc<[CustomerId]>,
-    ) {
+    fn call(&mut self, ctx: &mut Ctx<'_>, table: TableKind, op: Op, stage: Stage, candidates: Arc<[CustomerId]>) {
         self.run = Some(Run { stage, candidates, call: 0, timer: None, table, op, attempt: 0 });
         self.send(ctx);
     }
 
     /// Sends (or re-sends) the run's current call under a fresh id, so a
     /// late reply to an earlier attempt is ignored.
-    fn send(&mut self, ctx: &mut Context<'_, Msg>) {
+    fn send(&mut self, ctx: &mut Ctx<'_>) {
         let Some(run) = self.run.as_mut() else { return };
         run.call = self.next_call;
         self.next_call += 1;
@@ -176,20 +168,18 @@ impl SyncJob {
     }
 
     /// The current call failed or timed out: retry it, or abandon the run.
-    fn failed(&mut self, ctx: &mut Context<'_, Msg>) {
+    fn failed(&mut self, ctx: &mut Ctx<'_>) {
         let Some(run) = self.run.as_mut() else { return };
         if let Some(t) = run.timer.take() {
             ctx.cancel_timer(t);
         }
-        let mut w = self.world.borrow_mut();
         if run.attempt <= self.cfg.max_retries {
-            w.counters.retries += 1;
+            ctx.state_mut().counters.retries += 1;
             let wait = self.cfg.retry_backoff * (1u64 << (run.attempt - 1).min(30));
             run.call = u64::MAX; // no reply is awaited until the retry goes out
             ctx.schedule_after(wait, Msg::Retry { call: 0 });
         } else {
-            w.counters.sync_failed_runs += 1;
-            drop(w);
+            ctx.state_mut().counters.sync_failed_runs += 1;
             self.run = None;
         }
     }
@@ -200,7 +190,7 @@ impl SyncJob {
     }
 
     /// Moves to the next step after `table`'s deletes are done.
-    fn after_deletes(&mut self, ctx: &mut Context<'_, Msg>, table: TableKind, candidates: Arc<[CustomerId]>) {
+    fn after_deletes(&mut self, ctx: &mut Ctx<'_>, table: TableKind, candidates: Arc<[CustomerId]>) {
         match (table, self.cfg.detect) {
             (TableKind::Contract, Detect::Diff) => self.call(
                 ctx,
@@ -222,7 +212,7 @@ impl SyncJob {
 
     fn delete_next(
         &mut self,
-        ctx: &mut Context<'_, Msg>,
+        ctx: &mut Ctx<'_>,
         table: TableKind,
         mut batches: Vec<Arc<[CustomerId]>>,
         candidates: Arc<[CustomerId]>,
@@ -233,7 +223,7 @@ impl SyncJob {
         }
     }
 
-    fn on_reply(&mut self, ctx: &mut Context<'_, Msg>, call: CallId, ok: bool, rows: Option<Arc<[CustomerId]>>) {
+    fn on_reply(&mut self, ctx: &mut Ctx<'_>, call: CallId, ok: bool, rows: Option<Arc<[CustomerId]>>) {
         if self.run.as_ref().is_none_or(|r| r.call != call) {
             return;
         }
@@ -270,19 +260,19 @@ impl SyncJob {
     }
 }
 
-impl Component for SyncJob {
+impl Component<World> for SyncJob {
     type Msg = Msg;
 
-    fn on_start(&mut self, ctx: &mut Context<'_, Msg>) {
+    fn on_start(&mut self, ctx: &mut Ctx<'_>) {
         self.arm(ctx);
     }
 
-    fn on_message(&mut self, ctx: &mut Context<'_, Msg>, _from: NodeId, msg: Msg) {
+    fn on_message(&mut self, ctx: &mut Ctx<'_>, _from: NodeId, msg: Msg) {
         match msg {
             Msg::SyncTick => {
                 self.arm(ctx);
                 if self.run.is_none() {
-                    self.world.borrow_mut().counters.sync_runs += 1;
+                    ctx.state_mut().counters.sync_runs += 1;
                     let op = match self.cfg.detect {
                         Detect::Diff => Op::ScanAbsent,
                         Detect::ChangeTable => Op::ReadChanges,
@@ -292,7 +282,7 @@ impl Component for SyncJob {
             }
             Msg::Reply { call, ok, rows } => self.on_reply(ctx, call, ok, rows),
             Msg::CallTimeout { call } if self.run.as_ref().is_some_and(|r| r.call == call) => {
-                self.world.borrow_mut().counters.timeouts += 1;
+                ctx.state_mut().counters.timeouts += 1;
                 if let Some(run) = self.run.as_mut() {
                     run.timer = None;
                 }
@@ -303,16 +293,18 @@ impl Component for SyncJob {
         }
     }
 
-    fn on_crash(&mut self, _at: SimTime) {
+    fn on_crash(&mut self, _at: SimTime, world: &mut World) {
         if self.run.take().is_some() {
-            self.world.borrow_mut().counters.sync_failed_runs += 1;
+            world.counters.sync_failed_runs += 1;
         }
     }
 
-    fn on_restart(&mut self, ctx: &mut Context<'_, Msg>) {
+    fn on_restart(&mut self, ctx: &mut Ctx<'_>) {
         self.arm(ctx);
     }
 }
+
+impl crate::scenario::Service for SyncJob {}
 
 #[cfg(test)]
 mod tests {

@@ -8,12 +8,12 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use sim_core::{Component, Context, NodeId, SimTime, TimerId};
+use sim_core::{Component, NodeId, SimTime, TimerId};
 
 use crate::config::BrokerConfig;
-use crate::msg::{CustomerId, Delivery, Msg, RequestId, Work};
+use crate::msg::{Ctx, CustomerId, Delivery, Msg, RequestId, Work};
 use crate::workers::Workers;
-use crate::world::SharedWorld;
+use crate::world::World;
 
 #[derive(Clone, Copy, Debug)]
 struct Stored {
@@ -35,11 +35,12 @@ struct Subscription {
 #[derive(Debug)]
 pub struct Broker {
     cfg: BrokerConfig,
-    world: SharedWorld,
     workers: Workers,
     subscribers: [NodeId; 2],
     subs: [Subscription; 2],
     dlq: Vec<(u8, Stored)>,
+    /// Durable: the events persisted so far, by id.
+    published: Vec<bool>,
     next_tag: u64,
     dispatch_at: Option<SimTime>,
     repair_armed: bool,
@@ -47,19 +48,29 @@ pub struct Broker {
 
 impl Broker {
     /// A broker delivering to Contract (subscription 0) and Billing (1).
-    pub fn new(cfg: BrokerConfig, world: SharedWorld, subscribers: [NodeId; 2]) -> Self {
-        let workers = Workers::tracked(cfg.workers, "broker", &world.borrow().queues);
+    pub fn new(cfg: BrokerConfig, subscribers: [NodeId; 2]) -> Self {
+        let workers = Workers::new(cfg.workers);
         Broker {
             cfg,
-            world,
             workers,
             subscribers,
             subs: Default::default(),
             dlq: Vec::new(),
+            published: Vec::new(),
             next_tag: 0,
             dispatch_at: None,
             repair_armed: false,
         }
+    }
+
+    /// Whether the broker durably persisted `event`.
+    pub fn has_published(&self, event: RequestId) -> bool {
+        self.published.get(event as usize).copied().unwrap_or(false)
+    }
+
+    /// The worker pool.
+    pub fn workers(&self) -> &Workers {
+        &self.workers
     }
 
     /// Messages waiting in the dead-letter queue.
@@ -72,7 +83,7 @@ impl Broker {
         self.subs.iter().map(|s| s.ready.len() + s.delayed.len() + s.in_flight.len()).sum()
     }
 
-    fn dispatch(&mut self, ctx: &mut Context<'_, Msg>) {
+    fn dispatch(&mut self, ctx: &mut Ctx<'_>) {
         let now = ctx.now();
         for (i, sub) in self.subs.iter_mut().enumerate() {
             while let Some((&(at, _), _)) = sub.delayed.first_key_value() {
@@ -102,38 +113,33 @@ impl Broker {
         }
     }
 
-    fn failed(&mut self, ctx: &mut Context<'_, Msg>, d: Delivery) {
+    fn failed(&mut self, ctx: &mut Ctx<'_>, d: Delivery) {
         let sub = &mut self.subs[d.sub as usize];
         let Some((s, timer)) = sub.in_flight.remove(&d.tag) else { return };
         ctx.cancel_timer(timer);
-        let mut w = self.world.borrow_mut();
         if s.attempts >= self.cfg.max_deliveries {
-            w.counters.dead_lettered += 1;
+            ctx.state_mut().counters.dead_lettered += 1;
             self.dlq.push((d.sub, s));
             if !self.repair_armed {
                 self.repair_armed = true;
                 ctx.schedule_after(self.cfg.dlq_repair_interval, Msg::DlqRepair);
             }
         } else {
-            w.counters.redeliveries += 1;
+            ctx.state_mut().counters.redeliveries += 1;
             let wait = self.cfg.redelivery_delay * (1u64 << (s.attempts - 1).min(20));
             let key = (ctx.now() + wait, self.next_tag);
             self.next_tag += 1;
             sub.delayed.insert(key, s);
         }
-        drop(w);
         self.dispatch(ctx);
     }
 
-    fn persist_done(&mut self, ctx: &mut Context<'_, Msg>, event: RequestId, customer: CustomerId, publisher: NodeId) {
-        {
-            let mut w = self.world.borrow_mut();
-            let i = event as usize;
-            if w.published.len() <= i {
-                w.published.resize(i + 1, false);
-            }
-            w.published[i] = true;
+    fn persist_done(&mut self, ctx: &mut Ctx<'_>, event: RequestId, customer: CustomerId, publisher: NodeId) {
+        let i = event as usize;
+        if self.published.len() <= i {
+            self.published.resize(i + 1, false);
         }
+        self.published[i] = true;
         for sub in &mut self.subs {
             sub.ready.push_back(Stored { event, customer, attempts: 0, repair_rounds: 0 });
         }
@@ -144,17 +150,17 @@ impl Broker {
         self.dispatch(ctx);
     }
 
-    fn start(&mut self, ctx: &mut Context<'_, Msg>, work: Work) {
+    fn start(&mut self, ctx: &mut Ctx<'_>, work: Work) {
         let d = self.cfg.publish_time.sample(ctx.rng());
         let d = ctx.stretch(d);
-        crate::workers::begin(ctx, &self.world, "broker", work, d);
+        crate::workers::begin(ctx, "broker", work, d);
     }
 }
 
-impl Component for Broker {
+impl Component<World> for Broker {
     type Msg = Msg;
 
-    fn on_message(&mut self, ctx: &mut Context<'_, Msg>, from: NodeId, msg: Msg) {
+    fn on_message(&mut self, ctx: &mut Ctx<'_>, from: NodeId, msg: Msg) {
         match msg {
             Msg::Publish { event, customer } => {
                 if let Some(w) = self.workers.submit(Work::Persist { event, customer, publisher: from }, ctx.now()) {
@@ -183,25 +189,24 @@ impl Component for Broker {
             Msg::DlqRepair => {
                 self.repair_armed = false;
                 let rounds = self.cfg.dlq_repair_rounds;
-                let mut w = self.world.borrow_mut();
+                let counters = &mut ctx.state_mut().counters;
                 for (sub, mut s) in std::mem::take(&mut self.dlq) {
                     if s.repair_rounds < rounds {
                         s.repair_rounds += 1;
                         s.attempts = 0;
-                        w.counters.dlq_repaired += 1;
+                        counters.dlq_repaired += 1;
                         self.subs[sub as usize].ready.push_back(s);
                     } else {
-                        w.counters.manual_repairs += 1;
+                        counters.manual_repairs += 1;
                     }
                 }
-                drop(w);
                 self.dispatch(ctx);
             }
             _ => {}
         }
     }
 
-    fn on_crash(&mut self, at: SimTime) {
+    fn on_crash(&mut self, at: SimTime, _world: &mut World) {
         self.workers.clear(at);
         self.dispatch_at = None;
         self.repair_armed = false;
@@ -214,11 +219,17 @@ impl Component for Broker {
         }
     }
 
-    fn on_restart(&mut self, ctx: &mut Context<'_, Msg>) {
+    fn on_restart(&mut self, ctx: &mut Ctx<'_>) {
         if !self.dlq.is_empty() {
             self.repair_armed = true;
             ctx.schedule_after(self.cfg.dlq_repair_interval, Msg::DlqRepair);
         }
         self.dispatch(ctx);
+    }
+}
+
+impl crate::scenario::Service for Broker {
+    fn workers(&self) -> Option<&Workers> {
+        Some(&self.workers)
     }
 }

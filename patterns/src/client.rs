@@ -9,17 +9,16 @@ use std::collections::BTreeMap;
 
 use rand::Rng;
 use rand_distr::{Distribution, Exp1};
-use sim_core::{Component, Context, NodeId, SimDuration, SimRng, SimTime, TimerId};
+use sim_core::{Component, NodeId, SimDuration, SimRng, SimTime, TimerId};
 
 use crate::config::WorkloadConfig;
-use crate::msg::{CustomerId, Msg, RequestId};
-use crate::world::{Outcome, SharedWorld};
+use crate::msg::{Ctx, CustomerId, Msg, RequestId};
+use crate::world::{Outcome, World};
 
 /// The user population.
 #[derive(Debug)]
 pub struct Client {
     cfg: WorkloadConfig,
-    world: SharedWorld,
     entry: NodeId,
     rng: SimRng,
     /// Customers not yet picked sit at `order[picked..]`.
@@ -33,11 +32,10 @@ pub struct Client {
 
 impl Client {
     /// Users of `customers` customers sending to `entry`, drawing from `rng`.
-    pub fn new(cfg: WorkloadConfig, world: SharedWorld, entry: NodeId, customers: u32, rng: SimRng) -> Self {
+    pub fn new(cfg: WorkloadConfig, entry: NodeId, customers: u32, rng: SimRng) -> Self {
         let end = SimTime::ZERO + cfg.duration;
         Client {
             cfg,
-            world,
             entry,
             rng,
             order: (0..customers).collect(),
@@ -61,7 +59,7 @@ impl Client {
         Some(SimDuration::from_secs_f64(x / self.cfg.rate_per_s))
     }
 
-    fn schedule_next(&mut self, ctx: &mut Context<'_, Msg>) {
+    fn schedule_next(&mut self, ctx: &mut Ctx<'_>) {
         if !self.cfg.at.is_empty() {
             if let Some(&t) = self.cfg.at.get(self.scripted) {
                 self.scripted += 1;
@@ -78,7 +76,7 @@ impl Client {
     }
 
     /// A closed-loop user thinks, then sends again (until the arrival window closes).
-    fn think(&mut self, ctx: &mut Context<'_, Msg>, user: u32) {
+    fn think(&mut self, ctx: &mut Ctx<'_>, user: u32) {
         let Some(c) = &self.cfg.closed_loop else { return };
         let t = ctx.now() + c.think_time.sample(&mut self.rng);
         if t < self.end {
@@ -86,7 +84,7 @@ impl Client {
         }
     }
 
-    fn send(&mut self, ctx: &mut Context<'_, Msg>, user: Option<u32>) -> bool {
+    fn send(&mut self, ctx: &mut Ctx<'_>, user: Option<u32>) -> bool {
         if self.picked >= self.order.len() {
             return false;
         }
@@ -96,23 +94,24 @@ impl Client {
         self.order.swap(self.picked, j);
         let customer = self.order[self.picked];
         self.picked += 1;
-        let req = self.world.borrow_mut().new_request(customer, ctx.now());
+        let now = ctx.now();
+        let req = ctx.state_mut().new_request(customer, now);
         ctx.send(self.entry, Msg::Unsubscribe { req, customer });
         let t = ctx.set_timer(self.cfg.client_timeout, Msg::ClientTimeout { req });
         self.waiting.insert(req, (t, user));
         true
     }
 
-    fn arrive(&mut self, ctx: &mut Context<'_, Msg>) {
+    fn arrive(&mut self, ctx: &mut Ctx<'_>) {
         self.send(ctx, None);
         self.schedule_next(ctx);
     }
 }
 
-impl Component for Client {
+impl Component<World> for Client {
     type Msg = Msg;
 
-    fn on_start(&mut self, ctx: &mut Context<'_, Msg>) {
+    fn on_start(&mut self, ctx: &mut Ctx<'_>) {
         match self.cfg.closed_loop.as_ref().map(|c| c.users) {
             // Every user starts with a think time, so they do not all fire at once.
             Some(users) => (0..users).for_each(|u| self.think(ctx, u)),
@@ -120,7 +119,7 @@ impl Component for Client {
         }
     }
 
-    fn on_message(&mut self, ctx: &mut Context<'_, Msg>, _from: NodeId, msg: Msg) {
+    fn on_message(&mut self, ctx: &mut Ctx<'_>, _from: NodeId, msg: Msg) {
         match msg {
             Msg::Arrival => self.arrive(ctx),
             Msg::UserReady { user } => {
@@ -130,7 +129,8 @@ impl Component for Client {
                 if let Some((t, user)) = self.waiting.remove(&req) {
                     ctx.cancel_timer(t);
                     let outcome = if ok { Outcome::Ok } else { Outcome::Error };
-                    self.world.borrow_mut().answer(req, outcome, ctx.now());
+                    let now = ctx.now();
+                    ctx.state_mut().answer(req, outcome, now);
                     if let Some(u) = user {
                         self.think(ctx, u);
                     }
@@ -138,7 +138,8 @@ impl Component for Client {
             }
             Msg::ClientTimeout { req } => {
                 if let Some((_, user)) = self.waiting.remove(&req) {
-                    self.world.borrow_mut().answer(req, Outcome::Timeout, ctx.now());
+                    let now = ctx.now();
+                    ctx.state_mut().answer(req, Outcome::Timeout, now);
                     if let Some(u) = user {
                         self.think(ctx, u);
                     }
@@ -148,3 +149,5 @@ impl Component for Client {
         }
     }
 }
+
+impl crate::scenario::Service for Client {}

@@ -2,7 +2,13 @@
 
 use std::sync::Arc;
 
-use sim_core::NodeId;
+use sim_core::{Context, NodeId};
+
+use crate::world::World;
+
+/// The context every scenario component handles its events with: typed
+/// messages, and the [`World`] lent by the simulation.
+pub type Ctx<'a> = Context<'a, Msg, World>;
 
 /// A customer, by dense index `0..customers`.
 pub type CustomerId = u32;

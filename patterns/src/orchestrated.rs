@@ -17,11 +17,10 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use sim_core::{Context, Dist, NodeId, SimDuration, TimerId};
+use sim_core::{Dist, NodeId, SimDuration, TimerId};
 
 use crate::config::{ConfigError, PatternConfig};
-use crate::msg::{CallId, CustomerId, Msg, Op, RequestId, TableKind, Work};
-use crate::world::SharedWorld;
+use crate::msg::{CallId, Ctx, CustomerId, Msg, Op, RequestId, TableKind, Work};
 
 /// Where the saga runs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -182,7 +181,7 @@ impl SagaEngine {
     }
 
     /// Starts the saga for one request.
-    pub fn start(&mut self, ctx: &mut Context<'_, Msg>, req: RequestId, customer: CustomerId, client: NodeId) {
+    pub fn start(&mut self, ctx: &mut Ctx<'_>, req: RequestId, customer: CustomerId, client: NodeId) {
         self.sagas.insert(
             req,
             Saga { customer, client, steps: [StepState::NotStarted; 3], compensating: false, open_compensations: 0 },
@@ -190,7 +189,7 @@ impl SagaEngine {
         self.issue(ctx, req, Step::Delete(TableKind::Profile));
     }
 
-    fn issue(&mut self, ctx: &mut Context<'_, Msg>, req: RequestId, step: Step) {
+    fn issue(&mut self, ctx: &mut Ctx<'_>, req: RequestId, step: Step) {
         let call = self.next_call;
         self.next_call += 1;
         if let (Step::Delete(t), Some(s)) = (step, self.sagas.get_mut(&req)) {
@@ -200,7 +199,7 @@ impl SagaEngine {
         self.send(ctx, call);
     }
 
-    fn send(&mut self, ctx: &mut Context<'_, Msg>, call: CallId) {
+    fn send(&mut self, ctx: &mut Ctx<'_>, call: CallId) {
         let Some(state) = self.calls.get_mut(&call) else { return };
         let Some(saga) = self.sagas.get(&state.req) else { return };
         let (table, op) = match state.step {
@@ -220,67 +219,54 @@ impl SagaEngine {
     }
 
     /// A reply (or an inline result) arrived.
-    pub fn on_reply(
-        &mut self,
-        ctx: &mut Context<'_, Msg>,
-        world: &SharedWorld,
-        call: CallId,
-        ok: bool,
-    ) -> Option<Finished> {
+    pub fn on_reply(&mut self, ctx: &mut Ctx<'_>, call: CallId, ok: bool) -> Option<Finished> {
         let state = self.calls.get_mut(&call)?;
         if let Some(t) = state.timer.take() {
             ctx.cancel_timer(t);
         }
         if ok {
             let state = self.calls.remove(&call)?;
-            self.settle(ctx, world, state.req, state.step, true)
+            self.settle(ctx, state.req, state.step, true)
         } else {
-            self.retry_or_fail(ctx, world, call)
+            self.retry_or_fail(ctx, call)
         }
     }
 
     /// A call timed out.
-    pub fn on_timeout(&mut self, ctx: &mut Context<'_, Msg>, world: &SharedWorld, call: CallId) -> Option<Finished> {
+    pub fn on_timeout(&mut self, ctx: &mut Ctx<'_>, call: CallId) -> Option<Finished> {
         let state = self.calls.get_mut(&call)?;
         state.timer = None;
-        world.borrow_mut().counters.timeouts += 1;
-        self.retry_or_fail(ctx, world, call)
+        ctx.state_mut().counters.timeouts += 1;
+        self.retry_or_fail(ctx, call)
     }
 
     /// A retry's backoff elapsed.
-    pub fn on_retry(&mut self, ctx: &mut Context<'_, Msg>, call: CallId) {
+    pub fn on_retry(&mut self, ctx: &mut Ctx<'_>, call: CallId) {
         self.send(ctx, call);
     }
 
-    fn retry_or_fail(&mut self, ctx: &mut Context<'_, Msg>, world: &SharedWorld, call: CallId) -> Option<Finished> {
+    fn retry_or_fail(&mut self, ctx: &mut Ctx<'_>, call: CallId) -> Option<Finished> {
         let state = self.calls.get_mut(&call)?;
         if state.attempt <= self.cfg.max_retries {
             let wait = self.cfg.backoff * (1u64 << (state.attempt - 1).min(30));
             state.attempt += 1;
-            world.borrow_mut().counters.retries += 1;
+            ctx.state_mut().counters.retries += 1;
             ctx.schedule_after(wait, Msg::Retry { call });
             None
         } else {
             let state = self.calls.remove(&call)?;
-            self.settle(ctx, world, state.req, state.step, false)
+            self.settle(ctx, state.req, state.step, false)
         }
     }
 
-    fn settle(
-        &mut self,
-        ctx: &mut Context<'_, Msg>,
-        world: &SharedWorld,
-        req: RequestId,
-        step: Step,
-        ok: bool,
-    ) -> Option<Finished> {
+    fn settle(&mut self, ctx: &mut Ctx<'_>, req: RequestId, step: Step, ok: bool) -> Option<Finished> {
         let saga = self.sagas.get_mut(&req)?;
         match step {
             Step::Restore(_) => {
                 if !ok {
-                    let mut w = world.borrow_mut();
-                    w.counters.failed_compensations += 1;
-                    w.counters.manual_repairs += 1;
+                    let counters = &mut ctx.state_mut().counters;
+                    counters.failed_compensations += 1;
+                    counters.manual_repairs += 1;
                 }
                 saga.open_compensations -= 1;
                 if saga.open_compensations == 0 {
@@ -293,7 +279,7 @@ impl SagaEngine {
                 let [p, c, b] = saga.steps;
                 if t == TableKind::Profile {
                     if !ok {
-                        return self.fail(ctx, world, req);
+                        return self.fail(ctx, req);
                     }
                     self.issue(ctx, req, Step::Delete(TableKind::Contract));
                     if self.cfg.order == Order::Parallel {
@@ -312,19 +298,19 @@ impl SagaEngine {
                 if c == StepState::Done && b == StepState::Done {
                     return self.finish(req, true);
                 }
-                self.fail(ctx, world, req)
+                self.fail(ctx, req)
             }
         }
     }
 
-    fn fail(&mut self, ctx: &mut Context<'_, Msg>, world: &SharedWorld, req: RequestId) -> Option<Finished> {
+    fn fail(&mut self, ctx: &mut Ctx<'_>, req: RequestId) -> Option<Finished> {
         match self.cfg.on_failure {
             FailurePolicy::ReportSuccess => {
-                world.borrow_mut().counters.manual_repairs += 1;
+                ctx.state_mut().counters.manual_repairs += 1;
                 self.finish(req, true)
             }
             FailurePolicy::Compensate => {
-                world.borrow_mut().counters.compensations += 1;
+                ctx.state_mut().counters.compensations += 1;
                 let saga = self.sagas.get_mut(&req)?;
                 saga.compensating = true;
                 // Only confirmed deletes are undone, as in the book. A delete

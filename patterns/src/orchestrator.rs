@@ -4,28 +4,27 @@
 //! its calls, so a slow or failing downstream service eats orchestrator
 //! capacity.
 
-use sim_core::{Component, Context, NodeId, SimTime};
+use sim_core::{Component, NodeId, SimTime};
 
 use crate::config::ServiceConfig;
-use crate::msg::{Msg, Work};
+use crate::msg::{Ctx, Msg, Work};
 use crate::orchestrated::{Finished, SagaEngine};
 use crate::workers::Workers;
-use crate::world::SharedWorld;
+use crate::world::World;
 
 /// The dedicated orchestrator node.
 #[derive(Debug)]
 pub struct Orchestrator {
     cfg: ServiceConfig,
-    world: SharedWorld,
     workers: Workers,
     engine: SagaEngine,
 }
 
 impl Orchestrator {
     /// An orchestrator running `engine`'s sagas.
-    pub fn new(cfg: ServiceConfig, world: SharedWorld, engine: SagaEngine) -> Self {
-        let workers = Workers::tracked(cfg.workers, "orchestrator", &world.borrow().queues);
-        Orchestrator { cfg, world, workers, engine }
+    pub fn new(cfg: ServiceConfig, engine: SagaEngine) -> Self {
+        let workers = Workers::new(cfg.workers);
+        Orchestrator { cfg, workers, engine }
     }
 
     /// The worker pool.
@@ -33,13 +32,13 @@ impl Orchestrator {
         &self.workers
     }
 
-    fn start(&mut self, ctx: &mut Context<'_, Msg>, work: Work) {
+    fn start(&mut self, ctx: &mut Ctx<'_>, work: Work) {
         let d = self.cfg.request_time.sample(ctx.rng());
         let d = ctx.stretch(d);
-        crate::workers::begin(ctx, &self.world, "orchestrator", work, d);
+        crate::workers::begin(ctx, "orchestrator", work, d);
     }
 
-    fn finished(&mut self, ctx: &mut Context<'_, Msg>, f: Option<Finished>) {
+    fn finished(&mut self, ctx: &mut Ctx<'_>, f: Option<Finished>) {
         if let Some(f) = f {
             ctx.send(f.client, Msg::Answer { req: f.req, ok: f.ok });
             if let Some(next) = self.workers.finish(ctx.now()) {
@@ -49,10 +48,10 @@ impl Orchestrator {
     }
 }
 
-impl Component for Orchestrator {
+impl Component<World> for Orchestrator {
     type Msg = Msg;
 
-    fn on_message(&mut self, ctx: &mut Context<'_, Msg>, from: NodeId, msg: Msg) {
+    fn on_message(&mut self, ctx: &mut Ctx<'_>, from: NodeId, msg: Msg) {
         match msg {
             Msg::Unsubscribe { req, customer } => {
                 if let Some(w) = self.workers.submit(Work::Unsubscribe { req, customer, client: from }, ctx.now()) {
@@ -63,11 +62,11 @@ impl Component for Orchestrator {
                 self.engine.start(ctx, req, customer, client);
             }
             Msg::Reply { call, ok, .. } => {
-                let f = self.engine.on_reply(ctx, &self.world, call, ok);
+                let f = self.engine.on_reply(ctx, call, ok);
                 self.finished(ctx, f);
             }
             Msg::CallTimeout { call } => {
-                let f = self.engine.on_timeout(ctx, &self.world, call);
+                let f = self.engine.on_timeout(ctx, call);
                 self.finished(ctx, f);
             }
             Msg::Retry { call } => self.engine.on_retry(ctx, call),
@@ -75,8 +74,14 @@ impl Component for Orchestrator {
         }
     }
 
-    fn on_crash(&mut self, at: SimTime) {
+    fn on_crash(&mut self, at: SimTime, _world: &mut World) {
         self.workers.clear(at);
         self.engine.clear();
+    }
+}
+
+impl crate::scenario::Service for Orchestrator {
+    fn workers(&self) -> Option<&Workers> {
+        Some(&self.workers)
     }
 }

@@ -3,8 +3,9 @@
 use serde::{Deserialize, Serialize};
 use sim_core::{FaultWindow, SimTime, Stats};
 
+use crate::broker::Broker;
 use crate::config::{PatternConfig, Scenario};
-use crate::msg::TableKind;
+use crate::msg::{RequestId, TableKind};
 use crate::scenario::{Built, RunOptions};
 use crate::world::{Counters, Outcome, RequestRecord};
 
@@ -127,7 +128,7 @@ pub struct RunReport {
 impl RunReport {
     /// Measures a finished run and checks the end-of-run invariants.
     pub fn measure(scenario: &Scenario, pattern: &PatternConfig, built: &Built, seed: u64, opts: RunOptions) -> Self {
-        let w = built.world.borrow();
+        let w = built.sim.state();
         let mut ok = 0;
         let mut err = 0;
         let mut timeout = 0;
@@ -166,12 +167,12 @@ impl RunReport {
         let n = w.requests.len() as u64;
         let stats = built.sim.stats().clone();
         let events_lost = match pattern {
-            PatternConfig::EventBased(_) => w
-                .requests
-                .iter()
-                .enumerate()
-                .filter(|(i, r)| r.deleted[0].is_some() && !w.published.get(*i).copied().unwrap_or(false))
-                .count() as u64,
+            PatternConfig::EventBased(_) => {
+                let broker = built.sim.network().node("broker").expect("every scenario has a broker");
+                let broker = built.sim.component(broker).service().as_any().downcast_ref::<Broker>();
+                let published = |i: usize| broker.is_some_and(|b| b.has_published(i as RequestId));
+                w.requests.iter().enumerate().filter(|(i, r)| r.deleted[0].is_some() && !published(*i)).count() as u64
+            }
             _ => 0,
         };
 
@@ -210,8 +211,10 @@ impl RunReport {
 
         let end = built.sim.now();
         let mut queues = Vec::new();
-        for (name, q) in w.queues.borrow().iter() {
-            let q = q.borrow();
+        let pools =
+            built.sim.components().filter_map(|(id, n)| Some((built.sim.network().name(id), n.service().workers()?)));
+        for (name, pool) in pools {
+            let q = pool.stats();
             let (area, sojourn) = q.integrals(end);
             if area != sojourn {
                 violations.push(format!(
@@ -219,7 +222,7 @@ impl RunReport {
                 ));
             }
             let (l, lambda, wait) = q.little(end);
-            queues.push(QueueLaw { service: name.clone(), l, lambda, w: wait, arrivals: q.arrivals });
+            queues.push(QueueLaw { service: name.to_string(), l, lambda, w: wait, arrivals: q.arrivals });
         }
         let duration = scenario.workload.duration.as_secs_f64();
         RunReport {

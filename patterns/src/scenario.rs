@@ -5,18 +5,21 @@
 //! ids, stream names and therefore the workload and fault draws are the
 //! same for every pattern under one seed.
 
-use sim_core::{Component, Context, FaultError, NodeId, SimTime, Simulation, TraceMode};
+use std::any::Any;
+
+use sim_core::{Component, FaultError, NodeId, SimTime, Simulation, TraceMode};
 
 use crate::background_sync::SyncJob;
 use crate::broker::Broker;
 use crate::client::Client;
 use crate::config::{ConfigError, PatternConfig, Scenario};
-use crate::msg::{label, Msg, TableKind};
+use crate::msg::{label, Ctx, Msg, TableKind};
 use crate::orchestrated::{Placement, SagaEngine};
 use crate::orchestrator::Orchestrator;
 use crate::report::RunReport;
 use crate::service::{DataService, Publisher, Role};
-use crate::world::{SharedWorld, World};
+use crate::workers::Workers;
+use crate::world::World;
 
 /// The nodes of every scenario, in id order.
 pub const NODE_NAMES: [&str; 7] = ["client", "profile", "contract", "billing", "orchestrator", "broker", "sync"];
@@ -33,8 +36,29 @@ pub enum ScenarioError {
     Fault(#[from] FaultError),
 }
 
-/// A scenario node: any component speaking [`Msg`], labelled for traces.
-pub struct Node(Box<dyn Component<Msg = Msg>>);
+/// Lets the measurement look at a node's concrete component.
+pub trait AsAny {
+    /// The component as [`Any`], to downcast.
+    fn as_any(&self) -> &dyn Any;
+}
+
+impl<T: Any> AsAny for T {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// A component of the scenario: it speaks [`Msg`], works on the [`World`],
+/// and shows its worker pool, if it has one, to the measurements.
+pub trait Service: Component<World, Msg = Msg> + std::fmt::Debug + AsAny {
+    /// The worker pool whose occupancy Little's law is checked on.
+    fn workers(&self) -> Option<&Workers> {
+        None
+    }
+}
+
+/// A scenario node: any [`Service`], labelled for traces.
+pub struct Node(Box<dyn Service>);
 
 impl std::fmt::Debug for Node {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -44,27 +68,32 @@ impl std::fmt::Debug for Node {
 
 impl Node {
     /// Wraps a component.
-    pub fn new(c: impl Component<Msg = Msg> + 'static) -> Self {
+    pub fn new(c: impl Service + 'static) -> Self {
         Node(Box::new(c))
+    }
+
+    /// The component on this node.
+    pub fn service(&self) -> &dyn Service {
+        &*self.0
     }
 }
 
-impl Component for Node {
+impl Component<World> for Node {
     type Msg = Msg;
-    fn on_start(&mut self, ctx: &mut Context<'_, Msg>) {
+    fn on_start(&mut self, ctx: &mut Ctx<'_>) {
         self.0.on_start(ctx)
     }
     #[inline]
-    fn on_message(&mut self, ctx: &mut Context<'_, Msg>, from: NodeId, msg: Msg) {
+    fn on_message(&mut self, ctx: &mut Ctx<'_>, from: NodeId, msg: Msg) {
         self.0.on_message(ctx, from, msg)
     }
-    fn on_timer(&mut self, ctx: &mut Context<'_, Msg>, msg: Msg) {
+    fn on_timer(&mut self, ctx: &mut Ctx<'_>, msg: Msg) {
         self.0.on_timer(ctx, msg)
     }
-    fn on_crash(&mut self, at: SimTime) {
-        self.0.on_crash(at)
+    fn on_crash(&mut self, at: SimTime, world: &mut World) {
+        self.0.on_crash(at, world)
     }
-    fn on_restart(&mut self, ctx: &mut Context<'_, Msg>) {
+    fn on_restart(&mut self, ctx: &mut Ctx<'_>) {
         self.0.on_restart(ctx)
     }
     fn label(msg: &Msg) -> &'static str {
@@ -84,10 +113,8 @@ pub struct RunOptions {
 /// A built, not yet run, simulation of one pattern.
 #[derive(Debug)]
 pub struct Built {
-    /// The simulation.
-    pub sim: Simulation<Node>,
-    /// The shared tables and measurements.
-    pub world: SharedWorld,
+    /// The simulation, which owns the tables and measurements as its state.
+    pub sim: Simulation<Node, World>,
     /// The pattern's name.
     pub pattern: String,
 }
@@ -101,12 +128,12 @@ pub fn build(
 ) -> Result<Built, ScenarioError> {
     scenario.validate()?;
     pattern.validate("pattern")?;
-    let world = World::shared(scenario.customers);
+    let mut world = World::new(scenario.customers);
     if trace == TraceMode::Record {
         // A full trace also gets the model's timeline (spans, requests, rows).
-        world.borrow_mut().record_timeline();
+        world.record_timeline();
     }
-    let mut sim: Simulation<Node> = Simulation::new(seed);
+    let mut sim: Simulation<Node, World> = Simulation::with_state(seed, world);
     sim.set_trace(trace);
     let factory = sim.rng_factory();
     let id = |name: &str| NodeId::from_index(NODE_NAMES.iter().position(|n| *n == name).expect("known node"));
@@ -137,20 +164,19 @@ pub fn build(
         _ => None,
     };
 
-    let w = || world.clone();
     let nodes: [Node; 7] = [
-        Node::new(Client::new(scenario.workload.clone(), w(), entry, scenario.customers, factory.stream("workload"))),
-        Node::new(DataService::new(TableKind::Profile, svc.profile.clone(), w(), profile_role)),
-        Node::new(DataService::new(TableKind::Contract, svc.contract.clone(), w(), Role::Owner)),
-        Node::new(DataService::new(TableKind::Billing, svc.billing.clone(), w(), Role::Owner).with_billing(
+        Node::new(Client::new(scenario.workload.clone(), entry, scenario.customers, factory.stream("workload"))),
+        Node::new(DataService::new(TableKind::Profile, svc.profile.clone(), profile_role)),
+        Node::new(DataService::new(TableKind::Contract, svc.contract.clone(), Role::Owner)),
+        Node::new(DataService::new(TableKind::Billing, svc.billing.clone(), Role::Owner).with_billing(
             scenario.billing.clone(),
             scenario.customers,
             &mut factory.stream("billing/offsets"),
         )),
-        Node::new(Orchestrator::new(svc.orchestrator.clone(), w(), engine)),
-        Node::new(Broker::new(svc.broker.clone(), w(), [contract, billing])),
+        Node::new(Orchestrator::new(svc.orchestrator.clone(), engine)),
+        Node::new(Broker::new(svc.broker.clone(), [contract, billing])),
         match sync_cfg {
-            Some(c) => Node::new(SyncJob::new(c, w(), tables)),
+            Some(c) => Node::new(SyncJob::new(c, tables)),
             None => Node::new(Idle),
         },
     ];
@@ -162,7 +188,7 @@ pub fn build(
         sim.network_mut().set_link(id(&l.from), id(&l.to), l.link.clone());
     }
     sim.install_faults(&scenario.fault_plan(), scenario.horizon())?;
-    Ok(Built { sim, world, pattern: pattern.name() })
+    Ok(Built { sim, pattern: pattern.name() })
 }
 
 /// Runs `scenario` under `pattern` with `seed` to the horizon and measures it.
@@ -194,7 +220,9 @@ pub fn run(
 #[derive(Debug)]
 struct Idle;
 
-impl Component for Idle {
+impl Component<World> for Idle {
     type Msg = Msg;
-    fn on_message(&mut self, _: &mut Context<'_, Msg>, _: NodeId, _: Msg) {}
+    fn on_message(&mut self, _: &mut Ctx<'_>, _: NodeId, _: Msg) {}
 }
+
+impl Service for Idle {}

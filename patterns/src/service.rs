@@ -15,14 +15,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use rand::Rng;
-use sim_core::{Component, Context, NodeId, SimDuration, SimRng, SimTime, TimerId};
+use sim_core::{Component, NodeId, SimDuration, SimRng, SimTime, TimerId};
 
 use crate::config::{BillingConfig, ServiceConfig};
 use crate::event_based::EventConfig;
-use crate::msg::{CallId, CustomerId, Msg, Op, RequestId, TableKind, Work};
+use crate::msg::{CallId, Ctx, CustomerId, Msg, Op, RequestId, TableKind, Work};
 use crate::orchestrated::{Finished, SagaEngine};
 use crate::workers::Workers;
-use crate::world::SharedWorld;
+use crate::world::World;
 
 /// What the Profile service does after it commits a delete.
 #[derive(Debug)]
@@ -88,7 +88,6 @@ pub struct DataService {
     table: TableKind,
     name: &'static str,
     cfg: ServiceConfig,
-    world: SharedWorld,
     workers: Workers,
     role: Role,
     /// Durable: events already applied, by id (idempotent consumer).
@@ -100,24 +99,14 @@ pub struct DataService {
 
 impl DataService {
     /// A service owning `table`.
-    pub fn new(table: TableKind, cfg: ServiceConfig, world: SharedWorld, role: Role) -> Self {
-        let workers = Workers::tracked(cfg.workers, &format!("{table:?}").to_lowercase(), &world.borrow().queues);
+    pub fn new(table: TableKind, cfg: ServiceConfig, role: Role) -> Self {
+        let workers = Workers::new(cfg.workers);
         let name = match table {
             TableKind::Profile => "profile",
             TableKind::Contract => "contract",
             TableKind::Billing => "billing",
         };
-        DataService {
-            table,
-            name,
-            cfg,
-            world,
-            workers,
-            role,
-            processed: Vec::new(),
-            changes: Vec::new(),
-            billing: None,
-        }
+        DataService { table, name, cfg, workers, role, processed: Vec::new(), changes: Vec::new(), billing: None }
     }
 
     /// Makes this service charge every customer once per period, at offsets
@@ -149,7 +138,7 @@ impl DataService {
         }
     }
 
-    fn service_time(&self, ctx: &mut Context<'_, Msg>, work: &Work) -> SimDuration {
+    fn service_time(&self, ctx: &mut Ctx<'_>, work: &Work) -> SimDuration {
         let base = self.cfg.request_time.sample(ctx.rng());
         let per_row = |n: usize, t: SimDuration| t * n as u64;
         let extra = match work {
@@ -158,7 +147,7 @@ impl DataService {
             }
             Work::Call { op: Op::ScanAbsent, .. } | Work::Call { op: Op::ScanPresent(_), .. } => {
                 // A full scan reads every customer's slot in the table.
-                per_row(self.world.borrow().customers() as usize, self.cfg.scan_time_per_row)
+                per_row(ctx.state().customers() as usize, self.cfg.scan_time_per_row)
             }
             Work::Call { op: Op::ReadChanges, .. } => per_row(self.changes.len(), self.cfg.scan_time_per_row),
             _ => SimDuration::ZERO,
@@ -166,48 +155,46 @@ impl DataService {
         ctx.stretch(base + extra)
     }
 
-    fn start(&mut self, ctx: &mut Context<'_, Msg>, work: Work) {
+    fn start(&mut self, ctx: &mut Ctx<'_>, work: Work) {
         let d = self.service_time(ctx, &work);
-        crate::workers::begin(ctx, &self.world, self.name, work, d);
+        crate::workers::begin(ctx, self.name, work, d);
     }
 
-    fn submit(&mut self, ctx: &mut Context<'_, Msg>, work: Work) {
+    fn submit(&mut self, ctx: &mut Ctx<'_>, work: Work) {
         if let Some(w) = self.workers.submit(work, ctx.now()) {
             self.start(ctx, w);
         }
     }
 
-    fn release(&mut self, ctx: &mut Context<'_, Msg>) {
+    fn release(&mut self, ctx: &mut Ctx<'_>) {
         if let Some(next) = self.workers.finish(ctx.now()) {
             self.start(ctx, next);
         }
     }
 
     /// Draws whether this operation fails with an injected error.
-    fn fails(&mut self, ctx: &mut Context<'_, Msg>) -> bool {
+    fn fails(&mut self, ctx: &mut Ctx<'_>) -> bool {
         let fail = self.cfg.error_rate > 0.0 && ctx.rng().random_bool(self.cfg.error_rate);
         if fail {
-            self.world.borrow_mut().counters.service_errors += 1;
+            ctx.state_mut().counters.service_errors += 1;
         }
         fail
     }
 
-    fn delete_own(&mut self, c: CustomerId, now: SimTime) {
-        let deleted = self.world.borrow_mut().delete(self.table, c, now);
+    fn delete_own(&mut self, world: &mut World, c: CustomerId, now: SimTime) {
+        let deleted = world.delete(self.table, c, now);
         if deleted && matches!(self.role, Role::Answer { change_table: true }) {
             self.changes.push(c);
         }
     }
 
     /// Executes a database operation on the own table.
-    fn apply(&mut self, op: &Op, now: SimTime) -> Option<Arc<[CustomerId]>> {
+    fn apply(&mut self, w: &mut World, op: &Op, now: SimTime) -> Option<Arc<[CustomerId]>> {
         let table = self.table;
-        let mut w = self.world.borrow_mut();
         w.counters.db_ops += 1;
         match op {
             Op::Delete(c) => {
-                drop(w);
-                self.delete_own(*c, now);
+                self.delete_own(w, *c, now);
                 None
             }
             Op::Restore(c) => {
@@ -217,9 +204,8 @@ impl DataService {
             Op::DeleteMany(ids) => {
                 // One operation per row written (the call itself was counted above).
                 w.counters.db_ops += (ids.len() as u64).saturating_sub(1);
-                drop(w);
                 for &c in ids.iter() {
-                    self.delete_own(c, now);
+                    self.delete_own(w, c, now);
                 }
                 None
             }
@@ -246,11 +232,11 @@ impl DataService {
         }
     }
 
-    fn answer(&mut self, ctx: &mut Context<'_, Msg>, client: NodeId, req: RequestId, ok: bool) {
+    fn answer(&mut self, ctx: &mut Ctx<'_>, client: NodeId, req: RequestId, ok: bool) {
         ctx.send(client, Msg::Answer { req, ok });
     }
 
-    fn on_done(&mut self, ctx: &mut Context<'_, Msg>, work: Work) {
+    fn on_done(&mut self, ctx: &mut Ctx<'_>, work: Work) {
         let now = ctx.now();
         match work {
             Work::Unsubscribe { req, customer, client } => {
@@ -263,8 +249,8 @@ impl DataService {
                     self.release(ctx);
                     return;
                 }
-                self.world.borrow_mut().counters.db_ops += 1;
-                self.delete_own(customer, now);
+                ctx.state_mut().counters.db_ops += 1;
+                self.delete_own(ctx.state_mut(), customer, now);
                 let (outbox, crash_prob, gap, restart) = match &self.role {
                     Role::Publish(p) => {
                         (p.cfg.outbox, p.cfg.dual_write_crash_prob, p.cfg.publish_gap, p.cfg.restart_after)
@@ -304,7 +290,8 @@ impl DataService {
                 }
             }
             Work::Call { call, op, caller, inline } => {
-                let (ok, rows) = if self.fails(ctx) { (false, None) } else { (true, self.apply(&op, now)) };
+                let (ok, rows) =
+                    if self.fails(ctx) { (false, None) } else { (true, self.apply(ctx.state_mut(), &op, now)) };
                 if inline {
                     self.saga_reply(ctx, call, ok);
                 } else {
@@ -321,11 +308,11 @@ impl DataService {
                         self.processed.resize(i + 1, false);
                     }
                     if self.processed[i] {
-                        self.world.borrow_mut().counters.duplicates += 1;
+                        ctx.state_mut().counters.duplicates += 1;
                     } else {
                         self.processed[i] = true;
-                        self.world.borrow_mut().counters.db_ops += 1;
-                        self.delete_own(delivery.customer, now);
+                        ctx.state_mut().counters.db_ops += 1;
+                        self.delete_own(ctx.state_mut(), delivery.customer, now);
                     }
                     ctx.send(broker, Msg::Ack(delivery));
                 }
@@ -335,19 +322,19 @@ impl DataService {
         }
     }
 
-    fn saga_reply(&mut self, ctx: &mut Context<'_, Msg>, call: CallId, ok: bool) {
+    fn saga_reply(&mut self, ctx: &mut Ctx<'_>, call: CallId, ok: bool) {
         let Role::Orchestrate(engine) = &mut self.role else { return };
-        if let Some(f) = engine.on_reply(ctx, &self.world, call, ok) {
+        if let Some(f) = engine.on_reply(ctx, call, ok) {
             self.saga_finished(ctx, f);
         }
     }
 
-    fn saga_finished(&mut self, ctx: &mut Context<'_, Msg>, f: Finished) {
+    fn saga_finished(&mut self, ctx: &mut Ctx<'_>, f: Finished) {
         self.answer(ctx, f.client, f.req, f.ok);
         self.release(ctx);
     }
 
-    fn publish(&mut self, ctx: &mut Context<'_, Msg>, event: RequestId, customer: CustomerId) {
+    fn publish(&mut self, ctx: &mut Ctx<'_>, event: RequestId, customer: CustomerId) {
         let Role::Publish(p) = &mut self.role else { return };
         ctx.send(p.broker, Msg::Publish { event, customer });
         let timer = ctx.set_timer(p.cfg.publish_timeout, Msg::PublishRetry { event });
@@ -356,10 +343,10 @@ impl DataService {
         }
     }
 
-    fn charge_due(&mut self, ctx: &mut Context<'_, Msg>) {
+    fn charge_due(&mut self, ctx: &mut Ctx<'_>) {
         let now = ctx.now();
         let Some(b) = self.billing.as_mut() else { return };
-        let mut w = self.world.borrow_mut();
+        let w = ctx.state_mut();
         while let Some(due) = b.due() {
             if due > now {
                 break;
@@ -383,22 +370,21 @@ impl DataService {
             }
         }
         if let Some(next) = b.due() {
-            drop(w);
             ctx.schedule_at(next, Msg::BillingRun);
         }
     }
 }
 
-impl Component for DataService {
+impl Component<World> for DataService {
     type Msg = Msg;
 
-    fn on_start(&mut self, ctx: &mut Context<'_, Msg>) {
+    fn on_start(&mut self, ctx: &mut Ctx<'_>) {
         if self.billing.is_some() {
             self.charge_due(ctx);
         }
     }
 
-    fn on_message(&mut self, ctx: &mut Context<'_, Msg>, from: NodeId, msg: Msg) {
+    fn on_message(&mut self, ctx: &mut Ctx<'_>, from: NodeId, msg: Msg) {
         match msg {
             Msg::Unsubscribe { req, customer } => self.submit(ctx, Work::Unsubscribe { req, customer, client: from }),
             Msg::Call { call, op } => self.submit(ctx, Work::Call { call, op, caller: from, inline: false }),
@@ -409,7 +395,7 @@ impl Component for DataService {
             }
             Msg::CallTimeout { call } => {
                 let Role::Orchestrate(engine) = &mut self.role else { return };
-                if let Some(f) = engine.on_timeout(ctx, &self.world, call) {
+                if let Some(f) = engine.on_timeout(ctx, call) {
                     self.saga_finished(ctx, f);
                 }
             }
@@ -426,7 +412,7 @@ impl Component for DataService {
             Msg::PublishRetry { event } => {
                 let Role::Publish(p) = &mut self.role else { return };
                 if let Some(&(customer, _)) = p.unconfirmed.get(&event) {
-                    self.world.borrow_mut().counters.publish_retries += 1;
+                    ctx.state_mut().counters.publish_retries += 1;
                     self.publish(ctx, event, customer);
                 }
             }
@@ -457,14 +443,14 @@ impl Component for DataService {
                     p.relay_armed = true;
                     ctx.schedule_after(poll, Msg::OutboxPoll);
                 }
-                self.world.borrow_mut().counters.publish_retries += resent;
+                ctx.state_mut().counters.publish_retries += resent;
             }
             Msg::BillingRun => self.charge_due(ctx),
             _ => {}
         }
     }
 
-    fn on_crash(&mut self, at: SimTime) {
+    fn on_crash(&mut self, at: SimTime, _world: &mut World) {
         self.workers.clear(at);
         match &mut self.role {
             Role::Publish(p) => {
@@ -481,7 +467,7 @@ impl Component for DataService {
         }
     }
 
-    fn on_restart(&mut self, ctx: &mut Context<'_, Msg>) {
+    fn on_restart(&mut self, ctx: &mut Ctx<'_>) {
         if let Role::Publish(p) = &mut self.role {
             if !p.outbox.is_empty() {
                 p.relay_armed = true;
@@ -492,5 +478,11 @@ impl Component for DataService {
             // Billing catches up on the charges it missed while it was down.
             self.charge_due(ctx);
         }
+    }
+}
+
+impl crate::scenario::Service for DataService {
+    fn workers(&self) -> Option<&Workers> {
+        Some(&self.workers)
     }
 }

@@ -5,26 +5,18 @@
 //! waiting on its calls) therefore keeps its worker busy for the whole
 //! wait, which is how synchronous chains cost capacity.
 
-use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::rc::Rc;
 
-use sim_core::{Context, SimDuration, SimTime};
+use sim_core::{SimDuration, SimTime};
 
-use crate::msg::{Msg, Work};
-use crate::world::{SharedWorld, TimelineEvent};
+use crate::msg::{Ctx, Msg, Work};
+use crate::world::TimelineEvent;
 
 /// Starts `work` on a worker of `node` for `d`: records the span on the
 /// timeline (when one is kept) and schedules the work's completion.
-pub fn begin(ctx: &mut Context<'_, Msg>, world: &SharedWorld, node: &'static str, work: Work, d: SimDuration) {
+pub fn begin(ctx: &mut Ctx<'_>, node: &'static str, work: Work, d: SimDuration) {
     let start = ctx.now();
-    world.borrow_mut().log(|| TimelineEvent::Span {
-        node,
-        name: work.label(),
-        customer: work.customer(),
-        start,
-        dur: d,
-    });
+    ctx.state_mut().log(|| TimelineEvent::Span { node, name: work.label(), customer: work.customer(), start, dur: d });
     ctx.schedule_after(d, Msg::Done(work));
 }
 
@@ -86,35 +78,25 @@ impl QueueStats {
     }
 }
 
-/// The occupancy records of every pool in a run, by service name.
-pub type QueueRegistry = Rc<RefCell<Vec<(String, Rc<RefCell<QueueStats>>)>>>;
-
 /// A pool of identical workers.
 #[derive(Debug)]
 pub struct Workers {
     capacity: u32,
     busy: u32,
     waiting: VecDeque<Work>,
-    stats: Rc<RefCell<QueueStats>>,
+    stats: QueueStats,
 }
 
 impl Workers {
-    /// A pool of `capacity` workers, untracked.
+    /// A pool of `capacity` workers.
     pub fn new(capacity: u32) -> Self {
-        Workers { capacity, busy: 0, waiting: VecDeque::new(), stats: Rc::default() }
-    }
-
-    /// A pool whose occupancy is recorded in `registry` under `name`.
-    pub fn tracked(capacity: u32, name: &str, registry: &QueueRegistry) -> Self {
-        let w = Self::new(capacity);
-        registry.borrow_mut().push((name.to_string(), w.stats.clone()));
-        w
+        Workers { capacity, busy: 0, waiting: VecDeque::new(), stats: QueueStats::default() }
     }
 
     /// Offers work. Returns it back if a worker is free to start it now;
     /// otherwise it waits in line.
     pub fn submit(&mut self, work: Work, now: SimTime) -> Option<Work> {
-        self.stats.borrow_mut().arrive(now);
+        self.stats.arrive(now);
         if self.busy < self.capacity {
             self.busy += 1;
             Some(work)
@@ -127,7 +109,7 @@ impl Workers {
     /// A worker is done. Returns the next waiting unit, which takes that
     /// worker over, if any.
     pub fn finish(&mut self, now: SimTime) -> Option<Work> {
-        self.stats.borrow_mut().depart(now, 1);
+        self.stats.depart(now, 1);
         match self.waiting.pop_front() {
             Some(w) => Some(w),
             None => {
@@ -140,7 +122,7 @@ impl Workers {
     /// Forgets every unit (a crash: threads and in-memory queues are volatile).
     pub fn clear(&mut self, now: SimTime) {
         let n = u64::from(self.busy) + self.waiting.len() as u64;
-        self.stats.borrow_mut().depart(now, n);
+        self.stats.depart(now, n);
         self.busy = 0;
         self.waiting.clear();
     }
@@ -156,8 +138,8 @@ impl Workers {
     }
 
     /// The occupancy record.
-    pub fn stats(&self) -> QueueStats {
-        self.stats.borrow().clone()
+    pub fn stats(&self) -> &QueueStats {
+        &self.stats
     }
 }
 

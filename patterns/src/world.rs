@@ -1,20 +1,17 @@
-//! The shared state of one run: the three tables and what the run measures.
+//! The model state of one run: the three tables and what the run measures.
+//!
+//! The simulation owns the one [`World`] and lends it to whichever handler
+//! runs ([`sim_core::Context::state_mut`]), so no borrow can clash.
 //!
 //! Each service only touches its own table, except the background sync job,
 //! which (as in the book) writes into tables it does not own. Keeping the
 //! tables in one place lets the measurements see every change the instant
 //! it happens: which customers are inconsistent, and when each row went.
 
-use std::cell::RefCell;
-use std::rc::Rc;
-
 use serde::{Deserialize, Serialize};
 use sim_core::SimTime;
 
 use crate::msg::{CustomerId, RequestId, TableKind};
-
-/// The shared world, one per simulation (single-threaded, hence `Rc`).
-pub type SharedWorld = Rc<RefCell<World>>;
 
 /// What the user was told.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -173,10 +170,6 @@ pub struct World {
     request_of: Vec<RequestId>,
     /// The counters.
     pub counters: Counters,
-    /// Events the broker has durably received, by id (event-based pattern).
-    pub published: Vec<bool>,
-    /// Every worker pool's occupancy record, for Little's law.
-    pub queues: crate::workers::QueueRegistry,
     /// The timeline, when recorded.
     pub timeline: Option<Vec<TimelineEvent>>,
 }
@@ -192,15 +185,8 @@ impl World {
             requests: Vec::new(),
             request_of: vec![u32::MAX; customers as usize],
             counters: Counters::default(),
-            published: Vec::new(),
-            queues: Default::default(),
             timeline: None,
         }
-    }
-
-    /// Wraps a world for sharing between the nodes of one simulation.
-    pub fn shared(customers: u32) -> SharedWorld {
-        Rc::new(RefCell::new(World::new(customers)))
     }
 
     /// The number of customers.

@@ -1,8 +1,8 @@
 //! Faults as data.
 //!
 //! A [`FaultPlan`] is a serde list of scheduled faults plus random fault
-//! rates. [`Simulation::install_faults`](crate::Simulation::install_faults)
-//! turns it into kernel events ([`Fault`]) that sort like any other event,
+//! rates. A pure compiler turns it into kernel events, which
+//! [`Simulation::install_faults`](crate::Simulation::install_faults) schedules ([`Fault`]) that sort like any other event,
 //! and every toggle is counted and traced.
 //!
 //! ```toml
@@ -19,10 +19,13 @@
 //! mean_downtime = "1m"
 //! ```
 
+use rand_distr::{Distribution, Exp};
 use serde::{Deserialize, Serialize};
 
+use crate::net::Partition;
+use crate::node::NodeId;
+use crate::rng::RngFactory;
 use crate::time::{SimDuration, SimTime};
-use crate::NodeId;
 
 /// One scheduled fault, as written in a config.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -203,4 +206,156 @@ pub struct FaultWindow {
     pub from: SimTime,
     /// End, or `None` if it never ends.
     pub to: Option<SimTime>,
+}
+
+/// A fault plan compiled against a simulation's nodes: kernel events in the
+/// order they must be scheduled, partitions to register, and the windows
+/// to chart.
+#[derive(Debug, Default)]
+pub(crate) struct CompiledFaults {
+    /// Every fault event but the partitions', in plan order.
+    pub(crate) events: Vec<(SimTime, Fault)>,
+    /// Each partition with its start and end.
+    pub(crate) partitions: Vec<(Partition, SimTime, SimTime)>,
+    /// What happened where and when, for charts.
+    pub(crate) windows: Vec<FaultWindow>,
+}
+
+/// Compiles `plan` for the nodes `names` (in id order), drawing random
+/// faults up to `horizon` from the stream `"faults/<node>"` of `factory`.
+/// A pure function: the same plan, names and seed give the same events.
+pub(crate) fn compile(
+    plan: &FaultPlan,
+    horizon: SimTime,
+    names: &[String],
+    factory: &RngFactory,
+) -> Result<CompiledFaults, FaultError> {
+    let known = names.join(", ");
+    let lookup = |index: usize, name: &str| {
+        names.iter().position(|n| n == name).map(NodeId::from_index).ok_or_else(|| FaultError::UnknownNode {
+            index,
+            name: name.to_string(),
+            known: known.clone(),
+        })
+    };
+    let mut events: Vec<(SimTime, Fault)> = Vec::new();
+    let mut windows = Vec::new();
+    let mut partitions = Vec::new();
+    for (index, spec) in plan.faults.iter().enumerate() {
+        match spec {
+            FaultSpec::Partition { at, duration, groups, one_way } => {
+                let side = |g: &Vec<String>| g.iter().map(|n| lookup(index, n)).collect::<Result<Vec<_>, _>>();
+                let (a, b) = match groups.as_slice() {
+                    [a] => {
+                        let a = side(a)?;
+                        let b = (0..names.len() as u32).map(NodeId).filter(|n| !a.contains(n)).collect();
+                        (a, b)
+                    }
+                    [a, b] => (side(a)?, side(b)?),
+                    _ => {
+                        return Err(FaultError::Invalid {
+                            index,
+                            problem: "groups must hold one or two lists of node names".into(),
+                        })
+                    }
+                };
+                if a.is_empty() || b.is_empty() {
+                    return Err(FaultError::Invalid { index, problem: "a partition needs nodes on both sides".into() });
+                }
+                let target = format!(
+                    "{} | {}",
+                    groups[0].join(","),
+                    groups.get(1).map(|g| g.join(",")).unwrap_or_else(|| "rest".into())
+                );
+                partitions.push((Partition { a, b, one_way: *one_way }, *at, *at + *duration));
+                windows.push(FaultWindow { kind: "partition".into(), target, from: *at, to: Some(*at + *duration) });
+            }
+            FaultSpec::Crash { node, at, restart_after } => {
+                let n = lookup(index, node)?;
+                events.push((*at, Fault::Crash(n)));
+                let end = restart_after.map(|d| *at + d);
+                if let Some(end) = end {
+                    events.push((end, Fault::Restart(n)));
+                }
+                windows.push(FaultWindow { kind: "crash".into(), target: node.clone(), from: *at, to: end });
+            }
+            FaultSpec::Pause { node, at, duration } => {
+                let n = lookup(index, node)?;
+                events.push((*at, Fault::Pause(n, *duration)));
+                events.push((*at + *duration, Fault::Resume(n)));
+                windows.push(FaultWindow {
+                    kind: "pause".into(),
+                    target: node.clone(),
+                    from: *at,
+                    to: Some(*at + *duration),
+                });
+            }
+            FaultSpec::Slow { node, at, duration, factor } => {
+                let n = lookup(index, node)?;
+                if !(factor.is_finite() && *factor >= 1.0 && *factor <= 1e6) {
+                    return Err(FaultError::Invalid {
+                        index,
+                        problem: format!("slow: factor must be between 1 and 1e6, got {factor}"),
+                    });
+                }
+                events.push((*at, Fault::Slow(n, (factor * 100.0).round() as u32)));
+                events.push((*at + *duration, Fault::Slow(n, 100)));
+                windows.push(FaultWindow {
+                    kind: "slow".into(),
+                    target: node.clone(),
+                    from: *at,
+                    to: Some(*at + *duration),
+                });
+            }
+            FaultSpec::LatencySpike { node, at, duration, extra } => {
+                let n = lookup(index, node)?;
+                events.push((*at, Fault::SpikeStart(n, *extra)));
+                events.push((*at + *duration, Fault::SpikeEnd(n, *extra)));
+                windows.push(FaultWindow {
+                    kind: "latency_spike".into(),
+                    target: node.clone(),
+                    from: *at,
+                    to: Some(*at + *duration),
+                });
+            }
+        }
+    }
+    for (i, rf) in plan.random_faults.iter().enumerate() {
+        let index = plan.faults.len() + i;
+        let n = lookup(index, rf.node())?;
+        let mut rng = factory.stream(&format!("faults/{}", rf.node()));
+        let (gap, len, kind) = match rf {
+            RandomFault::Crashes { mtbf, mean_downtime, .. } => (*mtbf, *mean_downtime, "crash"),
+            RandomFault::Pauses { mean_gap, mean_length, .. } => (*mean_gap, *mean_length, "pause"),
+        };
+        if gap.is_zero() {
+            return Err(FaultError::Invalid {
+                index,
+                problem: "the mean time between faults must be above zero".into(),
+            });
+        }
+        let exp = Exp::new(1.0).expect("rate 1 is valid");
+        let mut t = SimTime::ZERO;
+        loop {
+            t = t.saturating_add(SimDuration::from_secs_f64(gap.as_secs_f64() * exp.sample(&mut rng)));
+            if t >= horizon {
+                break;
+            }
+            let d =
+                SimDuration::from_secs_f64(len.as_secs_f64() * exp.sample(&mut rng)).max(SimDuration::from_nanos(1));
+            match rf {
+                RandomFault::Crashes { .. } => {
+                    events.push((t, Fault::Crash(n)));
+                    events.push((t + d, Fault::Restart(n)));
+                }
+                RandomFault::Pauses { .. } => {
+                    events.push((t, Fault::Pause(n, d)));
+                    events.push((t + d, Fault::Resume(n)));
+                }
+            }
+            windows.push(FaultWindow { kind: kind.into(), target: rf.node().to_string(), from: t, to: Some(t + d) });
+            t += d;
+        }
+    }
+    Ok(CompiledFaults { events, partitions, windows })
 }

@@ -10,8 +10,10 @@
 //!   sequence: two events at the same instant run first in, first out. The
 //!   queue ([`EventQueue`]) is a 4-ary heap with O(1) timer cancellation.
 //! - **Components** ([`Component`]) that receive typed messages and timers
-//!   through a [`Context`]: the clock, timers, the network and their own
-//!   random stream.
+//!   through a [`Context`]: the clock, timers, the network, their own
+//!   random stream, and the model state the simulation owns and lends to
+//!   one handler at a time ([`Simulation::with_state`]), so models share
+//!   state without `RefCell`.
 //! - **Seeded randomness** ([`RngFactory`]): one master seed, one ChaCha
 //!   stream per component and purpose, keyed by name. Adding a component
 //!   does not change any other component's draws.
@@ -37,9 +39,13 @@
 //! ```
 #![warn(missing_docs, missing_debug_implementations)]
 
+pub mod component;
+pub mod context;
 pub mod dist;
+mod event;
 pub mod fault;
 pub mod net;
+pub mod node;
 pub mod queue;
 pub mod rng;
 pub mod sim;
@@ -47,12 +53,15 @@ pub mod stats;
 pub mod time;
 pub mod trace;
 
+pub use component::Component;
+pub use context::{Context, TimerId};
 pub use dist::{Dist, DistError};
 pub use fault::{Fault, FaultError, FaultPlan, FaultSpec, FaultWindow, RandomFault};
 pub use net::{DropReason, LinkConfig, Network, Ordering, Partition, PartitionId};
+pub use node::NodeId;
 pub use queue::{EventId, EventQueue};
 pub use rng::{stable_hash, RngFactory, SimRng};
-pub use sim::{Component, Context, NodeId, Simulation, TimerId};
+pub use sim::Simulation;
 pub use stats::Stats;
 pub use time::{ParseDurationError, SimDuration, SimTime};
 pub use trace::{Trace, TraceKind, TraceMode, TraceRecord};

@@ -1,10 +1,10 @@
-//! The simulation loop, the component trait and the context a component sees.
+//! The simulation loop.
 //!
-//! A [`Simulation`] owns the clock, the event queue, the network and one
-//! component per node. It pops events in `(time, sequence)` order and hands
-//! each to its node's component through a [`Context`], which is the
-//! component's only window on the world: the clock, timers, the network and
-//! the node's own random stream.
+//! A [`Simulation`] owns the clock, the event queue, the network, the model
+//! state and one component per node. It pops events in `(time, sequence)`
+//! order and hands each to its node's component through a [`Context`],
+//! which is the component's only window on the world: the clock, timers,
+//! the network, the node's own random stream and the model state.
 //!
 //! Crash semantics: a crash marks the node down, calls
 //! [`Component::on_crash`] (where the model drops its volatile state) and
@@ -15,222 +15,17 @@
 
 use std::collections::BTreeMap;
 
-use rand_distr::{Distribution, Exp};
-
-use crate::fault::{Fault, FaultError, FaultPlan, FaultSpec, FaultWindow, RandomFault};
-use crate::net::{DropReason, Network, Partition, Transit};
-use crate::queue::{EventId, EventQueue};
+use crate::component::Component;
+use crate::context::Context;
+use crate::event::{Event, EXTERNAL};
+use crate::fault::{self, CompiledFaults, Fault, FaultError, FaultPlan, FaultWindow};
+use crate::net::{DropReason, Network, Partition};
+use crate::node::NodeId;
+use crate::queue::EventQueue;
 use crate::rng::{RngFactory, SimRng};
 use crate::stats::Stats;
 use crate::time::{SimDuration, SimTime};
 use crate::trace::{Trace, TraceKind, TraceMode, TraceRecord};
-
-/// Identifies a node (and its component) in a simulation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
-pub struct NodeId(pub(crate) u32);
-
-impl NodeId {
-    /// The node's index, in the order nodes were added.
-    pub const fn index(self) -> usize {
-        self.0 as usize
-    }
-
-    /// The id of the `i`-th node added (ids are handed out in order).
-    /// Using an id the simulation does not have panics when it is used.
-    pub const fn from_index(i: usize) -> NodeId {
-        NodeId(i as u32)
-    }
-}
-
-/// Handle to a cancellable timer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct TimerId(EventId);
-
-/// A model that lives on a node and reacts to events.
-///
-/// Messages are a typed enum (`Msg`); timers carry a `Msg` too, so a model
-/// matches on one enum for everything that can happen to it.
-pub trait Component {
-    /// The message type shared by every node of the simulation.
-    type Msg: Clone;
-
-    /// Called once for every node, in id order, before the first event.
-    fn on_start(&mut self, _ctx: &mut Context<'_, Self::Msg>) {}
-
-    /// A message arrived from `from` (which is the node itself for a
-    /// self-send).
-    fn on_message(&mut self, ctx: &mut Context<'_, Self::Msg>, from: NodeId, msg: Self::Msg);
-
-    /// A timer set by this node fired. By default, handled like a message
-    /// from the node itself.
-    fn on_timer(&mut self, ctx: &mut Context<'_, Self::Msg>, msg: Self::Msg) {
-        let me = ctx.id();
-        self.on_message(ctx, me, msg);
-    }
-
-    /// The node crashed at `at`: drop every volatile field, keep the
-    /// durable ones. Pending timers are already gone.
-    fn on_crash(&mut self, _at: SimTime) {}
-
-    /// The node restarted after a crash.
-    fn on_restart(&mut self, _ctx: &mut Context<'_, Self::Msg>) {}
-
-    /// A short label for a message, used in traces.
-    fn label(_msg: &Self::Msg) -> &'static str
-    where
-        Self: Sized,
-    {
-        "msg"
-    }
-}
-
-pub(crate) enum Event<M> {
-    Deliver { from: NodeId, to: NodeId, msg: M, network: bool },
-    Timer { node: NodeId, incarnation: u32, msg: M },
-    // Boxed: faults are rare, and the box keeps every queue entry small.
-    Fault(Box<Fault>),
-}
-
-/// Timers injected from outside a node (e.g. by the test or the experiment)
-/// survive the node's crashes; they are only dropped while the node is down.
-const EXTERNAL: u32 = u32::MAX;
-
-/// What a component can see and do while it handles an event.
-pub struct Context<'a, M> {
-    now: SimTime,
-    me: NodeId,
-    incarnation: u32,
-    slowdown_pct: u32,
-    queue: &'a mut EventQueue<Event<M>>,
-    network: &'a mut Network,
-    stats: &'a mut Stats,
-    rng: &'a mut SimRng,
-}
-
-impl<M> std::fmt::Debug for Context<'_, M> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Context").field("now", &self.now).field("me", &self.me).finish_non_exhaustive()
-    }
-}
-
-impl<M: Clone> Context<'_, M> {
-    /// The current virtual time.
-    #[inline]
-    pub fn now(&self) -> SimTime {
-        self.now
-    }
-
-    /// This node.
-    #[inline]
-    pub fn id(&self) -> NodeId {
-        self.me
-    }
-
-    /// This node's random stream (`"node/<name>"`).
-    #[inline]
-    pub fn rng(&mut self) -> &mut SimRng {
-        self.rng
-    }
-
-    /// Looks a node up by name.
-    pub fn node(&self, name: &str) -> Option<NodeId> {
-        self.network.node(name)
-    }
-
-    /// The name of a node.
-    pub fn name(&self, id: NodeId) -> &str {
-        self.network.name(id)
-    }
-
-    /// A service time stretched by the node's current slowdown (1x normally).
-    #[inline]
-    pub fn stretch(&self, d: SimDuration) -> SimDuration {
-        if self.slowdown_pct == 100 {
-            d
-        } else {
-            d.mul_ratio(u64::from(self.slowdown_pct), 100)
-        }
-    }
-
-    /// Sends a message over the network. It may be lost, duplicated,
-    /// delayed or blocked by a partition, as the link says. A send to the
-    /// node itself is a local call: immediate and never lost.
-    #[inline]
-    pub fn send(&mut self, to: NodeId, msg: M) {
-        if to == self.me {
-            self.queue.push(self.now, Event::Deliver { from: self.me, to, msg, network: false });
-            return;
-        }
-        self.stats.messages_sent += 1;
-        match self.network.transit(self.me, to, self.now) {
-            Transit::Dropped(reason) => self.stats.count_drop(reason),
-            Transit::Deliver { at, duplicate_at } => {
-                if let Some(dup) = duplicate_at {
-                    self.stats.messages_duplicated += 1;
-                    self.stats.in_flight += 1;
-                    self.queue.push(dup, Event::Deliver { from: self.me, to, msg: msg.clone(), network: true });
-                }
-                self.stats.in_flight += 1;
-                self.queue.push(at, Event::Deliver { from: self.me, to, msg, network: true });
-            }
-        }
-    }
-
-    /// Delivers `msg` to node `to` after `delay`, bypassing the network
-    /// model: never lost, never cut by a partition, not counted as a network
-    /// message. It is still dropped if `to` is down when it arrives. This is
-    /// the kernel's raw event primitive, for models that bring their own
-    /// transport (and for the classic PHOLD benchmark).
-    #[inline]
-    pub fn emit_after(&mut self, to: NodeId, delay: SimDuration, msg: M) {
-        let at = self.now + delay;
-        self.queue.push(at, Event::Deliver { from: self.me, to, msg, network: false });
-    }
-
-    /// Crashes this node as soon as the current handler returns (a process
-    /// that dies mid-operation), and restarts it after `restart_after`, if
-    /// given. The crash is an ordinary fault event: counted and traced.
-    pub fn crash_self(&mut self, restart_after: Option<SimDuration>) {
-        self.queue.push(self.now, Event::Fault(Box::new(Fault::Crash(self.me))));
-        if let Some(d) = restart_after {
-            self.queue.push(self.now + d, Event::Fault(Box::new(Fault::Restart(self.me))));
-        }
-    }
-
-    /// Delivers `msg` to this node after `delay`. Not cancellable; lost if
-    /// the node crashes first.
-    #[inline]
-    pub fn schedule_after(&mut self, delay: SimDuration, msg: M) {
-        let at = self.now + delay;
-        self.queue.push(at, Event::Timer { node: self.me, incarnation: self.incarnation, msg });
-    }
-
-    /// Delivers `msg` to this node at `at`.
-    ///
-    /// # Panics
-    /// If `at` is in the past.
-    pub fn schedule_at(&mut self, at: SimTime, msg: M) {
-        assert!(at >= self.now, "scheduling in the past: {at} is before now ({})", self.now);
-        self.queue.push(at, Event::Timer { node: self.me, incarnation: self.incarnation, msg });
-    }
-
-    /// Like [`schedule_after`](Self::schedule_after), but returns a handle
-    /// that [`cancel_timer`](Self::cancel_timer) accepts.
-    #[inline]
-    pub fn set_timer(&mut self, delay: SimDuration, msg: M) -> TimerId {
-        let at = self.now + delay;
-        self.stats.timers_set += 1;
-        TimerId(self.queue.push_cancellable(at, Event::Timer { node: self.me, incarnation: self.incarnation, msg }))
-    }
-
-    /// Cancels a timer in O(1). Returns false if it already fired or was cancelled.
-    #[inline]
-    pub fn cancel_timer(&mut self, id: TimerId) -> bool {
-        let done = self.queue.cancel(id.0);
-        self.stats.timers_cancelled += u64::from(done);
-        done
-    }
-}
 
 struct NodeState<C> {
     component: C,
@@ -267,7 +62,10 @@ struct NodeState<C> {
 /// sim.run();
 /// assert_eq!(sim.component(a).pongs, 1);
 /// ```
-pub struct Simulation<C: Component> {
+pub struct Simulation<C, S = ()>
+where
+    C: Component<S>,
+{
     now: SimTime,
     queue: EventQueue<Event<C::Msg>>,
     nodes: Vec<NodeState<C>>,
@@ -278,9 +76,10 @@ pub struct Simulation<C: Component> {
     started: bool,
     partitions: BTreeMap<u32, (Partition, Option<crate::net::PartitionId>)>,
     windows: Vec<FaultWindow>,
+    state: S,
 }
 
-impl<C: Component> std::fmt::Debug for Simulation<C> {
+impl<C: Component<S>, S> std::fmt::Debug for Simulation<C, S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Simulation")
             .field("now", &self.now)
@@ -290,9 +89,19 @@ impl<C: Component> std::fmt::Debug for Simulation<C> {
     }
 }
 
-impl<C: Component> Simulation<C> {
-    /// An empty simulation whose every random stream derives from `seed`.
+impl<C: Component<S>, S: Default> Simulation<C, S> {
+    /// An empty simulation whose every random stream derives from `seed`,
+    /// with the default model state.
     pub fn new(seed: u64) -> Self {
+        Self::with_state(seed, S::default())
+    }
+}
+
+impl<C: Component<S>, S> Simulation<C, S> {
+    /// An empty simulation whose every random stream derives from `seed`,
+    /// owning the model state `state`, which every handler can reach through
+    /// [`Context::state_mut`].
+    pub fn with_state(seed: u64, state: S) -> Self {
         let factory = RngFactory::new(seed);
         Simulation {
             now: SimTime::ZERO,
@@ -305,7 +114,18 @@ impl<C: Component> Simulation<C> {
             started: false,
             partitions: BTreeMap::new(),
             windows: Vec::new(),
+            state,
         }
+    }
+
+    /// The model state.
+    pub fn state(&self) -> &S {
+        &self.state
+    }
+
+    /// The model state, mutably (for setup and inspection between steps).
+    pub fn state_mut(&mut self) -> &mut S {
+        &mut self.state
     }
 
     /// Turns tracing on or off. Call before running.
@@ -430,146 +250,8 @@ impl<C: Component> Simulation<C> {
     /// drawn up to `horizon` from the stream `"faults/<node>"`, so the draws
     /// are the same whatever the models on the nodes.
     pub fn install_faults(&mut self, plan: &FaultPlan, horizon: SimTime) -> Result<(), FaultError> {
-        let known = self.network.names().join(", ");
-        let lookup = |index: usize, name: &str| {
-            self.network.node(name).ok_or_else(|| FaultError::UnknownNode {
-                index,
-                name: name.to_string(),
-                known: known.clone(),
-            })
-        };
-        let mut events: Vec<(SimTime, Fault)> = Vec::new();
-        let mut windows = Vec::new();
-        let mut partitions = Vec::new();
-        for (index, spec) in plan.faults.iter().enumerate() {
-            match spec {
-                FaultSpec::Partition { at, duration, groups, one_way } => {
-                    let side = |g: &Vec<String>| g.iter().map(|n| lookup(index, n)).collect::<Result<Vec<_>, _>>();
-                    let (a, b) = match groups.as_slice() {
-                        [a] => {
-                            let a = side(a)?;
-                            let b = (0..self.nodes.len() as u32).map(NodeId).filter(|n| !a.contains(n)).collect();
-                            (a, b)
-                        }
-                        [a, b] => (side(a)?, side(b)?),
-                        _ => {
-                            return Err(FaultError::Invalid {
-                                index,
-                                problem: "groups must hold one or two lists of node names".into(),
-                            })
-                        }
-                    };
-                    if a.is_empty() || b.is_empty() {
-                        return Err(FaultError::Invalid {
-                            index,
-                            problem: "a partition needs nodes on both sides".into(),
-                        });
-                    }
-                    let target = format!(
-                        "{} | {}",
-                        groups[0].join(","),
-                        groups.get(1).map(|g| g.join(",")).unwrap_or_else(|| "rest".into())
-                    );
-                    partitions.push((Partition { a, b, one_way: *one_way }, *at, *at + *duration));
-                    windows.push(FaultWindow {
-                        kind: "partition".into(),
-                        target,
-                        from: *at,
-                        to: Some(*at + *duration),
-                    });
-                }
-                FaultSpec::Crash { node, at, restart_after } => {
-                    let n = lookup(index, node)?;
-                    events.push((*at, Fault::Crash(n)));
-                    let end = restart_after.map(|d| *at + d);
-                    if let Some(end) = end {
-                        events.push((end, Fault::Restart(n)));
-                    }
-                    windows.push(FaultWindow { kind: "crash".into(), target: node.clone(), from: *at, to: end });
-                }
-                FaultSpec::Pause { node, at, duration } => {
-                    let n = lookup(index, node)?;
-                    events.push((*at, Fault::Pause(n, *duration)));
-                    events.push((*at + *duration, Fault::Resume(n)));
-                    windows.push(FaultWindow {
-                        kind: "pause".into(),
-                        target: node.clone(),
-                        from: *at,
-                        to: Some(*at + *duration),
-                    });
-                }
-                FaultSpec::Slow { node, at, duration, factor } => {
-                    let n = lookup(index, node)?;
-                    if !(factor.is_finite() && *factor >= 1.0 && *factor <= 1e6) {
-                        return Err(FaultError::Invalid {
-                            index,
-                            problem: format!("slow: factor must be between 1 and 1e6, got {factor}"),
-                        });
-                    }
-                    events.push((*at, Fault::Slow(n, (factor * 100.0).round() as u32)));
-                    events.push((*at + *duration, Fault::Slow(n, 100)));
-                    windows.push(FaultWindow {
-                        kind: "slow".into(),
-                        target: node.clone(),
-                        from: *at,
-                        to: Some(*at + *duration),
-                    });
-                }
-                FaultSpec::LatencySpike { node, at, duration, extra } => {
-                    let n = lookup(index, node)?;
-                    events.push((*at, Fault::SpikeStart(n, *extra)));
-                    events.push((*at + *duration, Fault::SpikeEnd(n, *extra)));
-                    windows.push(FaultWindow {
-                        kind: "latency_spike".into(),
-                        target: node.clone(),
-                        from: *at,
-                        to: Some(*at + *duration),
-                    });
-                }
-            }
-        }
-        for (i, rf) in plan.random_faults.iter().enumerate() {
-            let index = plan.faults.len() + i;
-            let n = lookup(index, rf.node())?;
-            let mut rng = self.factory.stream(&format!("faults/{}", rf.node()));
-            let (gap, len, kind) = match rf {
-                RandomFault::Crashes { mtbf, mean_downtime, .. } => (*mtbf, *mean_downtime, "crash"),
-                RandomFault::Pauses { mean_gap, mean_length, .. } => (*mean_gap, *mean_length, "pause"),
-            };
-            if gap.is_zero() {
-                return Err(FaultError::Invalid {
-                    index,
-                    problem: "the mean time between faults must be above zero".into(),
-                });
-            }
-            let exp = Exp::new(1.0).expect("rate 1 is valid");
-            let mut t = SimTime::ZERO;
-            loop {
-                t = t.saturating_add(SimDuration::from_secs_f64(gap.as_secs_f64() * exp.sample(&mut rng)));
-                if t >= horizon {
-                    break;
-                }
-                let d = SimDuration::from_secs_f64(len.as_secs_f64() * exp.sample(&mut rng))
-                    .max(SimDuration::from_nanos(1));
-                match rf {
-                    RandomFault::Crashes { .. } => {
-                        events.push((t, Fault::Crash(n)));
-                        events.push((t + d, Fault::Restart(n)));
-                    }
-                    RandomFault::Pauses { .. } => {
-                        events.push((t, Fault::Pause(n, d)));
-                        events.push((t + d, Fault::Resume(n)));
-                    }
-                }
-                windows.push(FaultWindow {
-                    kind: kind.into(),
-                    target: rf.node().to_string(),
-                    from: t,
-                    to: Some(t + d),
-                });
-                t += d;
-            }
-        }
+        let CompiledFaults { mut events, partitions, windows } =
+            fault::compile(plan, horizon, self.network.names(), &self.factory)?;
         for (p, start, end) in partitions {
             let key = self.plan_partition(p);
             events.push((start, Fault::StartPartition(key)));
@@ -582,21 +264,29 @@ impl<C: Component> Simulation<C> {
         Ok(())
     }
 
+    /// Hands node `id`'s component a context for one handler call. The only
+    /// place a [`Context`] is built.
+    #[inline(always)]
+    fn with_context<R>(&mut self, id: NodeId, f: impl FnOnce(&mut C, &mut Context<'_, C::Msg, S>) -> R) -> R {
+        let NodeState { component, rng, incarnation, slowdown_pct, .. } = &mut self.nodes[id.index()];
+        let mut ctx = Context::new(
+            self.now,
+            id,
+            *incarnation,
+            *slowdown_pct,
+            &mut self.queue,
+            &mut self.network,
+            &mut self.stats,
+            rng,
+            &mut self.state,
+        );
+        f(component, &mut ctx)
+    }
+
     fn start(&mut self) {
         self.started = true;
         for i in 0..self.nodes.len() {
-            let NodeState { component, rng, incarnation, slowdown_pct, .. } = &mut self.nodes[i];
-            let mut ctx = Context {
-                now: self.now,
-                me: NodeId(i as u32),
-                incarnation: *incarnation,
-                slowdown_pct: *slowdown_pct,
-                queue: &mut self.queue,
-                network: &mut self.network,
-                stats: &mut self.stats,
-                rng,
-            };
-            component.on_start(&mut ctx);
+            self.with_context(NodeId::from_index(i), |c, ctx| c.on_start(ctx));
         }
     }
 
@@ -676,18 +366,7 @@ impl<C: Component> Simulation<C> {
                         label: C::label(&msg),
                     });
                 }
-                let NodeState { component, rng, incarnation, slowdown_pct, .. } = &mut self.nodes[to.index()];
-                let mut ctx = Context {
-                    now: self.now,
-                    me: to,
-                    incarnation: *incarnation,
-                    slowdown_pct: *slowdown_pct,
-                    queue: &mut self.queue,
-                    network: &mut self.network,
-                    stats: &mut self.stats,
-                    rng,
-                };
-                component.on_message(&mut ctx, from, msg);
+                self.with_context(to, |c, ctx| c.on_message(ctx, from, msg));
             }
             Event::Timer { node: to, incarnation: inc, msg } => {
                 let node = &self.nodes[to.index()];
@@ -709,18 +388,7 @@ impl<C: Component> Simulation<C> {
                         label: C::label(&msg),
                     });
                 }
-                let NodeState { component, rng, incarnation, slowdown_pct, .. } = &mut self.nodes[to.index()];
-                let mut ctx = Context {
-                    now: self.now,
-                    me: to,
-                    incarnation: *incarnation,
-                    slowdown_pct: *slowdown_pct,
-                    queue: &mut self.queue,
-                    network: &mut self.network,
-                    stats: &mut self.stats,
-                    rng,
-                };
-                component.on_timer(&mut ctx, msg);
+                self.with_context(to, |c, ctx| c.on_timer(ctx, msg));
             }
             Event::Fault(fault) => self.apply_fault(*fault),
         }
@@ -754,26 +422,15 @@ impl<C: Component> Simulation<C> {
                     node.up = false;
                     node.incarnation = node.incarnation.wrapping_add(1) % EXTERNAL;
                     node.paused_until = SimTime::ZERO;
-                    node.component.on_crash(self.now);
+                    node.component.on_crash(self.now, &mut self.state);
                     self.stats.crashes += 1;
                 }
             }
             Fault::Restart(n) => {
                 if !self.nodes[n.index()].up {
                     self.stats.restarts += 1;
-                    let NodeState { component, rng, incarnation, slowdown_pct, up, .. } = &mut self.nodes[n.index()];
-                    *up = true;
-                    let mut ctx = Context {
-                        now: self.now,
-                        me: n,
-                        incarnation: *incarnation,
-                        slowdown_pct: *slowdown_pct,
-                        queue: &mut self.queue,
-                        network: &mut self.network,
-                        stats: &mut self.stats,
-                        rng,
-                    };
-                    component.on_restart(&mut ctx);
+                    self.nodes[n.index()].up = true;
+                    self.with_context(n, |c, ctx| c.on_restart(ctx));
                 }
             }
             Fault::Pause(n, d) => {
@@ -810,24 +467,5 @@ impl<C: Component> Simulation<C> {
             }
             Fault::SpikeEnd(n, d) => self.network.spike(n, d, false),
         }
-    }
-}
-
-impl<M: Clone> Component for Box<dyn Component<Msg = M>> {
-    type Msg = M;
-    fn on_start(&mut self, ctx: &mut Context<'_, M>) {
-        (**self).on_start(ctx)
-    }
-    fn on_message(&mut self, ctx: &mut Context<'_, M>, from: NodeId, msg: M) {
-        (**self).on_message(ctx, from, msg)
-    }
-    fn on_timer(&mut self, ctx: &mut Context<'_, M>, msg: M) {
-        (**self).on_timer(ctx, msg)
-    }
-    fn on_crash(&mut self, at: SimTime) {
-        (**self).on_crash(at)
-    }
-    fn on_restart(&mut self, ctx: &mut Context<'_, M>) {
-        (**self).on_restart(ctx)
     }
 }

@@ -54,7 +54,7 @@ impl Component for Node {
             }
         }
     }
-    fn on_crash(&mut self, _at: SimTime) {
+    fn on_crash(&mut self, _at: SimTime, _state: &mut ()) {
         self.volatile_notes.clear();
     }
     fn on_restart(&mut self, _ctx: &mut Context<'_, Msg>) {
