@@ -23,8 +23,11 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use sim_core::{Component, NodeId, SimDuration, SimTime, TimerId};
 
-use crate::config::{ConfigError, PatternConfig};
-use crate::msg::{CallId, Ctx, CustomerId, Msg, Op, TableKind};
+use crate::config::{self, ConfigError};
+use crate::ctx::Ctx;
+use crate::msg::{unexpected, CallId, CustomerId, Msg, Op, TableKind};
+use crate::node::{Node, NodeName};
+use crate::plugin::{Env, Pattern};
 use crate::world::World;
 
 /// How the sync job learns which customers left.
@@ -78,13 +81,13 @@ impl Default for SyncConfig {
 impl SyncConfig {
     pub(crate) fn validate(&self, key: &str) -> Result<(), ConfigError> {
         if self.interval.is_zero() {
-            return PatternConfig::err(&format!("{key}.interval"), "must be above zero");
+            return config::err(&format!("{key}.interval"), "must be above zero");
         }
         if self.nightly_at.is_some_and(|t| t >= SimDuration::from_hours(24)) {
-            return PatternConfig::err(&format!("{key}.nightly_at"), "must be a time of day below 24h");
+            return config::err(&format!("{key}.nightly_at"), "must be a time of day below 24h");
         }
         if self.batch_size == 0 {
-            return PatternConfig::err(&format!("{key}.batch_size"), "must be at least 1");
+            return config::err(&format!("{key}.batch_size"), "must be at least 1");
         }
         Ok(())
     }
@@ -288,8 +291,10 @@ impl Component<World> for SyncJob {
                 }
                 self.failed(ctx);
             }
+            // A timeout of an attempt already answered or given up on.
+            Msg::CallTimeout { .. } => {}
             Msg::Retry { .. } => self.send(ctx),
-            _ => {}
+            other => unexpected("the sync job", &other),
         }
     }
 
@@ -304,7 +309,25 @@ impl Component<World> for SyncJob {
     }
 }
 
-impl crate::scenario::Service for SyncJob {}
+impl crate::node::Service for SyncJob {}
+
+impl Pattern for SyncConfig {
+    fn name(&self) -> String {
+        self.name.clone().unwrap_or_else(|| "background_sync".into())
+    }
+
+    fn validate(&self, key: &str) -> Result<(), ConfigError> {
+        SyncConfig::validate(self, key)
+    }
+
+    fn change_table(&self) -> bool {
+        self.detect == Detect::ChangeTable
+    }
+
+    fn component(&self, node: NodeName, env: &Env<'_>) -> Option<Node> {
+        (node == NodeName::Sync).then(|| Node::new(SyncJob::new(self.clone(), env.tables)))
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -11,7 +11,8 @@ use std::collections::{BTreeMap, VecDeque};
 use sim_core::{Component, NodeId, SimTime, TimerId};
 
 use crate::config::BrokerConfig;
-use crate::msg::{Ctx, CustomerId, Delivery, Msg, RequestId, Work};
+use crate::ctx::Ctx;
+use crate::msg::{unexpected, CustomerId, Delivery, Msg, RequestId, Work};
 use crate::workers::Workers;
 use crate::world::World;
 
@@ -202,7 +203,7 @@ impl Component<World> for Broker {
                 }
                 self.dispatch(ctx);
             }
-            _ => {}
+            other => unexpected("the broker", &other),
         }
     }
 
@@ -228,7 +229,7 @@ impl Component<World> for Broker {
     }
 }
 
-impl crate::scenario::Service for Broker {
+impl crate::node::Service for Broker {
     fn workers(&self) -> Option<&Workers> {
         Some(&self.workers)
     }

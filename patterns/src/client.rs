@@ -12,7 +12,8 @@ use rand_distr::{Distribution, Exp1};
 use sim_core::{Component, NodeId, SimDuration, SimRng, SimTime, TimerId};
 
 use crate::config::WorkloadConfig;
-use crate::msg::{Ctx, CustomerId, Msg, RequestId};
+use crate::ctx::Ctx;
+use crate::msg::{unexpected, CustomerId, Msg, RequestId};
 use crate::world::{Outcome, World};
 
 /// The user population.
@@ -145,9 +146,9 @@ impl Component<World> for Client {
                     }
                 }
             }
-            _ => {}
+            other => unexpected("the client", &other),
         }
     }
 }
 
-impl crate::scenario::Service for Client {}
+impl crate::node::Service for Client {}

@@ -6,6 +6,8 @@
 use serde::{Deserialize, Serialize};
 use sim_core::{Dist, FaultPlan, LinkConfig, SimDuration};
 
+use crate::node::NodeName;
+
 /// A value out of its domain, with the config path of its key.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{key}: {problem}")]
@@ -16,11 +18,13 @@ pub struct ConfigError {
     pub problem: String,
 }
 
-fn err<T>(key: &str, problem: impl Into<String>) -> Result<T, ConfigError> {
+/// An error for `key`.
+pub(crate) fn err<T>(key: &str, problem: impl Into<String>) -> Result<T, ConfigError> {
     Err(ConfigError { key: key.to_string(), problem: problem.into() })
 }
 
-fn check_prob(key: &str, p: f64) -> Result<(), ConfigError> {
+/// Checks that `p` is a probability.
+pub(crate) fn check_prob(key: &str, p: f64) -> Result<(), ConfigError> {
     if (0.0..=1.0).contains(&p) {
         Ok(())
     } else {
@@ -322,11 +326,8 @@ impl Scenario {
         for (i, l) in self.network.links.iter().enumerate() {
             l.link.validate().map_err(|p| ConfigError { key: format!("network.links[{i}]"), problem: p })?;
             for (k, n) in [("from", &l.from), ("to", &l.to)] {
-                if !crate::scenario::NODE_NAMES.contains(&n.as_str()) {
-                    return err(
-                        &format!("network.links[{i}].{k}"),
-                        format!("unknown node {n:?}; nodes are {}", crate::scenario::NODE_NAMES.join(", ")),
-                    );
+                if let Err(e) = n.parse::<NodeName>() {
+                    return err(&format!("network.links[{i}].{k}"), e.to_string());
                 }
             }
         }
@@ -342,71 +343,16 @@ impl Scenario {
                 | sim_core::FaultSpec::LatencySpike { node, .. } => vec![node],
             };
             for n in names {
-                if !crate::scenario::NODE_NAMES.contains(&n.as_str()) {
-                    return err(
-                        &format!("faults[{i}]"),
-                        format!("unknown node {n:?}; nodes are {}", crate::scenario::NODE_NAMES.join(", ")),
-                    );
+                if let Err(e) = n.parse::<NodeName>() {
+                    return err(&format!("faults[{i}]"), e.to_string());
                 }
             }
         }
         for (i, f) in self.random_faults.iter().enumerate() {
-            if !crate::scenario::NODE_NAMES.contains(&f.node()) {
-                return err(
-                    &format!("random_faults[{i}].node"),
-                    format!("unknown node {:?}; nodes are {}", f.node(), crate::scenario::NODE_NAMES.join(", ")),
-                );
+            if let Err(e) = f.node().parse::<NodeName>() {
+                return err(&format!("random_faults[{i}].node"), e.to_string());
             }
         }
         Ok(())
-    }
-}
-
-/// Which pattern to run, and its knobs.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum PatternConfig {
-    /// Background synchronization.
-    BackgroundSync(crate::background_sync::SyncConfig),
-    /// Orchestrated request-based.
-    Orchestrated(crate::orchestrated::OrchestratedConfig),
-    /// Event-based.
-    EventBased(crate::event_based::EventConfig),
-}
-
-impl PatternConfig {
-    /// The name used in outputs: the config's `name`, or the pattern's.
-    pub fn name(&self) -> String {
-        match self {
-            PatternConfig::BackgroundSync(c) => c.name.clone().unwrap_or_else(|| "background_sync".into()),
-            PatternConfig::Orchestrated(c) => c.name.clone().unwrap_or_else(|| "orchestrated".into()),
-            PatternConfig::EventBased(c) => c.name.clone().unwrap_or_else(|| "event_based".into()),
-        }
-    }
-
-    /// The three patterns with their book defaults.
-    pub fn book_defaults() -> Vec<PatternConfig> {
-        vec![
-            PatternConfig::BackgroundSync(Default::default()),
-            PatternConfig::Orchestrated(Default::default()),
-            PatternConfig::EventBased(Default::default()),
-        ]
-    }
-
-    /// Checks the pattern's knobs; `key` is where the pattern sits in the config.
-    pub fn validate(&self, key: &str) -> Result<(), ConfigError> {
-        match self {
-            PatternConfig::BackgroundSync(c) => c.validate(key),
-            PatternConfig::Orchestrated(c) => c.validate(key),
-            PatternConfig::EventBased(c) => c.validate(key),
-        }
-    }
-
-    pub(crate) fn err(key: &str, problem: impl Into<String>) -> Result<(), ConfigError> {
-        err(key, problem)
-    }
-
-    pub(crate) fn prob(key: &str, p: f64) -> Result<(), ConfigError> {
-        check_prob(key, p)
     }
 }

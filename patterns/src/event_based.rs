@@ -21,10 +21,20 @@
 //! `restart_after`, `publish_timeout`, `outbox_poll`; the broker's own
 //! knobs are under `services.broker`.
 
-use serde::{Deserialize, Serialize};
-use sim_core::SimDuration;
+use std::collections::BTreeMap;
 
-use crate::config::{ConfigError, PatternConfig};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use sim_core::{NodeId, SimDuration, SimTime, Simulation, TimerId};
+
+use crate::broker::Broker;
+use crate::config::{self, ConfigError};
+use crate::ctx::Ctx;
+use crate::msg::{unexpected, CustomerId, Msg, RequestId};
+use crate::node::{Node, NodeName};
+use crate::plugin::{Env, Pattern};
+use crate::service::{DataCore, Source};
+use crate::world::World;
 
 /// Knobs of the event-based pattern.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -62,13 +72,176 @@ impl Default for EventConfig {
 
 impl EventConfig {
     pub(crate) fn validate(&self, key: &str) -> Result<(), ConfigError> {
-        PatternConfig::prob(&format!("{key}.dual_write_crash_prob"), self.dual_write_crash_prob)?;
+        config::check_prob(&format!("{key}.dual_write_crash_prob"), self.dual_write_crash_prob)?;
         if self.publish_timeout.is_zero() {
-            return PatternConfig::err(&format!("{key}.publish_timeout"), "must be above zero");
+            return config::err(&format!("{key}.publish_timeout"), "must be above zero");
         }
         if self.outbox_poll.is_zero() {
-            return PatternConfig::err(&format!("{key}.outbox_poll"), "must be above zero");
+            return config::err(&format!("{key}.outbox_poll"), "must be above zero");
         }
         Ok(())
+    }
+}
+
+/// The Profile's publishing side: delete, publish `CustomerUnsubscribed`,
+/// answer, across the dual-write gap or through an outbox.
+#[derive(Debug)]
+pub struct Publisher {
+    cfg: EventConfig,
+    broker: NodeId,
+    /// Durable: events committed with the delete, not yet confirmed by the
+    /// broker, with when each was last sent (`None`: not since the last start).
+    outbox: BTreeMap<RequestId, (CustomerId, Option<SimTime>)>,
+    /// Volatile: publishes sent but not yet confirmed (no outbox).
+    unconfirmed: BTreeMap<RequestId, (CustomerId, TimerId)>,
+    /// Volatile: whether the outbox relay's retry poll is scheduled.
+    relay_armed: bool,
+}
+
+impl Publisher {
+    /// A publisher sending to `broker`.
+    pub fn new(cfg: EventConfig, broker: NodeId) -> Self {
+        Publisher { cfg, broker, outbox: BTreeMap::new(), unconfirmed: BTreeMap::new(), relay_armed: false }
+    }
+
+    /// Events waiting in the outbox.
+    pub fn outbox_len(&self) -> usize {
+        self.outbox.len()
+    }
+
+    fn publish(&mut self, ctx: &mut Ctx<'_>, event: RequestId, customer: CustomerId) {
+        ctx.send(self.broker, Msg::Publish { event, customer });
+        let timer = ctx.set_timer(self.cfg.publish_timeout, Msg::PublishRetry { event });
+        if let Some((_, old)) = self.unconfirmed.insert(event, (customer, timer)) {
+            ctx.cancel_timer(old);
+        }
+    }
+
+    fn relay(&mut self, ctx: &mut Ctx<'_>) {
+        let now = ctx.now();
+        self.relay_armed = false;
+        let mut resent = 0;
+        for (&event, (customer, sent)) in self.outbox.iter_mut() {
+            // Send what was never sent, and re-send what the broker has
+            // not confirmed within the timeout.
+            if sent.is_none_or(|t| now.saturating_since(t) >= self.cfg.publish_timeout) {
+                resent += u64::from(sent.is_some());
+                *sent = Some(now);
+                ctx.send(self.broker, Msg::Publish { event, customer: *customer });
+            }
+        }
+        if !self.outbox.is_empty() {
+            self.relay_armed = true;
+            ctx.schedule_after(self.cfg.outbox_poll, Msg::OutboxPoll);
+        }
+        ctx.state_mut().counters.publish_retries += resent;
+    }
+}
+
+impl Source for Publisher {
+    fn on_unsubscribe(
+        &mut self,
+        svc: &mut DataCore,
+        ctx: &mut Ctx<'_>,
+        req: RequestId,
+        customer: CustomerId,
+        client: NodeId,
+    ) {
+        if svc.fails(ctx) {
+            svc.finish_request(ctx, client, req, false);
+            return;
+        }
+        svc.commit_delete(ctx, customer);
+        if self.cfg.outbox {
+            // The event is written in the same transaction as the delete.
+            self.outbox.insert(req, (customer, None));
+        }
+        if self.cfg.dual_write_crash_prob > 0.0 && ctx.rng().random_bool(self.cfg.dual_write_crash_prob) {
+            // The process dies right after the commit: no publish from
+            // memory, no answer. Only an outbox remembers.
+            ctx.crash_self(Some(self.cfg.restart_after));
+            return;
+        }
+        if self.cfg.outbox {
+            // The relay sends at once and re-sends until confirmed.
+            self.outbox.insert(req, (customer, Some(ctx.now())));
+            ctx.send(self.broker, Msg::Publish { event: req, customer });
+            if !self.relay_armed {
+                self.relay_armed = true;
+                ctx.schedule_after(self.cfg.outbox_poll, Msg::OutboxPoll);
+            }
+            svc.finish_request(ctx, client, req, true);
+        } else {
+            // Committed, not yet published: the dual-write gap.
+            ctx.schedule_after(self.cfg.publish_gap, Msg::PublishNow { event: req, customer, client });
+        }
+    }
+
+    fn on_message(&mut self, svc: &mut DataCore, ctx: &mut Ctx<'_>, _from: NodeId, msg: Msg) {
+        match msg {
+            Msg::PublishNow { event, customer, client } => {
+                self.publish(ctx, event, customer);
+                svc.finish_request(ctx, client, event, true);
+            }
+            Msg::PublishRetry { event } => {
+                if let Some(&(customer, _)) = self.unconfirmed.get(&event) {
+                    ctx.state_mut().counters.publish_retries += 1;
+                    self.publish(ctx, event, customer);
+                }
+            }
+            Msg::PublishAck { event } => {
+                self.outbox.remove(&event);
+                if let Some((_, timer)) = self.unconfirmed.remove(&event) {
+                    ctx.cancel_timer(timer);
+                }
+            }
+            Msg::OutboxPoll => self.relay(ctx),
+            other => unexpected("the publishing Profile service", &other),
+        }
+    }
+
+    fn on_crash(&mut self) {
+        self.unconfirmed.clear();
+        self.relay_armed = false;
+        // Durable outbox rows survive, but whether they were sent is
+        // process memory: send them all again after the restart.
+        for (_, sent) in self.outbox.values_mut() {
+            *sent = None;
+        }
+    }
+
+    fn on_restart(&mut self, _svc: &mut DataCore, ctx: &mut Ctx<'_>) {
+        if !self.outbox.is_empty() {
+            self.relay_armed = true;
+            ctx.schedule_after(SimDuration::ZERO, Msg::OutboxPoll);
+        }
+    }
+}
+
+impl Pattern for EventConfig {
+    fn name(&self) -> String {
+        self.name.clone().unwrap_or_else(|| "event_based".into())
+    }
+
+    fn validate(&self, key: &str) -> Result<(), ConfigError> {
+        EventConfig::validate(self, key)
+    }
+
+    fn source(&self, env: &Env<'_>) -> Box<dyn Source> {
+        Box::new(Publisher::new(self.clone(), env.broker))
+    }
+
+    fn component(&self, node: NodeName, env: &Env<'_>) -> Option<Node> {
+        let [_, contract, billing] = env.tables;
+        (node == NodeName::Broker)
+            .then(|| Node::new(Broker::new(env.scenario.services.broker.clone(), [contract, billing])))
+    }
+
+    /// Customers Profile deleted whose event the broker never persisted.
+    fn events_lost(&self, sim: &Simulation<Node, World>) -> u64 {
+        let broker = sim.component(NodeName::Broker.id()).service().as_any().downcast_ref::<Broker>();
+        let published = |i: usize| broker.is_some_and(|b| b.has_published(i as RequestId));
+        let w = sim.state();
+        w.requests.iter().enumerate().filter(|(i, r)| r.deleted[0].is_some() && !published(*i)).count() as u64
     }
 }

@@ -2,13 +2,7 @@
 
 use std::sync::Arc;
 
-use sim_core::{Context, NodeId};
-
-use crate::world::World;
-
-/// The context every scenario component handles its events with: typed
-/// messages, and the [`World`] lent by the simulation.
-pub type Ctx<'a> = Context<'a, Msg, World>;
+use sim_core::NodeId;
 
 /// A customer, by dense index `0..customers`.
 pub type CustomerId = u32;
@@ -292,4 +286,16 @@ pub fn label(msg: &Msg) -> &'static str {
         Msg::PublishNow { .. } => "publish_now",
         Msg::PublishRetry { .. } => "publish_retry",
     }
+}
+
+/// A message reached a component that has no part in it: a bug in the
+/// model's wiring, never a consequence of faults (which lose, delay or
+/// duplicate messages, but never re-address them).
+///
+/// # Panics
+/// Always, naming the component and the message.
+#[cold]
+#[track_caller]
+pub fn unexpected(node: &str, msg: &Msg) -> ! {
+    panic!("{node} got a message it has no part in: {}", label(msg))
 }

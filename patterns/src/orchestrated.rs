@@ -10,6 +10,12 @@
 //! policy reports success anyway and leaves the data as it is (also counted
 //! as a manual repair).
 //!
+//! With the dedicated placement the saga runs on the Unsubscribe
+//! Orchestrator ([`Orchestrator`]); with the Profile placement, inside the
+//! Profile service ([`ProfileSaga`]). Either way each request takes a
+//! worker for the whole saga: the thread waits on its calls, so a slow or
+//! failing downstream service eats the orchestrating service's capacity.
+//!
 //! Knobs ([`OrchestratedConfig`]): `placement` (a dedicated orchestrator or
 //! the Profile service), `order`, `call_timeout`, `max_retries`, `backoff`,
 //! `on_failure`.
@@ -17,10 +23,17 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use sim_core::{Dist, NodeId, SimDuration, TimerId};
+use sim_core::{Component, Dist, NodeId, SimDuration, SimTime, TimerId};
 
-use crate::config::{ConfigError, PatternConfig};
-use crate::msg::{CallId, Ctx, CustomerId, Msg, Op, RequestId, TableKind, Work};
+use crate::config::ServiceConfig;
+use crate::config::{self, ConfigError};
+use crate::ctx::Ctx;
+use crate::msg::{unexpected, CallId, CustomerId, Msg, Op, RequestId, TableKind, Work};
+use crate::node::{Node, NodeName};
+use crate::plugin::{Env, Pattern};
+use crate::service::{DataCore, Plain, Source};
+use crate::workers::Workers;
+use crate::world::World;
 
 /// Where the saga runs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,10 +105,10 @@ impl Default for OrchestratedConfig {
 impl OrchestratedConfig {
     pub(crate) fn validate(&self, key: &str) -> Result<(), ConfigError> {
         if self.call_timeout.is_zero() {
-            return PatternConfig::err(&format!("{key}.call_timeout"), "must be above zero");
+            return config::err(&format!("{key}.call_timeout"), "must be above zero");
         }
         if self.max_retries > 30 {
-            return PatternConfig::err(&format!("{key}.max_retries"), "at most 30 (the backoff doubles each time)");
+            return config::err(&format!("{key}.max_retries"), "at most 30 (the backoff doubles each time)");
         }
         Ok(())
     }
@@ -130,6 +143,7 @@ struct Saga {
 struct CallState {
     req: RequestId,
     step: Step,
+    /// 1 for the first attempt.
     attempt: u32,
     timer: Option<TimerId>,
 }
@@ -207,8 +221,12 @@ impl SagaEngine {
             Step::Restore(t) => (t, Op::Restore(saga.customer)),
         };
         if let (TableKind::Profile, Some(dist)) = (table, &self.local_profile) {
-            // The saga's own thread writes the Profile table: no network, no timeout.
-            let d = dist.sample(ctx.rng());
+            // The saga's own thread writes the Profile table: no network, no
+            // timeout. The first delete is the write the request's own unit
+            // of work already paid for (a request's service time includes one
+            // single-row write); a retry or a compensation is a new write.
+            let first_delete = matches!(state.step, Step::Delete(_)) && state.attempt == 1;
+            let d = if first_delete { SimDuration::ZERO } else { dist.sample(ctx.rng()) };
             let d = ctx.stretch(d);
             let me = ctx.id();
             ctx.schedule_after(d, Msg::Done(Work::Call { call, op, caller: me, inline: true }));
@@ -333,5 +351,170 @@ impl SagaEngine {
     fn finish(&mut self, req: RequestId, ok: bool) -> Option<Finished> {
         let saga = self.sagas.remove(&req)?;
         Some(Finished { req, client: saga.client, ok })
+    }
+}
+
+/// The Profile service as orchestrator: the saga runs in the request's own
+/// thread, which it holds until the saga finishes.
+#[derive(Debug)]
+pub struct ProfileSaga {
+    engine: SagaEngine,
+}
+
+impl ProfileSaga {
+    /// Runs `engine`'s sagas inside the Profile service.
+    pub fn new(engine: SagaEngine) -> Self {
+        ProfileSaga { engine }
+    }
+
+    fn finished(svc: &mut DataCore, ctx: &mut Ctx<'_>, f: Option<Finished>) {
+        if let Some(f) = f {
+            svc.finish_request(ctx, f.client, f.req, f.ok);
+        }
+    }
+}
+
+impl Source for ProfileSaga {
+    fn on_unsubscribe(
+        &mut self,
+        _svc: &mut DataCore,
+        ctx: &mut Ctx<'_>,
+        req: RequestId,
+        customer: CustomerId,
+        client: NodeId,
+    ) {
+        // The saga holds this worker until it finishes.
+        self.engine.start(ctx, req, customer, client);
+    }
+
+    fn on_inline_reply(&mut self, svc: &mut DataCore, ctx: &mut Ctx<'_>, call: CallId, ok: bool) {
+        let f = self.engine.on_reply(ctx, call, ok);
+        Self::finished(svc, ctx, f);
+    }
+
+    fn on_message(&mut self, svc: &mut DataCore, ctx: &mut Ctx<'_>, _from: NodeId, msg: Msg) {
+        match msg {
+            Msg::Reply { call, ok, .. } => {
+                let f = self.engine.on_reply(ctx, call, ok);
+                Self::finished(svc, ctx, f);
+            }
+            Msg::CallTimeout { call } => {
+                let f = self.engine.on_timeout(ctx, call);
+                Self::finished(svc, ctx, f);
+            }
+            Msg::Retry { call } => self.engine.on_retry(ctx, call),
+            other => unexpected("the orchestrating Profile service", &other),
+        }
+    }
+
+    fn on_crash(&mut self) {
+        self.engine.clear();
+    }
+}
+
+impl Pattern for OrchestratedConfig {
+    fn name(&self) -> String {
+        self.name.clone().unwrap_or_else(|| "orchestrated".into())
+    }
+
+    fn validate(&self, key: &str) -> Result<(), ConfigError> {
+        OrchestratedConfig::validate(self, key)
+    }
+
+    fn entry(&self) -> NodeName {
+        match self.placement {
+            Placement::Dedicated => NodeName::Orchestrator,
+            Placement::Profile => NodeName::Profile,
+        }
+    }
+
+    fn source(&self, env: &Env<'_>) -> Box<dyn Source> {
+        match self.placement {
+            Placement::Dedicated => Box::new(Plain),
+            Placement::Profile => {
+                let local = env.scenario.services.profile.request_time.clone();
+                Box::new(ProfileSaga::new(SagaEngine::new(self.clone(), env.tables, Some(local))))
+            }
+        }
+    }
+
+    fn component(&self, node: NodeName, env: &Env<'_>) -> Option<Node> {
+        let cfg = env.scenario.services.orchestrator.clone();
+        (node == NodeName::Orchestrator && self.placement == Placement::Dedicated)
+            .then(|| Node::new(Orchestrator::new(cfg, SagaEngine::new(self.clone(), env.tables, None))))
+    }
+}
+
+/// The dedicated orchestrator node.
+#[derive(Debug)]
+pub struct Orchestrator {
+    cfg: ServiceConfig,
+    workers: Workers,
+    engine: SagaEngine,
+}
+
+impl Orchestrator {
+    /// An orchestrator running `engine`'s sagas.
+    pub fn new(cfg: ServiceConfig, engine: SagaEngine) -> Self {
+        let workers = Workers::new(cfg.workers);
+        Orchestrator { cfg, workers, engine }
+    }
+
+    /// The worker pool.
+    pub fn workers(&self) -> &Workers {
+        &self.workers
+    }
+
+    fn start(&mut self, ctx: &mut Ctx<'_>, work: Work) {
+        let d = self.cfg.request_time.sample(ctx.rng());
+        let d = ctx.stretch(d);
+        crate::workers::begin(ctx, "orchestrator", work, d);
+    }
+
+    fn finished(&mut self, ctx: &mut Ctx<'_>, f: Option<Finished>) {
+        if let Some(f) = f {
+            ctx.send(f.client, Msg::Answer { req: f.req, ok: f.ok });
+            if let Some(next) = self.workers.finish(ctx.now()) {
+                self.start(ctx, next);
+            }
+        }
+    }
+}
+
+impl Component<World> for Orchestrator {
+    type Msg = Msg;
+
+    fn on_message(&mut self, ctx: &mut Ctx<'_>, from: NodeId, msg: Msg) {
+        match msg {
+            Msg::Unsubscribe { req, customer } => {
+                if let Some(w) = self.workers.submit(Work::Unsubscribe { req, customer, client: from }, ctx.now()) {
+                    self.start(ctx, w);
+                }
+            }
+            Msg::Done(Work::Unsubscribe { req, customer, client }) => {
+                self.engine.start(ctx, req, customer, client);
+            }
+            Msg::Reply { call, ok, .. } => {
+                let f = self.engine.on_reply(ctx, call, ok);
+                self.finished(ctx, f);
+            }
+            Msg::CallTimeout { call } => {
+                let f = self.engine.on_timeout(ctx, call);
+                self.finished(ctx, f);
+            }
+            Msg::Retry { call } => self.engine.on_retry(ctx, call),
+            other => unexpected("the orchestrator", &other),
+        }
+    }
+
+    fn on_crash(&mut self, at: SimTime, _world: &mut World) {
+        self.workers.clear(at);
+        self.engine.clear();
+    }
+}
+
+impl crate::node::Service for Orchestrator {
+    fn workers(&self) -> Option<&Workers> {
+        Some(&self.workers)
     }
 }

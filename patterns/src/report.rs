@@ -1,13 +1,13 @@
 //! What one run measured, and the invariants checked at its end.
 
 use serde::{Deserialize, Serialize};
-use sim_core::{FaultWindow, SimTime, Stats};
+use sim_core::{FaultWindow, SimTime, Simulation, Stats};
 
-use crate::broker::Broker;
-use crate::config::{PatternConfig, Scenario};
-use crate::msg::{RequestId, TableKind};
-use crate::scenario::{Built, RunOptions};
-use crate::world::{Counters, Outcome, RequestRecord};
+use crate::config::Scenario;
+use crate::msg::TableKind;
+use crate::node::Node;
+use crate::pattern::PatternConfig;
+use crate::world::{Counters, Outcome, RequestRecord, World};
 
 /// Summary statistics of a sample, in seconds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -115,7 +115,7 @@ pub struct RunReport {
     pub trace_hash: u64,
     /// `(time, inconsistent customers)` at every change.
     pub series: Vec<(SimTime, u32)>,
-    /// Every request (only with [`RunOptions::keep_requests`]).
+    /// Every request (only with [`RunOptions::keep_requests`](crate::RunOptions::keep_requests)).
     pub request_log: Vec<RequestRecord>,
     /// Fault windows, for charts.
     pub fault_windows: Vec<FaultWindow>,
@@ -127,8 +127,14 @@ pub struct RunReport {
 
 impl RunReport {
     /// Measures a finished run and checks the end-of-run invariants.
-    pub fn measure(scenario: &Scenario, pattern: &PatternConfig, built: &Built, seed: u64, opts: RunOptions) -> Self {
-        let w = built.sim.state();
+    pub fn measure(
+        scenario: &Scenario,
+        pattern: &PatternConfig,
+        sim: &Simulation<Node, World>,
+        seed: u64,
+        keep_requests: bool,
+    ) -> Self {
+        let w = sim.state();
         let mut ok = 0;
         let mut err = 0;
         let mut timeout = 0;
@@ -165,16 +171,8 @@ impl RunReport {
             }
         }
         let n = w.requests.len() as u64;
-        let stats = built.sim.stats().clone();
-        let events_lost = match pattern {
-            PatternConfig::EventBased(_) => {
-                let broker = built.sim.network().node("broker").expect("every scenario has a broker");
-                let broker = built.sim.component(broker).service().as_any().downcast_ref::<Broker>();
-                let published = |i: usize| broker.is_some_and(|b| b.has_published(i as RequestId));
-                w.requests.iter().enumerate().filter(|(i, r)| r.deleted[0].is_some() && !published(*i)).count() as u64
-            }
-            _ => 0,
-        };
+        let stats = sim.stats().clone();
+        let events_lost = pattern.pattern().events_lost(sim);
 
         let mut violations = Vec::new();
         if ok + err + timeout + pending != n {
@@ -209,10 +207,9 @@ impl RunReport {
             ));
         }
 
-        let end = built.sim.now();
+        let end = sim.now();
         let mut queues = Vec::new();
-        let pools =
-            built.sim.components().filter_map(|(id, n)| Some((built.sim.network().name(id), n.service().workers()?)));
+        let pools = sim.components().filter_map(|(id, n)| Some((sim.network().name(id), n.service().workers()?)));
         for (name, pool) in pools {
             let q = pool.stats();
             let (area, sojourn) = q.integrals(end);
@@ -226,7 +223,7 @@ impl RunReport {
         }
         let duration = scenario.workload.duration.as_secs_f64();
         RunReport {
-            pattern: built.pattern.clone(),
+            pattern: pattern.name(),
             seed,
             requests: n,
             answered_ok: ok,
@@ -248,10 +245,10 @@ impl RunReport {
             kernel: stats,
             violations,
             data_loss: lost.len() as u64,
-            trace_hash: built.sim.trace().hash(),
+            trace_hash: sim.trace().hash(),
             series: w.series.clone(),
-            request_log: if opts.keep_requests { w.requests.clone() } else { Vec::new() },
-            fault_windows: built.sim.fault_windows().to_vec(),
+            request_log: if keep_requests { w.requests.clone() } else { Vec::new() },
+            fault_windows: sim.fault_windows().to_vec(),
             queues,
             horizon: scenario.horizon(),
         }

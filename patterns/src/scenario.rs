@@ -1,28 +1,21 @@
 //! Builds one simulation of the book's scenario under one pattern, runs it,
 //! and measures it.
 //!
-//! Every pattern gets the same seven nodes (unused ones stay idle), so node
-//! ids, stream names and therefore the workload and fault draws are the
-//! same for every pattern under one seed.
+//! Every pattern gets the same seven nodes ([`NodeName::ALL`]; unused ones
+//! stay idle), so node ids, stream names and therefore the workload and
+//! fault draws are the same for every pattern under one seed.
 
-use std::any::Any;
+use sim_core::{FaultError, Simulation, TraceMode};
 
-use sim_core::{Component, FaultError, NodeId, SimTime, Simulation, TraceMode};
-
-use crate::background_sync::SyncJob;
-use crate::broker::Broker;
 use crate::client::Client;
-use crate::config::{ConfigError, PatternConfig, Scenario};
-use crate::msg::{label, Ctx, Msg, TableKind};
-use crate::orchestrated::{Placement, SagaEngine};
-use crate::orchestrator::Orchestrator;
+use crate::config::{ConfigError, Scenario};
+use crate::msg::TableKind;
+use crate::node::{Idle, Node, NodeName};
+use crate::pattern::PatternConfig;
+use crate::plugin::Env;
 use crate::report::RunReport;
-use crate::service::{DataService, Publisher, Role};
-use crate::workers::Workers;
+use crate::service::{DataService, Plain};
 use crate::world::World;
-
-/// The nodes of every scenario, in id order.
-pub const NODE_NAMES: [&str; 7] = ["client", "profile", "contract", "billing", "orchestrator", "broker", "sync"];
 
 /// Why a scenario could not be built.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -34,71 +27,6 @@ pub enum ScenarioError {
     /// The fault plan names an unknown node or a bad parameter.
     #[error("faults: {0}")]
     Fault(#[from] FaultError),
-}
-
-/// Lets the measurement look at a node's concrete component.
-pub trait AsAny {
-    /// The component as [`Any`], to downcast.
-    fn as_any(&self) -> &dyn Any;
-}
-
-impl<T: Any> AsAny for T {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
-/// A component of the scenario: it speaks [`Msg`], works on the [`World`],
-/// and shows its worker pool, if it has one, to the measurements.
-pub trait Service: Component<World, Msg = Msg> + std::fmt::Debug + AsAny {
-    /// The worker pool whose occupancy Little's law is checked on.
-    fn workers(&self) -> Option<&Workers> {
-        None
-    }
-}
-
-/// A scenario node: any [`Service`], labelled for traces.
-pub struct Node(Box<dyn Service>);
-
-impl std::fmt::Debug for Node {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Node")
-    }
-}
-
-impl Node {
-    /// Wraps a component.
-    pub fn new(c: impl Service + 'static) -> Self {
-        Node(Box::new(c))
-    }
-
-    /// The component on this node.
-    pub fn service(&self) -> &dyn Service {
-        &*self.0
-    }
-}
-
-impl Component<World> for Node {
-    type Msg = Msg;
-    fn on_start(&mut self, ctx: &mut Ctx<'_>) {
-        self.0.on_start(ctx)
-    }
-    #[inline]
-    fn on_message(&mut self, ctx: &mut Ctx<'_>, from: NodeId, msg: Msg) {
-        self.0.on_message(ctx, from, msg)
-    }
-    fn on_timer(&mut self, ctx: &mut Ctx<'_>, msg: Msg) {
-        self.0.on_timer(ctx, msg)
-    }
-    fn on_crash(&mut self, at: SimTime, world: &mut World) {
-        self.0.on_crash(at, world)
-    }
-    fn on_restart(&mut self, ctx: &mut Ctx<'_>) {
-        self.0.on_restart(ctx)
-    }
-    fn label(msg: &Msg) -> &'static str {
-        label(msg)
-    }
 }
 
 /// What to record beyond the summary.
@@ -128,6 +56,7 @@ pub fn build(
 ) -> Result<Built, ScenarioError> {
     scenario.validate()?;
     pattern.validate("pattern")?;
+    let plugin = pattern.pattern();
     let mut world = World::new(scenario.customers);
     if trace == TraceMode::Record {
         // A full trace also gets the model's timeline (spans, requests, rows).
@@ -136,59 +65,51 @@ pub fn build(
     let mut sim: Simulation<Node, World> = Simulation::with_state(seed, world);
     sim.set_trace(trace);
     let factory = sim.rng_factory();
-    let id = |name: &str| NodeId::from_index(NODE_NAMES.iter().position(|n| *n == name).expect("known node"));
-    let [_client, profile, contract, billing, orchestrator, broker, _sync] = NODE_NAMES.map(id);
-    let tables = [profile, contract, billing];
+    let env = Env {
+        scenario,
+        tables: [NodeName::Profile.id(), NodeName::Contract.id(), NodeName::Billing.id()],
+        broker: NodeName::Broker.id(),
+    };
     let svc = &scenario.services;
-
-    let entry = match pattern {
-        PatternConfig::Orchestrated(c) if c.placement == Placement::Dedicated => orchestrator,
-        _ => profile,
-    };
-    let profile_role = match pattern {
-        PatternConfig::BackgroundSync(c) => {
-            Role::Answer { change_table: c.detect == crate::background_sync::Detect::ChangeTable }
-        }
-        PatternConfig::Orchestrated(c) if c.placement == Placement::Profile => {
-            Role::Orchestrate(SagaEngine::new(c.clone(), tables, Some(svc.profile.request_time.clone())))
-        }
-        PatternConfig::Orchestrated(_) => Role::Answer { change_table: false },
-        PatternConfig::EventBased(c) => Role::Publish(Publisher::new(c.clone(), broker)),
-    };
-    let engine = match pattern {
-        PatternConfig::Orchestrated(c) => SagaEngine::new(c.clone(), tables, None),
-        _ => SagaEngine::new(Default::default(), tables, None),
-    };
-    let sync_cfg = match pattern {
-        PatternConfig::BackgroundSync(c) => Some(c.clone()),
-        _ => None,
-    };
-
-    let nodes: [Node; 7] = [
-        Node::new(Client::new(scenario.workload.clone(), entry, scenario.customers, factory.stream("workload"))),
-        Node::new(DataService::new(TableKind::Profile, svc.profile.clone(), profile_role)),
-        Node::new(DataService::new(TableKind::Contract, svc.contract.clone(), Role::Owner)),
-        Node::new(DataService::new(TableKind::Billing, svc.billing.clone(), Role::Owner).with_billing(
-            scenario.billing.clone(),
-            scenario.customers,
-            &mut factory.stream("billing/offsets"),
-        )),
-        Node::new(Orchestrator::new(svc.orchestrator.clone(), engine)),
-        Node::new(Broker::new(svc.broker.clone(), [contract, billing])),
-        match sync_cfg {
-            Some(c) => Node::new(SyncJob::new(c, tables)),
-            None => Node::new(Idle),
-        },
-    ];
-    for (name, node) in NODE_NAMES.iter().zip(nodes) {
-        sim.add_node(name, node);
+    for name in NodeName::ALL {
+        let node = match name {
+            NodeName::Client => Node::new(Client::new(
+                scenario.workload.clone(),
+                plugin.entry().id(),
+                scenario.customers,
+                factory.stream("workload"),
+            )),
+            NodeName::Profile => {
+                let profile = DataService::new(TableKind::Profile, svc.profile.clone(), plugin.source(&env));
+                Node::new(if plugin.change_table() { profile.with_change_table() } else { profile })
+            }
+            NodeName::Contract => {
+                Node::new(DataService::new(TableKind::Contract, svc.contract.clone(), Box::new(Plain)))
+            }
+            NodeName::Billing => {
+                Node::new(DataService::new(TableKind::Billing, svc.billing.clone(), Box::new(Plain)).with_billing(
+                    scenario.billing.clone(),
+                    scenario.customers,
+                    &mut factory.stream("billing/offsets"),
+                ))
+            }
+            NodeName::Orchestrator | NodeName::Broker | NodeName::Sync => {
+                plugin.component(name, &env).unwrap_or_else(|| Node::new(Idle))
+            }
+        };
+        let id = sim.add_node(name.name(), node);
+        debug_assert_eq!(id, name.id());
     }
     sim.network_mut().set_default_link(scenario.network.default.clone());
     for l in &scenario.network.links {
-        sim.network_mut().set_link(id(&l.from), id(&l.to), l.link.clone());
+        // Validated above: both ends are node names.
+        let (Ok(from), Ok(to)) = (l.from.parse::<NodeName>(), l.to.parse::<NodeName>()) else {
+            unreachable!("Scenario::validate checks link ends")
+        };
+        sim.network_mut().set_link(from.id(), to.id(), l.link.clone());
     }
     sim.install_faults(&scenario.fault_plan(), scenario.horizon())?;
-    Ok(Built { sim, pattern: pattern.name() })
+    Ok(Built { sim, pattern: plugin.name() })
 }
 
 /// Runs `scenario` under `pattern` with `seed` to the horizon and measures it.
@@ -213,16 +134,5 @@ pub fn run(
 ) -> Result<RunReport, ScenarioError> {
     let mut built = build(scenario, pattern, seed, opts.trace)?;
     built.sim.run_until(scenario.horizon());
-    Ok(RunReport::measure(scenario, pattern, &built, seed, opts))
+    Ok(RunReport::measure(scenario, pattern, &built.sim, seed, opts.keep_requests))
 }
-
-/// A node with nothing to do in this pattern.
-#[derive(Debug)]
-struct Idle;
-
-impl Component<World> for Idle {
-    type Msg = Msg;
-    fn on_message(&mut self, _: &mut Ctx<'_>, _: NodeId, _: Msg) {}
-}
-
-impl Service for Idle {}

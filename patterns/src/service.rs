@@ -2,64 +2,71 @@
 //! and Billing Payment.
 //!
 //! Each service owns one table and serves requests with a pool of workers
-//! ([`Workers`]). What a service does beyond executing database operations
-//! depends on the pattern, and is given by its [`Role`]:
-//!
-//! - the Profile service answers the user's unsubscribe request itself
-//!   (background sync, event-based) or runs the saga (orchestrated, with the
-//!   Profile as orchestrator);
-//! - Contract and Billing consume broker deliveries (event-based);
-//! - Billing also charges every customer once per billing period.
+//! ([`Workers`]). A data service knows no pattern: it executes database
+//! operations, consumes broker deliveries idempotently, and, for Billing,
+//! charges every customer once per billing period; a delete trigger can
+//! fill a change table, a database feature a pattern may install
+//! ([`DataService::with_change_table`]). What the source service (the
+//! book's Profile) does around its delete is the pattern's business: a
+//! [`Source`] hook the pattern hands it (publish an event, run a saga).
+//! Without one it deletes and answers ([`Plain`]).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use rand::Rng;
-use sim_core::{Component, NodeId, SimDuration, SimRng, SimTime, TimerId};
+use sim_core::{Component, NodeId, SimDuration, SimRng, SimTime};
 
 use crate::config::{BillingConfig, ServiceConfig};
-use crate::event_based::EventConfig;
-use crate::msg::{CallId, Ctx, CustomerId, Msg, Op, RequestId, TableKind, Work};
-use crate::orchestrated::{Finished, SagaEngine};
+use crate::ctx::Ctx;
+use crate::msg::{unexpected, CallId, CustomerId, Msg, Op, RequestId, TableKind, Work};
 use crate::workers::Workers;
 use crate::world::World;
 
-/// What the Profile service does after it commits a delete.
-#[derive(Debug)]
-pub enum Role {
-    /// Contract and Billing: a data service (and a subscriber, if a broker delivers).
-    Owner,
-    /// Profile: delete and answer. With `change_table`, a delete trigger
-    /// records the customer in a change table (background sync's variant).
-    Answer {
-        /// Whether the trigger fills a change table.
-        change_table: bool,
-    },
-    /// Profile: delete, publish `CustomerUnsubscribed`, answer.
-    Publish(Publisher),
-    /// Profile: run the orchestrator's saga in the request's own thread.
-    Orchestrate(SagaEngine),
-}
-
-/// The Profile's publishing side in the event-based pattern.
-#[derive(Debug)]
-pub struct Publisher {
-    cfg: EventConfig,
-    broker: NodeId,
-    /// Durable: events committed with the delete, not yet confirmed by the broker.
-    outbox: BTreeMap<RequestId, (CustomerId, SimTime)>,
-    /// Volatile: publishes sent but not yet confirmed (no outbox).
-    unconfirmed: BTreeMap<RequestId, (CustomerId, TimerId)>,
-    /// Volatile: whether the outbox relay's retry poll is scheduled.
-    relay_armed: bool,
-}
-
-impl Publisher {
-    /// A publisher sending to `broker`.
-    pub fn new(cfg: EventConfig, broker: NodeId) -> Self {
-        Publisher { cfg, broker, outbox: BTreeMap::new(), unconfirmed: BTreeMap::new(), relay_armed: false }
+/// What the source service does around its delete: the pattern's hook.
+///
+/// Every method has the plain behaviour as its default: delete the row and
+/// answer. A pattern overrides what it changes.
+pub trait Source: std::fmt::Debug {
+    /// The user's unsubscribe request holds a worker and its service time
+    /// has passed. By default: fail with the service's error rate, or delete
+    /// the row and answer "unsubscribed".
+    fn on_unsubscribe(
+        &mut self,
+        svc: &mut DataCore,
+        ctx: &mut Ctx<'_>,
+        req: RequestId,
+        customer: CustomerId,
+        client: NodeId,
+    ) {
+        if svc.fails(ctx) {
+            svc.finish_request(ctx, client, req, false);
+            return;
+        }
+        svc.commit_delete(ctx, customer);
+        svc.finish_request(ctx, client, req, true);
     }
+
+    /// A call the pattern ran inline on the request's own thread finished.
+    fn on_inline_reply(&mut self, _svc: &mut DataCore, _ctx: &mut Ctx<'_>, _call: CallId, _ok: bool) {}
+
+    /// A message for the pattern's part of the service (acks, replies, timers).
+    fn on_message(&mut self, _svc: &mut DataCore, _ctx: &mut Ctx<'_>, _from: NodeId, msg: Msg) {
+        unexpected("a data service", &msg);
+    }
+
+    /// The process crashed: drop the pattern's volatile state.
+    fn on_crash(&mut self) {}
+
+    /// The process restarted.
+    fn on_restart(&mut self, _svc: &mut DataCore, _ctx: &mut Ctx<'_>) {}
 }
+
+/// Delete and answer: the source's behaviour when the pattern adds nothing
+/// (and every follower's).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Plain;
+
+impl Source for Plain {}
 
 /// Billing's charging schedule.
 #[derive(Debug)]
@@ -82,60 +89,31 @@ impl BillingCycle {
     }
 }
 
-/// One of the three data services.
+/// What every data service has: its table, its workers, its consumers' memory.
 #[derive(Debug)]
-pub struct DataService {
+pub struct DataCore {
     table: TableKind,
     name: &'static str,
     cfg: ServiceConfig,
     workers: Workers,
-    role: Role,
     /// Durable: events already applied, by id (idempotent consumer).
     processed: Vec<bool>,
-    /// Durable: the change table a delete trigger fills (Profile only).
-    changes: Vec<CustomerId>,
+    /// Durable: the change table a delete trigger fills, if one is installed.
+    changes: Option<Vec<CustomerId>>,
     billing: Option<BillingCycle>,
 }
 
-impl DataService {
-    /// A service owning `table`.
-    pub fn new(table: TableKind, cfg: ServiceConfig, role: Role) -> Self {
-        let workers = Workers::new(cfg.workers);
-        let name = match table {
-            TableKind::Profile => "profile",
-            TableKind::Contract => "contract",
-            TableKind::Billing => "billing",
-        };
-        DataService { table, name, cfg, workers, role, processed: Vec::new(), changes: Vec::new(), billing: None }
-    }
+/// One of the three data services, with the pattern's hook.
+#[derive(Debug)]
+pub struct DataService {
+    core: DataCore,
+    source: Box<dyn Source>,
+}
 
-    /// Makes this service charge every customer once per period, at offsets
-    /// drawn uniformly within the period from `rng`.
-    pub fn with_billing(mut self, cfg: BillingConfig, customers: u32, rng: &mut SimRng) -> Self {
-        let mut offsets: Vec<(SimDuration, CustomerId)> =
-            (0..customers).map(|c| (SimDuration::from_nanos(rng.random_range(0..cfg.period.as_nanos())), c)).collect();
-        offsets.sort_unstable();
-        self.billing =
-            Some(BillingCycle { cfg, offsets, cursor: 0, period: 0, last_charged: vec![0; customers as usize] });
-        self
-    }
-
-    /// The worker pool (for Little's-law checks).
-    pub fn workers(&self) -> &Workers {
-        &self.workers
-    }
-
-    /// The change table's current length.
-    pub fn pending_changes(&self) -> usize {
-        self.changes.len()
-    }
-
-    /// Events waiting in the outbox.
-    pub fn outbox_len(&self) -> usize {
-        match &self.role {
-            Role::Publish(p) => p.outbox.len(),
-            _ => 0,
-        }
+impl DataCore {
+    /// The service's configuration.
+    pub fn config(&self) -> &ServiceConfig {
+        &self.cfg
     }
 
     fn service_time(&self, ctx: &mut Ctx<'_>, work: &Work) -> SimDuration {
@@ -149,7 +127,7 @@ impl DataService {
                 // A full scan reads every customer's slot in the table.
                 per_row(ctx.state().customers() as usize, self.cfg.scan_time_per_row)
             }
-            Work::Call { op: Op::ReadChanges, .. } => per_row(self.changes.len(), self.cfg.scan_time_per_row),
+            Work::Call { op: Op::ReadChanges, .. } => per_row(self.pending_changes(), self.cfg.scan_time_per_row),
             _ => SimDuration::ZERO,
         };
         ctx.stretch(base + extra)
@@ -166,14 +144,15 @@ impl DataService {
         }
     }
 
-    fn release(&mut self, ctx: &mut Ctx<'_>) {
+    /// Frees the worker of the unit just finished; the next in line takes it.
+    pub fn release(&mut self, ctx: &mut Ctx<'_>) {
         if let Some(next) = self.workers.finish(ctx.now()) {
             self.start(ctx, next);
         }
     }
 
     /// Draws whether this operation fails with an injected error.
-    fn fails(&mut self, ctx: &mut Ctx<'_>) -> bool {
+    pub fn fails(&mut self, ctx: &mut Ctx<'_>) -> bool {
         let fail = self.cfg.error_rate > 0.0 && ctx.rng().random_bool(self.cfg.error_rate);
         if fail {
             ctx.state_mut().counters.service_errors += 1;
@@ -181,11 +160,33 @@ impl DataService {
         fail
     }
 
-    fn delete_own(&mut self, world: &mut World, c: CustomerId, now: SimTime) {
-        let deleted = world.delete(self.table, c, now);
-        if deleted && matches!(self.role, Role::Answer { change_table: true }) {
-            self.changes.push(c);
+    /// Deletes the customer's row as one database operation. Returns
+    /// whether there was a row.
+    pub fn commit_delete(&mut self, ctx: &mut Ctx<'_>, customer: CustomerId) -> bool {
+        let now = ctx.now();
+        let w = ctx.state_mut();
+        w.counters.db_ops += 1;
+        self.delete_row(w, customer, now)
+    }
+
+    /// Deletes a row; the trigger, if installed, records it.
+    fn delete_row(&mut self, w: &mut World, c: CustomerId, now: SimTime) -> bool {
+        let deleted = w.delete(self.table, c, now);
+        if let (true, Some(changes)) = (deleted, self.changes.as_mut()) {
+            changes.push(c);
         }
+        deleted
+    }
+
+    /// The change table's current length (0 without a trigger).
+    pub fn pending_changes(&self) -> usize {
+        self.changes.as_ref().map_or(0, Vec::len)
+    }
+
+    /// Answers the user and frees the request's worker.
+    pub fn finish_request(&mut self, ctx: &mut Ctx<'_>, client: NodeId, req: RequestId, ok: bool) {
+        ctx.send(client, Msg::Answer { req, ok });
+        self.release(ctx);
     }
 
     /// Executes a database operation on the own table.
@@ -194,7 +195,7 @@ impl DataService {
         w.counters.db_ops += 1;
         match op {
             Op::Delete(c) => {
-                self.delete_own(w, *c, now);
+                self.delete_row(w, *c, now);
                 None
             }
             Op::Restore(c) => {
@@ -205,7 +206,7 @@ impl DataService {
                 // One operation per row written (the call itself was counted above).
                 w.counters.db_ops += (ids.len() as u64).saturating_sub(1);
                 for &c in ids.iter() {
-                    self.delete_own(w, c, now);
+                    self.delete_row(w, c, now);
                 }
                 None
             }
@@ -218,129 +219,40 @@ impl DataService {
                 Some(among.iter().copied().filter(|&c| w.present(table, c)).collect())
             }
             Op::ReadChanges => {
-                w.counters.rows_scanned += self.changes.len() as u64;
-                Some(self.changes.iter().copied().collect())
+                let changes = self.changes.as_deref().unwrap_or_default();
+                w.counters.rows_scanned += changes.len() as u64;
+                Some(changes.iter().copied().collect())
             }
             Op::ClearChanges(ids) => {
                 // Entries are appended in order and read as a prefix, so the
                 // processed ones are exactly the first `ids.len()`.
-                let n = ids.len().min(self.changes.len());
-                debug_assert_eq!(&self.changes[..n], &ids[..n]);
-                self.changes.drain(..n);
+                if let Some(changes) = self.changes.as_mut() {
+                    let n = ids.len().min(changes.len());
+                    debug_assert_eq!(&changes[..n], &ids[..n]);
+                    changes.drain(..n);
+                }
                 None
             }
         }
     }
 
-    fn answer(&mut self, ctx: &mut Ctx<'_>, client: NodeId, req: RequestId, ok: bool) {
-        ctx.send(client, Msg::Answer { req, ok });
-    }
-
-    fn on_done(&mut self, ctx: &mut Ctx<'_>, work: Work) {
-        let now = ctx.now();
-        match work {
-            Work::Unsubscribe { req, customer, client } => {
-                if let Role::Orchestrate(engine) = &mut self.role {
-                    engine.start(ctx, req, customer, client);
-                    return; // the saga holds this worker until it finishes
-                }
-                if self.fails(ctx) {
-                    self.answer(ctx, client, req, false);
-                    self.release(ctx);
-                    return;
-                }
-                ctx.state_mut().counters.db_ops += 1;
-                self.delete_own(ctx.state_mut(), customer, now);
-                let (outbox, crash_prob, gap, restart) = match &self.role {
-                    Role::Publish(p) => {
-                        (p.cfg.outbox, p.cfg.dual_write_crash_prob, p.cfg.publish_gap, p.cfg.restart_after)
-                    }
-                    _ => {
-                        self.answer(ctx, client, req, true);
-                        self.release(ctx);
-                        return;
-                    }
-                };
-                if outbox {
-                    // The event is written in the same transaction as the delete.
-                    if let Role::Publish(p) = &mut self.role {
-                        p.outbox.insert(req, (customer, SimTime::ZERO));
-                    }
-                }
-                if crash_prob > 0.0 && ctx.rng().random_bool(crash_prob) {
-                    // The process dies right after the commit: no publish
-                    // from memory, no answer. Only an outbox remembers.
-                    ctx.crash_self(Some(restart));
-                    return;
-                }
-                if outbox {
-                    // The relay sends at once and re-sends until confirmed.
-                    let Role::Publish(p) = &mut self.role else { unreachable!() };
-                    p.outbox.insert(req, (customer, now.max(SimTime::from_nanos(1))));
-                    ctx.send(p.broker, Msg::Publish { event: req, customer });
-                    if !p.relay_armed {
-                        p.relay_armed = true;
-                        ctx.schedule_after(p.cfg.outbox_poll, Msg::OutboxPoll);
-                    }
-                    self.answer(ctx, client, req, true);
-                    self.release(ctx);
-                } else {
-                    // Committed, not yet published: the dual-write gap.
-                    ctx.schedule_after(gap, Msg::PublishNow { event: req, customer, client });
-                }
+    fn consume(&mut self, ctx: &mut Ctx<'_>, delivery: crate::msg::Delivery, broker: NodeId) {
+        if self.fails(ctx) {
+            ctx.send(broker, Msg::Nack(delivery));
+        } else {
+            let i = delivery.event as usize;
+            if self.processed.len() <= i {
+                self.processed.resize(i + 1, false);
             }
-            Work::Call { call, op, caller, inline } => {
-                let (ok, rows) =
-                    if self.fails(ctx) { (false, None) } else { (true, self.apply(ctx.state_mut(), &op, now)) };
-                if inline {
-                    self.saga_reply(ctx, call, ok);
-                } else {
-                    ctx.send(caller, Msg::Reply { call, ok, rows });
-                    self.release(ctx);
-                }
+            if self.processed[i] {
+                ctx.state_mut().counters.duplicates += 1;
+            } else {
+                self.processed[i] = true;
+                self.commit_delete(ctx, delivery.customer);
             }
-            Work::Consume { delivery, broker } => {
-                if self.fails(ctx) {
-                    ctx.send(broker, Msg::Nack(delivery));
-                } else {
-                    let i = delivery.event as usize;
-                    if self.processed.len() <= i {
-                        self.processed.resize(i + 1, false);
-                    }
-                    if self.processed[i] {
-                        ctx.state_mut().counters.duplicates += 1;
-                    } else {
-                        self.processed[i] = true;
-                        ctx.state_mut().counters.db_ops += 1;
-                        self.delete_own(ctx.state_mut(), delivery.customer, now);
-                    }
-                    ctx.send(broker, Msg::Ack(delivery));
-                }
-                self.release(ctx);
-            }
-            Work::Persist { .. } => unreachable!("only the broker persists"),
+            ctx.send(broker, Msg::Ack(delivery));
         }
-    }
-
-    fn saga_reply(&mut self, ctx: &mut Ctx<'_>, call: CallId, ok: bool) {
-        let Role::Orchestrate(engine) = &mut self.role else { return };
-        if let Some(f) = engine.on_reply(ctx, call, ok) {
-            self.saga_finished(ctx, f);
-        }
-    }
-
-    fn saga_finished(&mut self, ctx: &mut Ctx<'_>, f: Finished) {
-        self.answer(ctx, f.client, f.req, f.ok);
         self.release(ctx);
-    }
-
-    fn publish(&mut self, ctx: &mut Ctx<'_>, event: RequestId, customer: CustomerId) {
-        let Role::Publish(p) = &mut self.role else { return };
-        ctx.send(p.broker, Msg::Publish { event, customer });
-        let timer = ctx.set_timer(p.cfg.publish_timeout, Msg::PublishRetry { event });
-        if let Some((_, old)) = p.unconfirmed.insert(event, (customer, timer)) {
-            ctx.cancel_timer(old);
-        }
     }
 
     fn charge_due(&mut self, ctx: &mut Ctx<'_>) {
@@ -375,114 +287,112 @@ impl DataService {
     }
 }
 
-impl Component<World> for DataService {
-    type Msg = Msg;
-
-    fn on_start(&mut self, ctx: &mut Ctx<'_>) {
-        if self.billing.is_some() {
-            self.charge_due(ctx);
-        }
+impl DataService {
+    /// A service owning `table`, with the pattern's hook `source`.
+    pub fn new(table: TableKind, cfg: ServiceConfig, source: Box<dyn Source>) -> Self {
+        let name = match table {
+            TableKind::Profile => "profile",
+            TableKind::Contract => "contract",
+            TableKind::Billing => "billing",
+        };
+        let workers = Workers::new(cfg.workers);
+        let core = DataCore { table, name, cfg, workers, processed: Vec::new(), changes: None, billing: None };
+        DataService { core, source }
     }
 
-    fn on_message(&mut self, ctx: &mut Ctx<'_>, from: NodeId, msg: Msg) {
-        match msg {
-            Msg::Unsubscribe { req, customer } => self.submit(ctx, Work::Unsubscribe { req, customer, client: from }),
-            Msg::Call { call, op } => self.submit(ctx, Work::Call { call, op, caller: from, inline: false }),
-            Msg::Deliver(delivery) => self.submit(ctx, Work::Consume { delivery, broker: from }),
-            Msg::Done(work) => self.on_done(ctx, work),
-            Msg::Reply { call, ok, .. } => {
-                self.saga_reply(ctx, call, ok);
-            }
-            Msg::CallTimeout { call } => {
-                let Role::Orchestrate(engine) = &mut self.role else { return };
-                if let Some(f) = engine.on_timeout(ctx, call) {
-                    self.saga_finished(ctx, f);
-                }
-            }
-            Msg::Retry { call } => {
-                if let Role::Orchestrate(engine) = &mut self.role {
-                    engine.on_retry(ctx, call);
-                }
-            }
-            Msg::PublishNow { event, customer, client } => {
-                self.publish(ctx, event, customer);
-                self.answer(ctx, client, event, true);
-                self.release(ctx);
-            }
-            Msg::PublishRetry { event } => {
-                let Role::Publish(p) = &mut self.role else { return };
-                if let Some(&(customer, _)) = p.unconfirmed.get(&event) {
-                    ctx.state_mut().counters.publish_retries += 1;
-                    self.publish(ctx, event, customer);
-                }
-            }
-            Msg::PublishAck { event } => {
-                let Role::Publish(p) = &mut self.role else { return };
-                p.outbox.remove(&event);
-                if let Some((_, timer)) = p.unconfirmed.remove(&event) {
-                    ctx.cancel_timer(timer);
-                }
-            }
-            Msg::OutboxPoll => {
-                let now = ctx.now();
-                let Role::Publish(p) = &mut self.role else { return };
-                p.relay_armed = false;
-                let (broker, timeout) = (p.broker, p.cfg.publish_timeout);
-                let mut resent = 0;
-                for (&event, (customer, sent)) in p.outbox.iter_mut() {
-                    // Send what was never sent, and re-send what the broker has
-                    // not confirmed within the timeout.
-                    if *sent == SimTime::ZERO || now.saturating_since(*sent) >= timeout {
-                        resent += u64::from(*sent != SimTime::ZERO);
-                        *sent = now.max(SimTime::from_nanos(1));
-                        ctx.send(broker, Msg::Publish { event, customer: *customer });
-                    }
-                }
-                let poll = p.cfg.outbox_poll;
-                if !p.outbox.is_empty() {
-                    p.relay_armed = true;
-                    ctx.schedule_after(poll, Msg::OutboxPoll);
-                }
-                ctx.state_mut().counters.publish_retries += resent;
-            }
-            Msg::BillingRun => self.charge_due(ctx),
-            _ => {}
-        }
+    /// Installs a delete trigger that records every deleted customer in a
+    /// change table, which `Op::ReadChanges` reads and `Op::ClearChanges`
+    /// trims.
+    pub fn with_change_table(mut self) -> Self {
+        self.core.changes = Some(Vec::new());
+        self
     }
 
-    fn on_crash(&mut self, at: SimTime, _world: &mut World) {
-        self.workers.clear(at);
-        match &mut self.role {
-            Role::Publish(p) => {
-                p.unconfirmed.clear();
-                p.relay_armed = false;
-                // Durable outbox rows survive, but whether they were sent is
-                // process memory: send them all again after the restart.
-                for (_, sent) in p.outbox.values_mut() {
-                    *sent = SimTime::ZERO;
-                }
-            }
-            Role::Orchestrate(engine) => engine.clear(),
-            _ => {}
-        }
+    /// The change table's current length (0 without a trigger).
+    pub fn pending_changes(&self) -> usize {
+        self.core.pending_changes()
     }
 
-    fn on_restart(&mut self, ctx: &mut Ctx<'_>) {
-        if let Role::Publish(p) = &mut self.role {
-            if !p.outbox.is_empty() {
-                p.relay_armed = true;
-                ctx.schedule_after(SimDuration::ZERO, Msg::OutboxPoll);
+    /// Makes this service charge every customer once per period, at offsets
+    /// drawn uniformly within the period from `rng`.
+    pub fn with_billing(mut self, cfg: BillingConfig, customers: u32, rng: &mut SimRng) -> Self {
+        let mut offsets: Vec<(SimDuration, CustomerId)> =
+            (0..customers).map(|c| (SimDuration::from_nanos(rng.random_range(0..cfg.period.as_nanos())), c)).collect();
+        offsets.sort_unstable();
+        self.core.billing =
+            Some(BillingCycle { cfg, offsets, cursor: 0, period: 0, last_charged: vec![0; customers as usize] });
+        self
+    }
+
+    /// The worker pool (for Little's-law checks).
+    pub fn workers(&self) -> &Workers {
+        &self.core.workers
+    }
+
+    /// The pattern's hook.
+    pub fn source(&self) -> &dyn Source {
+        &*self.source
+    }
+
+    fn on_done(&mut self, ctx: &mut Ctx<'_>, work: Work) {
+        let now = ctx.now();
+        let DataService { core, source } = self;
+        match work {
+            Work::Unsubscribe { req, customer, client } => source.on_unsubscribe(core, ctx, req, customer, client),
+            Work::Call { call, op, caller, inline } => {
+                let (ok, rows) =
+                    if core.fails(ctx) { (false, None) } else { (true, core.apply(ctx.state_mut(), &op, now)) };
+                if inline {
+                    source.on_inline_reply(core, ctx, call, ok);
+                } else {
+                    ctx.send(caller, Msg::Reply { call, ok, rows });
+                    core.release(ctx);
+                }
             }
-        }
-        if self.billing.is_some() {
-            // Billing catches up on the charges it missed while it was down.
-            self.charge_due(ctx);
+            Work::Consume { delivery, broker } => core.consume(ctx, delivery, broker),
+            Work::Persist { .. } => unexpected(core.name, &Msg::Done(work)),
         }
     }
 }
 
-impl crate::scenario::Service for DataService {
+impl Component<World> for DataService {
+    type Msg = Msg;
+
+    fn on_start(&mut self, ctx: &mut Ctx<'_>) {
+        if self.core.billing.is_some() {
+            self.core.charge_due(ctx);
+        }
+    }
+
+    fn on_message(&mut self, ctx: &mut Ctx<'_>, from: NodeId, msg: Msg) {
+        let core = &mut self.core;
+        match msg {
+            Msg::Unsubscribe { req, customer } => core.submit(ctx, Work::Unsubscribe { req, customer, client: from }),
+            Msg::Call { call, op } => core.submit(ctx, Work::Call { call, op, caller: from, inline: false }),
+            Msg::Deliver(delivery) => core.submit(ctx, Work::Consume { delivery, broker: from }),
+            Msg::Done(work) => self.on_done(ctx, work),
+            Msg::BillingRun => core.charge_due(ctx),
+            // Everything else belongs to the pattern's part of the service.
+            other => self.source.on_message(core, ctx, from, other),
+        }
+    }
+
+    fn on_crash(&mut self, at: SimTime, _world: &mut World) {
+        self.core.workers.clear(at);
+        self.source.on_crash();
+    }
+
+    fn on_restart(&mut self, ctx: &mut Ctx<'_>) {
+        self.source.on_restart(&mut self.core, ctx);
+        if self.core.billing.is_some() {
+            // Billing catches up on the charges it missed while it was down.
+            self.core.charge_due(ctx);
+        }
+    }
+}
+
+impl crate::node::Service for DataService {
     fn workers(&self) -> Option<&Workers> {
-        Some(&self.workers)
+        Some(&self.core.workers)
     }
 }

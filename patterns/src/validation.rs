@@ -11,8 +11,9 @@ use serde::Serialize;
 use sim_core::{Dist, LinkConfig, SimDuration};
 
 use crate::background_sync::SyncConfig;
-use crate::config::{PatternConfig, Scenario};
+use crate::config::Scenario;
 use crate::orchestrated::OrchestratedConfig;
+use crate::pattern::PatternConfig;
 use crate::scenario::{run, RunOptions};
 use crate::world::Outcome;
 

@@ -9,7 +9,8 @@ use std::collections::VecDeque;
 
 use sim_core::{SimDuration, SimTime};
 
-use crate::msg::{Ctx, Msg, Work};
+use crate::ctx::Ctx;
+use crate::msg::{Msg, Work};
 use crate::world::TimelineEvent;
 
 /// Starts `work` on a worker of `node` for `d`: records the span on the

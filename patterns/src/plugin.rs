@@ -1,0 +1,68 @@
+//! The interface every pattern implements: what it adds to the book's
+//! scenario.
+//!
+//! A scenario always has the same seven nodes ([`NodeName::ALL`]). A
+//! pattern decides, through [`Pattern`]:
+//! - which node answers the user ([`Pattern::entry`]);
+//! - what the source service (Profile) does once it has committed the
+//!   delete ([`Pattern::source`]): answer, publish, run the saga inline;
+//! - whether Profile's database fills a change table ([`Pattern::change_table`]);
+//! - which components it puts on its own nodes ([`Pattern::component`]):
+//!   the orchestrator, the broker, the sync job. Nodes it leaves alone are idle;
+//! - what it measures beyond the common report ([`Pattern::events_lost`]).
+//!
+//! [`scenario::build`](crate::scenario::build) asks these once per run.
+
+use sim_core::{NodeId, Simulation};
+
+use crate::config::{ConfigError, Scenario};
+use crate::node::{Node, NodeName};
+use crate::service::{Plain, Source};
+use crate::world::World;
+
+/// What a pattern can see while it is built into a scenario.
+#[derive(Clone, Copy, Debug)]
+pub struct Env<'a> {
+    /// The scenario.
+    pub scenario: &'a Scenario,
+    /// The Profile, Contract and Billing nodes.
+    pub tables: [NodeId; 3],
+    /// The broker node.
+    pub broker: NodeId,
+}
+
+/// An eventual-consistency pattern, as a plug-in of the scenario.
+pub trait Pattern: std::fmt::Debug {
+    /// The name used in outputs.
+    fn name(&self) -> String;
+
+    /// Checks the pattern's knobs; `key` is where the pattern sits in the config.
+    fn validate(&self, key: &str) -> Result<(), ConfigError>;
+
+    /// The node the users send their unsubscribe requests to.
+    fn entry(&self) -> NodeName {
+        NodeName::Profile
+    }
+
+    /// What the Profile service does around its delete.
+    fn source(&self, _env: &Env<'_>) -> Box<dyn Source> {
+        Box::new(Plain)
+    }
+
+    /// Whether a delete trigger on Profile fills a change table.
+    fn change_table(&self) -> bool {
+        false
+    }
+
+    /// The component the pattern runs on `node`, one of the nodes no
+    /// service owns (orchestrator, broker, sync); `None` leaves it idle.
+    fn component(&self, _node: NodeName, _env: &Env<'_>) -> Option<Node> {
+        None
+    }
+
+    /// Events lost on the way from the source to the followers, counted
+    /// after the run (event-based: the dual-write gap).
+    fn events_lost(&self, _sim: &Simulation<Node, World>) -> u64 {
+        0
+    }
+}
