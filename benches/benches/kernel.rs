@@ -2,6 +2,8 @@
 //! API, each beside a bare `BinaryHeap<(time, seq)>` loop measured in the
 //! same run. Compare the ratios, not the absolute figures: machines are
 //! shared and noisy.
+// criterion_main! generates an undocumented `main`.
+#![allow(missing_docs)]
 
 use benches::{hold_sim, phold_sim, BareHeap};
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};

@@ -2,6 +2,8 @@
 //! customers with the default latencies (200 requests/s for 500 s of
 //! virtual time, then a drain long enough for the hourly sync to run).
 //! Throughput is in simulated unsubscribes per wall-clock second.
+// criterion_main! generates an undocumented `main`.
+#![allow(missing_docs)]
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use patterns::{run, PatternConfig, RunOptions, Scenario};

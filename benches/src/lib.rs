@@ -1,6 +1,5 @@
 //! Models shared by the criterion benches: the classic hold and PHOLD
 //! kernel benchmarks, and the bare-heap baseline they are measured against.
-#![warn(missing_docs)]
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;

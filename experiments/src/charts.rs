@@ -345,7 +345,7 @@ fn metric_label(m: &str) -> (&'static str, &'static str) {
 }
 
 /// Redraws every chart of a results folder from its CSV files.
-pub fn render_all(dir: &Path) -> Result<Vec<String>> {
+pub(crate) fn render_all(dir: &Path) -> Result<Vec<String>> {
     let mut made = Vec::new();
     // The experiment's own name, not the folder's: a merged sweep must draw
     // the same charts as a single-machine run, wherever it was written.

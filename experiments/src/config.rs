@@ -15,7 +15,7 @@ use toml::{Table, Value};
 /// A config problem, always naming where.
 #[derive(Debug, thiserror::Error)]
 #[error("{file}: {key}: {problem}")]
-pub struct ConfigFileError {
+pub(crate) struct ConfigFileError {
     /// The file (or `<built-in baseline>`).
     pub file: String,
     /// The dotted key, or `(syntax)` for a TOML syntax error.
@@ -27,7 +27,7 @@ pub struct ConfigFileError {
 /// One swept dimension: every path in `params` takes each of `values` in turn.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SweepDim {
+pub(crate) struct SweepDim {
     /// A label for charts and CSV (default: the first param).
     #[serde(default)]
     pub label: Option<String>,
@@ -40,7 +40,7 @@ pub struct SweepDim {
 
 impl SweepDim {
     /// The dimension's label.
-    pub fn label(&self) -> &str {
+    pub(crate) fn label(&self) -> &str {
         self.label.as_deref().unwrap_or_else(|| self.params.first().map(String::as_str).unwrap_or("sweep"))
     }
 }
@@ -78,7 +78,7 @@ const HEAD_KEYS: [&str; 7] = ["name", "description", "seed", "replications", "pa
 
 /// One point of the sweep: the resolved scenario and patterns there.
 #[derive(Clone, Debug)]
-pub struct Point {
+pub(crate) struct Point {
     /// The swept values at this point (x, then y), rendered for CSV.
     pub coords: Vec<String>,
     /// The same values as numbers where they are numbers or durations (seconds).
@@ -93,7 +93,7 @@ pub struct Point {
 
 /// A loaded, validated experiment.
 #[derive(Clone, Debug)]
-pub struct Experiment {
+pub(crate) struct Experiment {
     /// Its name (output folder).
     pub name: String,
     /// What question it answers.
@@ -115,16 +115,16 @@ pub struct Experiment {
 }
 
 /// The built-in default experiment.
-pub const BASELINE: &str = include_str!("../configs/baseline.toml");
+pub(crate) const BASELINE: &str = include_str!("../configs/baseline.toml");
 
 /// Reads and validates a config file.
-pub fn load_file(path: &Path) -> Result<Experiment, ConfigFileError> {
+pub(crate) fn load_file(path: &Path) -> Result<Experiment, ConfigFileError> {
     load_file_with(path, Overrides::default())
 }
 
 impl Experiment {
     /// A stable hash of everything that determines the outputs.
-    pub fn hash(&self) -> String {
+    pub(crate) fn hash(&self) -> String {
         format!("{:016x}", stable_hash(self.resolved_toml.as_bytes()))
     }
 }
@@ -184,7 +184,7 @@ fn toml_problem(e: &toml::de::Error) -> String {
 
 /// Command-line values that replace the config's own.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Overrides {
+pub(crate) struct Overrides {
     /// `--seed`.
     pub seed: Option<u64>,
     /// `--replications`.
@@ -192,12 +192,12 @@ pub struct Overrides {
 }
 
 /// Parses and validates a config given as text.
-pub fn load_str(text: &str, file: &str) -> Result<Experiment, ConfigFileError> {
+pub(crate) fn load_str(text: &str, file: &str) -> Result<Experiment, ConfigFileError> {
     load_with(text, file, Overrides::default())
 }
 
 /// Reads and validates a config file, with command-line overrides.
-pub fn load_file_with(path: &Path, ov: Overrides) -> Result<Experiment, ConfigFileError> {
+pub(crate) fn load_file_with(path: &Path, ov: Overrides) -> Result<Experiment, ConfigFileError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| ConfigFileError {
         file: file.clone(),
@@ -210,7 +210,7 @@ pub fn load_file_with(path: &Path, ov: Overrides) -> Result<Experiment, ConfigFi
 /// Parses and validates a config given as text, with command-line
 /// overrides applied before anything is resolved (so the resolved config
 /// and its hash say what actually ran).
-pub fn load_with(text: &str, file: &str, ov: Overrides) -> Result<Experiment, ConfigFileError> {
+pub(crate) fn load_with(text: &str, file: &str, ov: Overrides) -> Result<Experiment, ConfigFileError> {
     let fail = |key: String, problem: String| ConfigFileError { file: file.to_string(), key, problem };
     let table: Table = text.parse::<Table>().map_err(|e| {
         let line = e.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1)).unwrap_or(0);
@@ -438,7 +438,7 @@ fn set(t: &mut Table, path: &str, v: Value) -> bool {
 }
 
 /// A value as it goes into a CSV cell.
-pub fn render(v: &Value) -> String {
+pub(crate) fn render(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         other => other.to_string(),
@@ -446,7 +446,7 @@ pub fn render(v: &Value) -> String {
 }
 
 /// A value as a number: numbers as they are, durations in seconds.
-pub fn numeric(v: &Value) -> Option<f64> {
+pub(crate) fn numeric(v: &Value) -> Option<f64> {
     match v {
         Value::Integer(i) => Some(*i as f64),
         Value::Float(f) => Some(*f),
@@ -456,7 +456,7 @@ pub fn numeric(v: &Value) -> Option<f64> {
 }
 
 /// The bundled configs folder, next to this crate's sources.
-pub fn bundled_dir() -> PathBuf {
+pub(crate) fn bundled_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("configs")
 }
 

@@ -28,7 +28,7 @@ use crate::runner::replication_seed;
 /// One element of a fault mix: a scheduled fault, or a network impairment
 /// that lasts the whole run.
 #[derive(Clone, Debug, PartialEq)]
-pub enum FaultItem {
+pub(crate) enum FaultItem {
     /// A scheduled fault.
     Spec(FaultSpec),
     /// Loss on every link.
@@ -43,7 +43,7 @@ pub enum FaultItem {
 const TARGETS: [&str; 6] = ["profile", "contract", "billing", "orchestrator", "broker", "sync"];
 
 /// The small scenario every explored run uses.
-pub fn base_scenario() -> Scenario {
+pub(crate) fn base_scenario() -> Scenario {
     let mut s = Scenario { customers: 3_000, ..Default::default() };
     s.workload.rate_per_s = 3.0;
     s.workload.duration = SimDuration::from_mins(10);
@@ -55,7 +55,7 @@ pub fn base_scenario() -> Scenario {
 }
 
 /// The patterns explored.
-pub fn explored_patterns() -> Vec<PatternConfig> {
+pub(crate) fn explored_patterns() -> Vec<PatternConfig> {
     let sync = patterns::background_sync::SyncConfig { interval: SimDuration::from_mins(15), ..Default::default() };
     vec![
         PatternConfig::BackgroundSync(sync),
@@ -80,7 +80,7 @@ fn node(rng: &mut impl Rng) -> String {
 }
 
 /// Draws the fault mix of one seed.
-pub fn draw_mix(seed: u64) -> Vec<FaultItem> {
+pub(crate) fn draw_mix(seed: u64) -> Vec<FaultItem> {
     let mut rng = RngFactory::new(seed).stream("explore/mix");
     let mut items = Vec::new();
     let window = 600.0; // faults start within the 10-minute arrival window
@@ -137,7 +137,7 @@ pub fn draw_mix(seed: u64) -> Vec<FaultItem> {
 }
 
 /// The base scenario with a fault mix applied.
-pub fn apply(base: &Scenario, items: &[FaultItem]) -> Scenario {
+pub(crate) fn apply(base: &Scenario, items: &[FaultItem]) -> Scenario {
     let mut s = base.clone();
     for item in items {
         match item {
@@ -164,7 +164,7 @@ fn check_counting(s: &Scenario, p: &PatternConfig, seed: u64) -> (Vec<(Promise, 
 }
 
 /// Delta debugging (ddmin): a 1-minimal subset of `items` for which `fails` holds.
-pub fn ddmin<T: Clone>(items: &[T], fails: &dyn Fn(&[T]) -> bool) -> Vec<T> {
+pub(crate) fn ddmin<T: Clone>(items: &[T], fails: &dyn Fn(&[T]) -> bool) -> Vec<T> {
     let mut c = items.to_vec();
     let mut n = 2usize;
     while c.len() >= 2 {
@@ -223,7 +223,7 @@ fn shrink_times(items: Vec<FaultItem>, fails: &dyn Fn(&[FaultItem]) -> bool) -> 
 }
 
 /// A reproducer: the config text `ecsim run` replays.
-pub fn reproducer(
+pub(crate) fn reproducer(
     name: &str,
     seed_index: u64,
     scenario: &Scenario,
@@ -268,7 +268,7 @@ struct SummaryRow {
 
 /// Options of `ecsim explore`.
 #[derive(Clone, Debug)]
-pub struct ExploreArgs {
+pub(crate) struct ExploreArgs {
     /// Seeds to try (0..seeds).
     pub seeds: u64,
     /// Only patterns whose name contains this.
@@ -284,7 +284,7 @@ pub struct ExploreArgs {
 }
 
 /// Runs the search and writes its outputs. Returns the printed summary.
-pub fn explore(args: &ExploreArgs) -> Result<String> {
+pub(crate) fn explore(args: &ExploreArgs) -> Result<String> {
     let base = base_scenario();
     let pats: Vec<PatternConfig> = explored_patterns()
         .into_iter()
@@ -441,7 +441,7 @@ pub fn explore(args: &ExploreArgs) -> Result<String> {
 }
 
 /// Replays one run with full tracing and writes the trace as JSON Lines.
-pub fn write_trace(path: &Path, scenario: &Scenario, pattern: &PatternConfig, seed: u64) -> Result<()> {
+pub(crate) fn write_trace(path: &Path, scenario: &Scenario, pattern: &PatternConfig, seed: u64) -> Result<()> {
     let mut built = patterns::build(scenario, pattern, seed, TraceMode::Record)?;
     built.sim.run_until(scenario.horizon());
     let mut buf = Vec::new();

@@ -14,7 +14,7 @@ use crate::config::Experiment;
 use crate::runner::Job;
 
 /// Writes `bytes` to `path` through a temporary file in the same folder.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let name = path.file_name().and_then(|n| n.to_str()).context("an output path needs a file name")?;
     let tmp = path.with_file_name(format!(".{name}.tmp"));
     std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
@@ -23,7 +23,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// Serialises rows to CSV and writes them atomically.
-pub fn write_csv<T: Serialize>(path: &Path, rows: impl IntoIterator<Item = T>) -> Result<()> {
+pub(crate) fn write_csv<T: Serialize>(path: &Path, rows: impl IntoIterator<Item = T>) -> Result<()> {
     let mut w = csv::Writer::from_writer(Vec::new());
     for r in rows {
         w.serialize(r)?;
@@ -94,10 +94,10 @@ struct SummaryRow<'a> {
 }
 
 /// Reads one metric off a run.
-pub type Metric = fn(&RunReport) -> f64;
+pub(crate) type Metric = fn(&RunReport) -> f64;
 
 /// The metrics that `aggregate.csv` and the sweep charts carry.
-pub const METRICS: [(&str, Metric); 15] = [
+pub(crate) const METRICS: [(&str, Metric); 15] = [
     ("response_p50_s", |r| r.response_time.p50),
     ("response_p99_s", |r| r.response_time.p99),
     ("lag_mean_s", |r| r.lag_from_answer.mean),
@@ -116,7 +116,7 @@ pub const METRICS: [(&str, Metric); 15] = [
 ];
 
 /// Writes every CSV and the resolved config into `dir`.
-pub fn write_all(dir: &Path, exp: &Experiment, results: &[(Job, RunReport)]) -> Result<()> {
+pub(crate) fn write_all(dir: &Path, exp: &Experiment, results: &[(Job, RunReport)]) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     write_atomic(&dir.join("config.resolved.toml"), exp.resolved_toml.as_bytes())?;
     write_csv(&dir.join("summary.csv"), results.iter().map(|(job, r)| summary_row(exp, job, r)))?;
@@ -193,7 +193,7 @@ fn summary_row<'a>(exp: &'a Experiment, job: &Job, r: &'a RunReport) -> SummaryR
 
 /// One row of `aggregate.csv`.
 #[derive(Serialize, serde::Deserialize, Clone, Debug)]
-pub struct AggregateRow {
+pub(crate) struct AggregateRow {
     /// Label of the first sweep dimension.
     pub sweep_x: String,
     /// Its value at this point.
@@ -219,7 +219,7 @@ pub struct AggregateRow {
 }
 
 /// The 0.975 quantile of Student's t with `dof` degrees of freedom.
-pub fn t975(dof: u32) -> f64 {
+pub(crate) fn t975(dof: u32) -> f64 {
     const T: [f64; 30] = [
         12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
         2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
@@ -233,7 +233,7 @@ pub fn t975(dof: u32) -> f64 {
 }
 
 /// Mean and 95% confidence interval of a sample.
-pub fn mean_ci(xs: &[f64]) -> (f64, f64, f64) {
+pub(crate) fn mean_ci(xs: &[f64]) -> (f64, f64, f64) {
     let n = xs.len() as f64;
     let mean = xs.iter().sum::<f64>() / n;
     if xs.len() < 2 {
@@ -275,7 +275,7 @@ fn aggregate(exp: &Experiment, results: &[(Job, RunReport)]) -> Vec<AggregateRow
 
 /// One row of `timeseries.csv`.
 #[derive(Serialize, serde::Deserialize, Clone, Debug)]
-pub struct SeriesRow {
+pub(crate) struct SeriesRow {
     /// First sweep value.
     pub x: String,
     /// Second sweep value.
@@ -314,7 +314,7 @@ fn timeseries(exp: &Experiment, results: &[(Job, RunReport)]) -> Vec<SeriesRow> 
 
 /// One row of `cdf.csv`.
 #[derive(Serialize, serde::Deserialize, Clone, Debug)]
-pub struct CdfRow {
+pub(crate) struct CdfRow {
     /// First sweep value.
     pub x: String,
     /// Second sweep value.
@@ -330,7 +330,7 @@ pub struct CdfRow {
 }
 
 /// Per-request consistency lags (from the answer) and response times, seconds.
-pub fn samples(r: &RunReport) -> (Vec<f64>, Vec<f64>) {
+pub(crate) fn samples(r: &RunReport) -> (Vec<f64>, Vec<f64>) {
     let mut lag = Vec::new();
     let mut resp = Vec::new();
     for q in &r.request_log {
@@ -377,7 +377,7 @@ fn cdfs(exp: &Experiment, results: &[(Job, RunReport)]) -> Vec<CdfRow> {
 
 /// One row of `faults.csv`.
 #[derive(Serialize, serde::Deserialize, Clone, Debug)]
-pub struct FaultRow {
+pub(crate) struct FaultRow {
     /// The fault kind.
     pub kind: String,
     /// Where.

@@ -16,7 +16,7 @@ use crate::config::Experiment;
 
 /// One simulation to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Job {
+pub(crate) struct Job {
     /// Index into `Experiment::points`.
     pub point: usize,
     /// Index into the point's patterns.
@@ -28,12 +28,12 @@ pub struct Job {
 }
 
 /// The seed of replication `r` of an experiment with master seed `master`.
-pub fn replication_seed(master: u64, r: u32) -> u64 {
+pub(crate) fn replication_seed(master: u64, r: u32) -> u64 {
     RngFactory::new(master).child_seed("replication", u64::from(r))
 }
 
 /// Every job of an experiment, in output order.
-pub fn jobs(exp: &Experiment) -> Vec<Job> {
+pub(crate) fn jobs(exp: &Experiment) -> Vec<Job> {
     let mut out = Vec::new();
     for (point, p) in exp.points.iter().enumerate() {
         for pattern in 0..p.patterns.len() {
@@ -46,12 +46,17 @@ pub fn jobs(exp: &Experiment) -> Vec<Job> {
 }
 
 /// Runs every job; `threads = None` uses every core.
-pub fn run_all(exp: &Experiment, threads: Option<usize>, quiet: bool) -> Result<Vec<(Job, RunReport)>> {
+pub(crate) fn run_all(exp: &Experiment, threads: Option<usize>, quiet: bool) -> Result<Vec<(Job, RunReport)>> {
     run_jobs(exp, &jobs(exp), threads, quiet)
 }
 
 /// Runs the given jobs, returning them in the order given.
-pub fn run_jobs(exp: &Experiment, jobs: &[Job], threads: Option<usize>, quiet: bool) -> Result<Vec<(Job, RunReport)>> {
+pub(crate) fn run_jobs(
+    exp: &Experiment,
+    jobs: &[Job],
+    threads: Option<usize>,
+    quiet: bool,
+) -> Result<Vec<(Job, RunReport)>> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads.unwrap_or(0))
         .build()

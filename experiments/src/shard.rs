@@ -26,7 +26,7 @@ const FORMAT: &str = "ecsim-shard-1";
 
 /// Shard `index` of `count`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ShardSpec {
+pub(crate) struct ShardSpec {
     /// From 0.
     pub index: u32,
     /// How many shards in all.
@@ -57,7 +57,7 @@ fn env_u32(name: &str) -> Result<Option<u32>> {
 /// (`SLURM_ARRAY_TASK_ID` and `SLURM_ARRAY_TASK_COUNT`, counted from
 /// `SLURM_ARRAY_TASK_MIN`), or a Kubernetes Indexed Job
 /// (`JOB_COMPLETION_INDEX`, with the count given).
-pub fn from_env(count: Option<u32>) -> Result<ShardSpec> {
+pub(crate) fn from_env(count: Option<u32>) -> Result<ShardSpec> {
     if let (Some(id), Some(n)) = (env_u32("SLURM_ARRAY_TASK_ID")?, env_u32("SLURM_ARRAY_TASK_COUNT")?) {
         let min = env_u32("SLURM_ARRAY_TASK_MIN")?.unwrap_or(0);
         let spec = format!(
@@ -95,7 +95,7 @@ fn file_name(spec: ShardSpec, hash: &str) -> String {
 }
 
 /// Runs one shard and writes its file into `out`. Returns the file.
-pub fn run_shard(
+pub(crate) fn run_shard(
     exp: &Experiment,
     spec: ShardSpec,
     out: &Path,
@@ -130,7 +130,7 @@ pub fn run_shard(
 /// What a merge found wrong; every problem is named.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot merge {dir}:\n  {}", problems.join("\n  "))]
-pub struct MergeError {
+pub(crate) struct MergeError {
     /// The folder.
     pub dir: String,
     /// One sentence per problem.
@@ -139,7 +139,7 @@ pub struct MergeError {
 
 /// Checks that every shard of one sweep is in `dir`, complete and for the
 /// same config, then writes the outputs of an unsharded run into `out`.
-pub fn merge(dir: &Path, out: &Path) -> Result<(Experiment, Vec<(Job, RunReport)>)> {
+pub(crate) fn merge(dir: &Path, out: &Path) -> Result<(Experiment, Vec<(Job, RunReport)>)> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("cannot read {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))

@@ -19,7 +19,7 @@ fn secs(v: f64) -> String {
 }
 
 /// Renders the table.
-pub fn table(exp: &Experiment, results: &[(Job, RunReport)]) -> String {
+pub(crate) fn table(exp: &Experiment, results: &[(Job, RunReport)]) -> String {
     let header = [
         "point",
         "pattern",

@@ -18,7 +18,7 @@ use crate::runner::replication_seed;
 
 /// What to keep.
 #[derive(Clone, Debug, Default)]
-pub struct TraceFilter {
+pub(crate) struct TraceFilter {
     /// Only this customer's work (faults are always kept).
     pub customer: Option<u32>,
     /// Only from this instant.
@@ -46,7 +46,7 @@ fn table_node(t: TableKind) -> &'static str {
 }
 
 /// Builds the trace of replication 0 at the experiment's first sweep point.
-pub fn chrome_trace(exp: &Experiment, filter: &TraceFilter) -> Result<Value> {
+pub(crate) fn chrome_trace(exp: &Experiment, filter: &TraceFilter) -> Result<Value> {
     let point = &exp.points[0];
     let seed = replication_seed(exp.seed, 0);
     let mut events: Vec<Value> = Vec::new();

@@ -32,13 +32,42 @@
 //!   Knobs: `outbox`, `publish_gap`, `dual_write_crash_prob`, and the
 //!   broker's under `services.broker`.
 //!
-//! A pattern is a [`PatternConfig`] variant plus the components it puts on
-//! the scenario's nodes ([`scenario::build`]). A fourth pattern (change data
-//! capture, say) is a new module holding its config and its components, one
-//! new variant, and one new arm in `build`; the other three modules stay
-//! as they are. Every node exists in every pattern (idle where unused), so
-//! the workload and fault draws stay the same across patterns.
+//! ## How a pattern plugs in
 //!
+//! The data services ([`service`]) know no pattern: they execute database
+//! operations, consume deliveries and charge. Each pattern lives in one
+//! module, whose config type implements [`Pattern`] ([`plugin`]): which node
+//! answers the user, what the Profile service does around its delete (a
+//! [`service::Source`] hook), whether Profile's database fills a change
+//! table, which components the pattern puts on the orchestrator, broker and
+//! sync nodes, and what it measures beyond the common report.
+//! [`scenario::build`] asks the plug-in once per question; every node exists
+//! in every pattern (idle where unused), so the workload and fault draws
+//! stay the same across patterns. The simulation owns the tables and the
+//! measurements ([`World`]) and lends them to one handler at a time.
+//!
+//! ## Adding a pattern
+//!
+//! A fourth pattern (change data capture, say) touches exactly:
+//!
+//! 1. **`patterns/src/<pattern>.rs`**, new: its config struct (serde, with
+//!    `deny_unknown_fields` and a `name: Option<String>`), `impl Pattern`
+//!    for it, and its components: a [`service::Source`] for what Profile
+//!    does, and any [`node::Service`] it runs on the orchestrator, broker or
+//!    sync node. New message kinds go into [`Msg`] (and its `label`).
+//! 2. **`patterns/src/lib.rs`**: one `pub mod <pattern>;` line.
+//! 3. **`patterns/src/pattern.rs`**: one variant of [`PatternConfig`] and
+//!    one arm in [`PatternConfig::pattern`].
+//!
+//! The report, the CSV files, the charts and `ecsim trace` pick it up by
+//! its name. Two optional lines put it in the defaults: a config in
+//! [`PatternConfig::book_defaults`] (run when a config lists no patterns)
+//! and one in `explored_patterns` in `experiments/src/explore.rs` (the
+//! configs `ecsim explore` hunts on). A new message kind also needs its arm wherever a
+//! component must handle it: a component that receives a message it has no
+//! part in panics naming both ([`msg::unexpected`]), so a forgotten arm
+//! shows in the first test run rather than as silently lost work.
+
 //! ## The metrics ([`RunReport`])
 //!
 //! - **Response time**: from the request's arrival at the client to the
@@ -65,7 +94,6 @@
 //! ```
 #![doc = include_str!("../examples/compare.rs")]
 //! ```
-#![warn(missing_docs, missing_debug_implementations)]
 
 pub mod background_sync;
 pub mod broker;
@@ -87,6 +115,7 @@ pub mod workers;
 pub mod world;
 
 pub use config::{ConfigError, Scenario, ServiceConfig};
+pub use ctx::Ctx;
 pub use msg::{Msg, TableKind};
 pub use node::{NodeName, NODE_NAMES};
 pub use pattern::PatternConfig;

@@ -1,6 +1,6 @@
 //! What a component sees and does while it handles one event.
 //!
-//! A [`Context`] is built in exactly one place, [`Context::new`], by the
+//! A [`Context`] is built in exactly one place, `Context::new`, by the
 //! simulation loop, and lives for one handler call. It lends the handler
 //! the clock, its node's random stream, the event queue (timers), the
 //! network and the model state, so a component holds no reference to

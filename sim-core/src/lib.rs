@@ -37,7 +37,6 @@
 //! ```
 #![doc = include_str!("../examples/ping_pong.rs")]
 //! ```
-#![warn(missing_docs, missing_debug_implementations)]
 
 pub mod component;
 pub mod context;

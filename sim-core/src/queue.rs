@@ -251,7 +251,9 @@ impl<T> EventQueue<T> {
 
     /// Sifts the entry at `pos` up, but not above `top`.
     #[inline]
+    #[allow(unsafe_code)] // the one place, with `sift_down`, that needs it
     fn sift_up_to(&mut self, pos: usize, top: usize) {
+        debug_assert!(pos < self.heap.len() && top <= pos, "sift_up_to({pos}, {top}) on {}", self.heap.len());
         let base = self.heap.as_mut_ptr();
         // SAFETY: see the comment above; `pos < len` is the caller's contract.
         unsafe {
@@ -276,8 +278,10 @@ impl<T> EventQueue<T> {
     /// sift it up from there. An element that replaces the root usually
     /// belongs near the bottom, so this saves a comparison per level.
     #[inline]
+    #[allow(unsafe_code)] // the one place, with `sift_up_to`, that needs it
     fn sift_down(&mut self, pos: usize) {
         let n = self.heap.len();
+        debug_assert!(pos < n, "sift_down({pos}) on {n}");
         let base = self.heap.as_mut_ptr();
         // SAFETY: see the comment above `sift_up`; every child index is < n.
         unsafe {
