@@ -21,8 +21,9 @@
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use sim_core::{Component, NodeId, SimDuration, SimTime, TimerId};
+use sim_core::{Component, NodeId, SimDuration, SimTime};
 
+use crate::calls::{Attempts, RetryPolicy};
 use crate::config::{self, ConfigError};
 use crate::ctx::Ctx;
 use crate::msg::{unexpected, CallId, CustomerId, Msg, Op, TableKind};
@@ -92,6 +93,11 @@ impl SyncConfig {
         Ok(())
     }
 
+    /// How each of the job's calls waits and retries.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy { timeout: self.call_timeout, max_retries: self.max_retries, backoff: self.retry_backoff }
+    }
+
     /// The first run strictly after `now`.
     pub fn next_run(&self, now: SimTime) -> SimTime {
         let day = SimDuration::from_hours(24).as_nanos();
@@ -126,11 +132,11 @@ enum Stage {
 struct Run {
     stage: Stage,
     candidates: Arc<[CustomerId]>,
-    call: CallId,
-    timer: Option<TimerId>,
+    /// The attempt awaiting its reply; `None` during a retry's backoff.
+    call: Option<CallId>,
+    attempts: Attempts,
     table: TableKind,
     op: Op,
-    attempt: u32,
 }
 
 /// The sync job's node.
@@ -155,7 +161,7 @@ impl SyncJob {
     }
 
     fn call(&mut self, ctx: &mut Ctx<'_>, table: TableKind, op: Op, stage: Stage, candidates: Arc<[CustomerId]>) {
-        self.run = Some(Run { stage, candidates, call: 0, timer: None, table, op, attempt: 0 });
+        self.run = Some(Run { stage, candidates, call: None, attempts: Attempts::default(), table, op });
         self.send(ctx);
     }
 
@@ -163,25 +169,18 @@ impl SyncJob {
     /// late reply to an earlier attempt is ignored.
     fn send(&mut self, ctx: &mut Ctx<'_>) {
         let Some(run) = self.run.as_mut() else { return };
-        run.call = self.next_call;
+        let call = self.next_call;
         self.next_call += 1;
-        run.attempt += 1;
-        ctx.send(self.tables[run.table.index()], Msg::Call { call: run.call, op: run.op.clone() });
-        run.timer = Some(ctx.set_timer(self.cfg.call_timeout, Msg::CallTimeout { call: run.call }));
+        run.call = Some(call);
+        run.attempts.send(ctx, &self.cfg.retry_policy(), self.tables[run.table.index()], call, run.op.clone());
     }
 
     /// The current call failed or timed out: retry it, or abandon the run.
     fn failed(&mut self, ctx: &mut Ctx<'_>) {
         let Some(run) = self.run.as_mut() else { return };
-        if let Some(t) = run.timer.take() {
-            ctx.cancel_timer(t);
-        }
-        if run.attempt <= self.cfg.max_retries {
-            ctx.state_mut().counters.retries += 1;
-            let wait = self.cfg.retry_backoff * (1u64 << (run.attempt - 1).min(30));
-            run.call = u64::MAX; // no reply is awaited until the retry goes out
-            ctx.schedule_after(wait, Msg::Retry { call: 0 });
-        } else {
+        // No reply is awaited until the retry goes out.
+        run.call = None;
+        if !run.attempts.retry(ctx, &self.cfg.retry_policy(), Msg::Retry { call: 0 }) {
             ctx.state_mut().counters.sync_failed_runs += 1;
             self.run = None;
         }
@@ -227,17 +226,15 @@ impl SyncJob {
     }
 
     fn on_reply(&mut self, ctx: &mut Ctx<'_>, call: CallId, ok: bool, rows: Option<Arc<[CustomerId]>>) {
-        if self.run.as_ref().is_none_or(|r| r.call != call) {
+        if self.run.as_ref().is_none_or(|r| r.call != Some(call)) {
             return;
         }
         if !ok {
             self.failed(ctx);
             return;
         }
-        let run = self.run.take().expect("checked above");
-        if let Some(t) = run.timer {
-            ctx.cancel_timer(t);
-        }
+        let mut run = self.run.take().expect("checked above");
+        run.attempts.disarm(ctx);
         let rows = rows.unwrap_or_else(|| Arc::from(Vec::new()));
         match run.stage {
             Stage::Read => match self.cfg.detect {
@@ -284,10 +281,9 @@ impl Component<World> for SyncJob {
                 }
             }
             Msg::Reply { call, ok, rows } => self.on_reply(ctx, call, ok, rows),
-            Msg::CallTimeout { call } if self.run.as_ref().is_some_and(|r| r.call == call) => {
-                ctx.state_mut().counters.timeouts += 1;
+            Msg::CallTimeout { call } if self.run.as_ref().is_some_and(|r| r.call == Some(call)) => {
                 if let Some(run) = self.run.as_mut() {
-                    run.timer = None;
+                    run.attempts.timed_out(ctx);
                 }
                 self.failed(ctx);
             }

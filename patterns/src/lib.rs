@@ -97,6 +97,7 @@
 
 pub mod background_sync;
 pub mod broker;
+pub mod calls;
 pub mod client;
 pub mod config;
 pub mod ctx;

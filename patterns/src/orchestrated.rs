@@ -23,8 +23,9 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use sim_core::{Component, Dist, NodeId, SimDuration, SimTime, TimerId};
+use sim_core::{Component, Dist, NodeId, SimDuration, SimTime};
 
+use crate::calls::{Attempts, RetryPolicy};
 use crate::config::ServiceConfig;
 use crate::config::{self, ConfigError};
 use crate::ctx::Ctx;
@@ -103,6 +104,11 @@ impl Default for OrchestratedConfig {
 }
 
 impl OrchestratedConfig {
+    /// How each of the saga's calls waits and retries.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy { timeout: self.call_timeout, max_retries: self.max_retries, backoff: self.backoff }
+    }
+
     pub(crate) fn validate(&self, key: &str) -> Result<(), ConfigError> {
         if self.call_timeout.is_zero() {
             return config::err(&format!("{key}.call_timeout"), "must be above zero");
@@ -143,9 +149,7 @@ struct Saga {
 struct CallState {
     req: RequestId,
     step: Step,
-    /// 1 for the first attempt.
-    attempt: u32,
-    timer: Option<TimerId>,
+    attempts: Attempts,
 }
 
 /// A saga that finished: answer the client and free the worker.
@@ -209,7 +213,7 @@ impl SagaEngine {
         if let (Step::Delete(t), Some(s)) = (step, self.sagas.get_mut(&req)) {
             s.steps[t.index()] = StepState::InFlight;
         }
-        self.calls.insert(call, CallState { req, step, attempt: 1, timer: None });
+        self.calls.insert(call, CallState { req, step, attempts: Attempts::default() });
         self.send(ctx, call);
     }
 
@@ -225,23 +229,23 @@ impl SagaEngine {
             // timeout. The first delete is the write the request's own unit
             // of work already paid for (a request's service time includes one
             // single-row write); a retry or a compensation is a new write.
-            let first_delete = matches!(state.step, Step::Delete(_)) && state.attempt == 1;
+            let first_delete = matches!(state.step, Step::Delete(_)) && state.attempts.sent() == 0;
+            state.attempts.local();
             let d = if first_delete { SimDuration::ZERO } else { dist.sample(ctx.rng()) };
             let d = ctx.stretch(d);
             let me = ctx.id();
             ctx.schedule_after(d, Msg::Done(Work::Call { call, op, caller: me, inline: true }));
         } else {
-            ctx.send(self.services[table.index()], Msg::Call { call, op });
-            state.timer = Some(ctx.set_timer(self.cfg.call_timeout, Msg::CallTimeout { call }));
+            state.attempts.send(ctx, &self.cfg.retry_policy(), self.services[table.index()], call, op);
         }
     }
 
     /// A reply (or an inline result) arrived.
     pub fn on_reply(&mut self, ctx: &mut Ctx<'_>, call: CallId, ok: bool) -> Option<Finished> {
         let state = self.calls.get_mut(&call)?;
-        if let Some(t) = state.timer.take() {
-            ctx.cancel_timer(t);
-        }
+        // A late reply to an attempt that timed out still counts: the saga
+        // keeps one call id across attempts.
+        state.attempts.disarm(ctx);
         if ok {
             let state = self.calls.remove(&call)?;
             self.settle(ctx, state.req, state.step, true)
@@ -252,9 +256,7 @@ impl SagaEngine {
 
     /// A call timed out.
     pub fn on_timeout(&mut self, ctx: &mut Ctx<'_>, call: CallId) -> Option<Finished> {
-        let state = self.calls.get_mut(&call)?;
-        state.timer = None;
-        ctx.state_mut().counters.timeouts += 1;
+        self.calls.get_mut(&call)?.attempts.timed_out(ctx);
         self.retry_or_fail(ctx, call)
     }
 
@@ -265,11 +267,7 @@ impl SagaEngine {
 
     fn retry_or_fail(&mut self, ctx: &mut Ctx<'_>, call: CallId) -> Option<Finished> {
         let state = self.calls.get_mut(&call)?;
-        if state.attempt <= self.cfg.max_retries {
-            let wait = self.cfg.backoff * (1u64 << (state.attempt - 1).min(30));
-            state.attempt += 1;
-            ctx.state_mut().counters.retries += 1;
-            ctx.schedule_after(wait, Msg::Retry { call });
+        if state.attempts.retry(ctx, &self.cfg.retry_policy(), Msg::Retry { call }) {
             None
         } else {
             let state = self.calls.remove(&call)?;
