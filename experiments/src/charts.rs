@@ -322,28 +322,6 @@ fn render(dir: &Path, name: &str, spec: &Spec) -> Result<()> {
     Ok(())
 }
 
-/// Human label for a metric column.
-fn metric_label(m: &str) -> (&'static str, &'static str) {
-    match m {
-        "response_p50_s" => ("Median response time", "response time (s)"),
-        "response_p99_s" => ("99th-percentile response time", "response time (s)"),
-        "lag_mean_s" => ("Mean consistency lag", "lag after the answer (s)"),
-        "lag_p50_s" => ("Median consistency lag", "lag after the answer (s)"),
-        "lag_p99_s" => ("99th-percentile consistency lag", "lag after the answer (s)"),
-        "inconsistent_at_end" => ("Customers still inconsistent after the drain", "customers"),
-        "error_share" => ("Share of requests answered with an error or timeout", "share of requests"),
-        "throughput_per_s" => ("Throughput", "unsubscribes answered OK per second"),
-        "charges_after_unsubscribe" => ("Charges after 'you will no longer be billed'", "charges per run"),
-        "manual_repairs" => ("Cases needing manual repair", "cases per run"),
-        "compensations" => ("Compensations", "sagas compensated per run"),
-        "redeliveries" => ("Broker redeliveries", "redeliveries per run"),
-        "messages_per_request" => ("Network messages per request", "messages"),
-        "db_ops_per_request" => ("Database operations per request", "operations"),
-        "rows_scanned" => ("Rows read by background sync's scans", "rows per simulated run"),
-        _ => ("", ""),
-    }
-}
-
 /// Redraws every chart of a results folder from its CSV files.
 pub(crate) fn render_all(dir: &Path) -> Result<Vec<String>> {
     let mut made = Vec::new();
@@ -461,7 +439,8 @@ pub(crate) fn render_all(dir: &Path) -> Result<Vec<String>> {
         } else {
             ""
         };
-        for (metric, _) in crate::output::METRICS {
+        for m in patterns::metrics::charted() {
+            let metric = m.name;
             let rows: Vec<&AggregateRow> = agg.iter().filter(|a| a.metric == metric).collect();
             let mut by: Vec<Series> = Vec::new();
             for r in rows {
@@ -479,7 +458,8 @@ pub(crate) fn render_all(dir: &Path) -> Result<Vec<String>> {
                 // below zero is drawn from zero.
                 s.band.push((x, r.ci95_low.max(0.0), r.ci95_high));
             }
-            let (title, axis) = metric_label(metric);
+            let chart = m.chart.expect("charted() yields charted metrics");
+            let (title, axis) = (chart.title, chart.axis);
             let throughput =
                 metric == "throughput_per_s" && (label.contains("rate_per_s") || label.contains("offered"));
             let means: Vec<f64> = by.iter().flat_map(|s| s.points.iter().map(|p| p.1)).collect();

@@ -155,7 +155,7 @@ fn run(config: Option<&Path>, args: &RunArgs) -> Result<()> {
     let broken: Vec<String> = results
         .iter()
         .filter(|(_, r)| !r.violations.is_empty())
-        .map(|(j, r)| format!("{} (seed {}): {}", r.pattern, j.seed, r.violations.join("; ")))
+        .map(|(j, r)| format!("{} (seed {}): {}", r.pattern, j.seed, output::violations(r)))
         .collect();
     if !args.quiet {
         println!("{}", summary::table(&exp, &results));

@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use anyhow::{Context as _, Result};
+use patterns::metrics::{self, METRICS};
 use patterns::{Outcome, RunReport};
 use serde::Serialize;
 use sim_core::SimTime;
@@ -39,81 +40,44 @@ fn coord(exp: &Experiment, job: &Job, dim: usize) -> (String, String) {
     }
 }
 
-/// One row of `summary.csv`.
-#[derive(Serialize)]
+/// One row of `summary.csv`: the run's identity, then every metric of the
+/// registry ([`patterns::metrics::METRICS`]) in order, then the violations.
 struct SummaryRow<'a> {
     experiment: &'a str,
     sweep_x: String,
     x: String,
     sweep_y: String,
     y: String,
-    pattern: &'a str,
-    replication: u32,
-    seed: u64,
+    job: &'a Job,
     config_hash: &'a str,
-    requests: u64,
-    answered_ok: u64,
-    answered_error: u64,
-    timed_out: u64,
-    pending: u64,
-    error_share: f64,
-    response_mean_s: f64,
-    response_p50_s: f64,
-    response_p95_s: f64,
-    response_p99_s: f64,
-    response_max_s: f64,
-    lag_mean_s: f64,
-    lag_p50_s: f64,
-    lag_p95_s: f64,
-    lag_p99_s: f64,
-    lag_max_s: f64,
-    lag_from_profile_mean_s: f64,
-    lag_from_profile_p99_s: f64,
-    inconsistent_at_end: u32,
-    told_ok_not_converged: u64,
-    throughput_per_s: f64,
-    offered_per_s: f64,
-    messages_per_request: f64,
-    db_ops_per_request: f64,
-    retries: u64,
-    call_timeouts: u64,
-    compensations: u64,
-    failed_compensations: u64,
-    redeliveries: u64,
-    duplicates: u64,
-    dead_lettered: u64,
-    manual_repairs: u64,
-    events_lost: u64,
-    charges_after_unsubscribe: u64,
-    charged_after_unsubscribe_cents: u64,
-    sync_failed_runs: u64,
-    rows_scanned: u64,
-    kernel_events: u64,
-    messages_dropped: u64,
-    violations: String,
+    report: &'a RunReport,
 }
 
-/// Reads one metric off a run.
-pub(crate) type Metric = fn(&RunReport) -> f64;
+impl Serialize for SummaryRow<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("SummaryRow", 10 + METRICS.len())?;
+        st.serialize_field("experiment", self.experiment)?;
+        st.serialize_field("sweep_x", &self.sweep_x)?;
+        st.serialize_field("x", &self.x)?;
+        st.serialize_field("sweep_y", &self.sweep_y)?;
+        st.serialize_field("y", &self.y)?;
+        st.serialize_field("pattern", &self.report.pattern)?;
+        st.serialize_field("replication", &self.job.replication)?;
+        st.serialize_field("seed", &self.job.seed)?;
+        st.serialize_field("config_hash", self.config_hash)?;
+        for m in METRICS {
+            st.serialize_field(m.name, &(m.value)(self.report))?;
+        }
+        st.serialize_field("violations", &violations(self.report))?;
+        st.end()
+    }
+}
 
-/// The metrics that `aggregate.csv` and the sweep charts carry.
-pub(crate) const METRICS: [(&str, Metric); 15] = [
-    ("response_p50_s", |r| r.response_time.p50),
-    ("response_p99_s", |r| r.response_time.p99),
-    ("lag_mean_s", |r| r.lag_from_answer.mean),
-    ("lag_p50_s", |r| r.lag_from_answer.p50),
-    ("lag_p99_s", |r| r.lag_from_answer.p99),
-    ("inconsistent_at_end", |r| f64::from(r.inconsistent_at_end)),
-    ("error_share", |r| r.error_share),
-    ("throughput_per_s", |r| r.throughput_per_s),
-    ("charges_after_unsubscribe", |r| r.counters.charges_after_unsubscribe as f64),
-    ("manual_repairs", |r| r.counters.manual_repairs as f64),
-    ("compensations", |r| r.counters.compensations as f64),
-    ("redeliveries", |r| r.counters.redeliveries as f64),
-    ("messages_per_request", |r| r.messages_per_request),
-    ("db_ops_per_request", |r| r.db_ops_per_request),
-    ("rows_scanned", |r| r.counters.rows_scanned as f64),
-];
+/// A run's broken invariants, in one cell.
+pub(crate) fn violations(r: &RunReport) -> String {
+    r.violations.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+}
 
 /// Writes every CSV and the resolved config into `dir`.
 pub(crate) fn write_all(dir: &Path, exp: &Experiment, results: &[(Job, RunReport)]) -> Result<()> {
@@ -135,7 +99,7 @@ pub(crate) fn write_all(dir: &Path, exp: &Experiment, results: &[(Job, RunReport
     Ok(())
 }
 
-fn summary_row<'a>(exp: &'a Experiment, job: &Job, r: &'a RunReport) -> SummaryRow<'a> {
+fn summary_row<'a>(exp: &'a Experiment, job: &'a Job, r: &'a RunReport) -> SummaryRow<'a> {
     let (sweep_x, x) = coord(exp, job, 0);
     let (sweep_y, y) = coord(exp, job, 1);
     SummaryRow {
@@ -144,50 +108,9 @@ fn summary_row<'a>(exp: &'a Experiment, job: &Job, r: &'a RunReport) -> SummaryR
         x,
         sweep_y,
         y,
-        pattern: &r.pattern,
-        replication: job.replication,
-        seed: job.seed,
+        job,
         config_hash: &exp.points[job.point].hash,
-        requests: r.requests,
-        answered_ok: r.answered_ok,
-        answered_error: r.answered_error,
-        timed_out: r.timed_out,
-        pending: r.pending,
-        error_share: r.error_share,
-        response_mean_s: r.response_time.mean,
-        response_p50_s: r.response_time.p50,
-        response_p95_s: r.response_time.p95,
-        response_p99_s: r.response_time.p99,
-        response_max_s: r.response_time.max,
-        lag_mean_s: r.lag_from_answer.mean,
-        lag_p50_s: r.lag_from_answer.p50,
-        lag_p95_s: r.lag_from_answer.p95,
-        lag_p99_s: r.lag_from_answer.p99,
-        lag_max_s: r.lag_from_answer.max,
-        lag_from_profile_mean_s: r.lag_from_profile.mean,
-        lag_from_profile_p99_s: r.lag_from_profile.p99,
-        inconsistent_at_end: r.inconsistent_at_end,
-        told_ok_not_converged: r.told_ok_not_converged,
-        throughput_per_s: r.throughput_per_s,
-        offered_per_s: r.offered_per_s,
-        messages_per_request: r.messages_per_request,
-        db_ops_per_request: r.db_ops_per_request,
-        retries: r.counters.retries,
-        call_timeouts: r.counters.timeouts,
-        compensations: r.counters.compensations,
-        failed_compensations: r.counters.failed_compensations,
-        redeliveries: r.counters.redeliveries,
-        duplicates: r.counters.duplicates,
-        dead_lettered: r.counters.dead_lettered,
-        manual_repairs: r.counters.manual_repairs,
-        events_lost: r.events_lost,
-        charges_after_unsubscribe: r.counters.charges_after_unsubscribe,
-        charged_after_unsubscribe_cents: r.counters.charged_after_unsubscribe_cents,
-        sync_failed_runs: r.counters.sync_failed_runs,
-        rows_scanned: r.counters.rows_scanned,
-        kernel_events: r.kernel.events,
-        messages_dropped: r.kernel.dropped(),
-        violations: r.violations.join("; "),
+        report: r,
     }
 }
 
@@ -252,8 +175,8 @@ fn aggregate(exp: &Experiment, results: &[(Job, RunReport)]) -> Vec<AggregateRow
         let (sweep_x, x) = coord(exp, job, 0);
         let (sweep_y, y) = coord(exp, job, 1);
         let x_num = exp.points[job.point].numeric.first().copied().flatten();
-        for (metric, f) in METRICS {
-            let xs: Vec<f64> = group.iter().map(|(_, r)| f(r)).collect();
+        for metric in metrics::charted() {
+            let xs: Vec<f64> = group.iter().map(|(_, r)| (metric.value)(r).as_f64()).collect();
             let (mean, lo, hi) = mean_ci(&xs);
             rows.push(AggregateRow {
                 sweep_x: sweep_x.clone(),
@@ -262,7 +185,7 @@ fn aggregate(exp: &Experiment, results: &[(Job, RunReport)]) -> Vec<AggregateRow
                 y: y.clone(),
                 x_num,
                 pattern: group[0].1.pattern.clone(),
-                metric: metric.to_string(),
+                metric: metric.name.to_string(),
                 n: xs.len() as u32,
                 mean,
                 ci95_low: lo,
@@ -337,9 +260,8 @@ pub(crate) fn samples(r: &RunReport) -> (Vec<f64>, Vec<f64>) {
         if let (Some(t), Outcome::Ok | Outcome::Error) = (q.answered, q.outcome) {
             resp.push((t - q.arrival).as_secs_f64());
         }
-        if let (Outcome::Ok, Some(told), Some(_)) = (q.outcome, q.answered, q.consistent_at()) {
-            let others = q.deleted[1].max(q.deleted[2]).expect("consistent");
-            lag.push(others.saturating_since(told).as_secs_f64());
+        if let Some(l) = q.lags() {
+            lag.push(l.from_answer.as_secs_f64());
         }
     }
     (lag, resp)

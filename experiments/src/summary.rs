@@ -1,6 +1,7 @@
 //! The summary table printed after each run: one row per pattern (and sweep
 //! point), means over the replications.
 
+use patterns::metrics::{Column, Format, Metric, METRICS};
 use patterns::RunReport;
 
 use crate::config::Experiment;
@@ -18,39 +19,30 @@ fn secs(v: f64) -> String {
     }
 }
 
-/// Renders the table.
+/// Renders the table: one column per metric the registry shows
+/// ([`patterns::metrics::Metric::column`]).
 pub(crate) fn table(exp: &Experiment, results: &[(Job, RunReport)]) -> String {
-    let header = [
-        "point",
-        "pattern",
-        "requests",
-        "errors",
-        "resp p50",
-        "resp p99",
-        "lag p50",
-        "lag p99",
-        "inconsistent",
-        "late charges",
-        "manual",
-    ];
+    let shown: Vec<(&Metric, Column)> = METRICS.iter().filter_map(|m| Some((m, m.column?))).collect();
+    let header: Vec<String> =
+        ["point", "pattern"].into_iter().map(String::from).chain(shown.iter().map(|(_, c)| c.header.into())).collect();
     let mut rows: Vec<Vec<String>> = Vec::new();
     for group in results.chunk_by(|a, b| a.0.point == b.0.point && a.0.pattern == b.0.pattern) {
         let n = group.len() as f64;
-        let mean = |f: &dyn Fn(&RunReport) -> f64| group.iter().map(|(_, r)| f(r)).sum::<f64>() / n;
         let point = &exp.points[group[0].0.point];
-        rows.push(vec![
+        let mut row = vec![
             if point.coords.is_empty() { "-".into() } else { point.coords.join(", ") },
             group[0].1.pattern.clone(),
-            format!("{:.0}", mean(&|r| r.requests as f64)),
-            format!("{:.2}%", 100.0 * mean(&|r| r.error_share)),
-            secs(mean(&|r| r.response_time.p50)),
-            secs(mean(&|r| r.response_time.p99)),
-            secs(mean(&|r| r.lag_from_answer.p50)),
-            secs(mean(&|r| r.lag_from_answer.p99)),
-            format!("{:.1}", mean(&|r| f64::from(r.inconsistent_at_end))),
-            format!("{:.1}", mean(&|r| r.counters.charges_after_unsubscribe as f64)),
-            format!("{:.1}", mean(&|r| r.counters.manual_repairs as f64)),
-        ]);
+        ];
+        for (m, c) in &shown {
+            let mean = group.iter().map(|(_, r)| (m.value)(r).as_f64()).sum::<f64>() / n;
+            row.push(match c.format {
+                Format::Whole => format!("{mean:.0}"),
+                Format::OneDecimal => format!("{mean:.1}"),
+                Format::Percent => format!("{:.2}%", 100.0 * mean),
+                Format::Duration => secs(mean),
+            });
+        }
+        rows.push(row);
     }
     let widths: Vec<usize> = (0..header.len())
         .map(|i| rows.iter().map(|r| r[i].len()).chain([header[i].len()]).max().unwrap_or(0))
@@ -65,7 +57,7 @@ pub(crate) fn table(exp: &Experiment, results: &[(Job, RunReport)]) -> String {
             .join("  ")
     };
     let mut out = String::new();
-    out.push_str(&line(&header.map(String::from)));
+    out.push_str(&line(&header));
     out.push('\n');
     out.push_str(&widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("  "));
     out.push('\n');

@@ -53,8 +53,8 @@ pub fn broken(r: &RunReport) -> Vec<(Promise, String)> {
             ),
         ));
     }
-    let unaccounted: Vec<&String> =
-        r.violations.iter().filter(|v| v.contains("unaccounted") || v.contains("Little")).collect();
+    let unaccounted: Vec<String> =
+        r.violations.iter().filter(|v| v.promise() == Promise::Accounting).map(ToString::to_string).collect();
     if !unaccounted.is_empty() || r.pending > 0 {
         out.push((Promise::Accounting, format!("{} requests pending after the drain; {unaccounted:?}", r.pending)));
     }

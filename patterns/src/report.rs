@@ -4,9 +4,10 @@ use serde::{Deserialize, Serialize};
 use sim_core::{FaultWindow, SimTime, Simulation, Stats};
 
 use crate::config::Scenario;
-use crate::msg::TableKind;
+use crate::invariants::{self, Violation};
 use crate::node::Node;
 use crate::pattern::PatternConfig;
+use crate::workers::QueueStats;
 use crate::world::{Counters, Outcome, RequestRecord, World};
 
 /// Summary statistics of a sample, in seconds.
@@ -107,8 +108,8 @@ pub struct RunReport {
     pub counters: Counters,
     /// The kernel's counters.
     pub kernel: Stats,
-    /// Broken invariants, each in a sentence. Empty when all hold.
-    pub violations: Vec<String>,
+    /// Broken invariants. Empty when all hold.
+    pub violations: Vec<Violation>,
     /// Customers who never unsubscribed but lost a row.
     pub data_loss: u64,
     /// The trace hash (0 unless tracing was on).
@@ -159,14 +160,12 @@ impl RunReport {
                 if r.answered.is_some_and(|t| t <= window_end) {
                     ok_in_window += 1;
                 }
-                match (r.consistent_at(), r.answered) {
-                    (Some(done), Some(told)) => {
-                        let others = r.deleted[1].max(r.deleted[2]).expect("consistent implies deleted");
-                        lag_answer.push(others.saturating_since(told).as_secs_f64());
-                        let p = r.deleted[0].expect("consistent implies deleted");
-                        lag_profile.push(done.saturating_since(p).as_secs_f64());
+                match r.lags() {
+                    Some(l) => {
+                        lag_answer.push(l.from_answer.as_secs_f64());
+                        lag_profile.push(l.from_profile.as_secs_f64());
                     }
-                    _ => not_converged += 1,
+                    None => not_converged += 1,
                 }
             }
         }
@@ -174,50 +173,21 @@ impl RunReport {
         let stats = sim.stats().clone();
         let events_lost = pattern.pattern().events_lost(sim);
 
-        let mut violations = Vec::new();
-        if ok + err + timeout + pending != n {
-            violations.push(format!(
-                "requests unaccounted: {ok} ok + {err} error + {timeout} timeout + {pending} pending != {n}"
-            ));
-        }
-        if !stats.messages_balance() {
-            violations.push(format!(
-                "messages unaccounted: sent {} + duplicated {} != delivered {} + dropped {} + in flight {}",
-                stats.messages_sent,
-                stats.messages_duplicated,
-                stats.messages_delivered,
-                stats.dropped(),
-                stats.in_flight
-            ));
-        }
-        if w.counters.rows_restored != w.counters.rows_restored_by_compensation {
-            violations.push(format!(
-                "{} rows came back other than by compensation",
-                w.counters.rows_restored - w.counters.rows_restored_by_compensation
-            ));
-        }
-        let lost: Vec<u32> = (0..w.customers())
-            .filter(|&c| w.request_of(c).is_none() && TableKind::ALL.iter().any(|&t| !w.present(t, c)))
-            .collect();
-        if !lost.is_empty() {
-            violations.push(format!(
-                "data loss: {} customers who never unsubscribed lost rows, e.g. {:?}",
-                lost.len(),
-                &lost[..lost.len().min(5)]
-            ));
-        }
-
         let end = sim.now();
+        let pools: Vec<(&str, &QueueStats)> = sim
+            .components()
+            .filter_map(|(id, n)| Some((sim.network().name(id), n.service().workers()?.stats())))
+            .collect();
+        let violations = invariants::check(w, &stats, pools.iter().copied(), end);
+        let data_loss = violations
+            .iter()
+            .find_map(|v| match v {
+                Violation::DataLoss { customers, .. } => Some(*customers),
+                _ => None,
+            })
+            .unwrap_or(0);
         let mut queues = Vec::new();
-        let pools = sim.components().filter_map(|(id, n)| Some((sim.network().name(id), n.service().workers()?)));
-        for (name, pool) in pools {
-            let q = pool.stats();
-            let (area, sojourn) = q.integrals(end);
-            if area != sojourn {
-                violations.push(format!(
-                    "Little's law broken at {name}: occupancy integral {area} ns != summed time in system {sojourn} ns"
-                ));
-            }
+        for (name, q) in pools {
             let (l, lambda, wait) = q.little(end);
             queues.push(QueueLaw { service: name.to_string(), l, lambda, w: wait, arrivals: q.arrivals });
         }
@@ -244,7 +214,7 @@ impl RunReport {
             counters: w.counters.clone(),
             kernel: stats,
             violations,
-            data_loss: lost.len() as u64,
+            data_loss,
             trace_hash: sim.trace().hash(),
             series: w.series.clone(),
             request_log: if keep_requests { w.requests.clone() } else { Vec::new() },

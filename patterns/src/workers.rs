@@ -176,6 +176,22 @@ mod tests {
     }
 
     #[test]
+    fn a_corrupted_occupancy_record_breaks_littles_law() {
+        let t = SimTime::from_nanos;
+        let mut w = Workers::new(1);
+        w.submit(work(0), t(0));
+        w.finish(t(10));
+        let mut q = w.stats().clone();
+        assert_eq!(crate::invariants::check(&crate::World::new(1), &Default::default(), [("p", &q)], t(10)), vec![]);
+        // An arrival recorded 3 ns late: the unit's time in system shrinks,
+        // the occupancy integral does not.
+        q.sum_arrival_ns += 3;
+        let v = crate::invariants::check(&crate::World::new(1), &Default::default(), [("p", &q)], t(10));
+        assert_eq!(v, vec![crate::Violation::LittlesLaw { service: "p".into(), area_ns: 10, sojourn_ns: 7 }]);
+        assert_eq!(v[0].promise(), crate::promises::Promise::Accounting);
+    }
+
+    #[test]
     fn little_counts_units_still_inside_and_crash_losses() {
         let t = SimTime::from_nanos;
         let mut w = Workers::new(1);

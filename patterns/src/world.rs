@@ -8,8 +8,10 @@
 //! tables in one place lets the measurements see every change the instant
 //! it happens: which customers are inconsistent, and when each row went.
 
+use std::num::NonZeroU32;
+
 use serde::{Deserialize, Serialize};
-use sim_core::SimTime;
+use sim_core::{SimDuration, SimTime};
 
 use crate::msg::{CustomerId, RequestId, TableKind};
 
@@ -44,11 +46,33 @@ pub struct RequestRecord {
     pub restored: bool,
 }
 
+/// The consistency lags of one customer told "unsubscribed".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lags {
+    /// From the answer until the Contract and Billing rows were both gone
+    /// (zero if they went before the answer, as in the orchestrated pattern).
+    pub from_answer: SimDuration,
+    /// From the Profile deletion until the last row went.
+    pub from_profile: SimDuration,
+}
+
 impl RequestRecord {
     /// When the last of the three rows went, if all three are gone.
     pub fn consistent_at(&self) -> Option<SimTime> {
         let [p, c, b] = self.deleted;
         Some(p?.max(c?).max(b?))
+    }
+
+    /// The lags of a customer told "unsubscribed" whose three rows are all
+    /// gone; `None` for anyone else. The one definition every output uses.
+    pub fn lags(&self) -> Option<Lags> {
+        if self.outcome != Outcome::Ok {
+            return None;
+        }
+        let (told, done) = (self.answered?, self.consistent_at()?);
+        let [profile, contract, billing] = self.deleted;
+        let others = contract?.max(billing?);
+        Some(Lags { from_answer: others.saturating_since(told), from_profile: done.saturating_since(profile?) })
     }
 }
 
@@ -80,18 +104,14 @@ pub struct Counters {
     /// Cases left for a human: failed compensations, dead letters the
     /// repair job gave up on, sagas that reported success over a failure.
     pub manual_repairs: u64,
-    /// Events lost between the profile commit and the publish (dual-write gap).
-    pub events_lost: u64,
     /// Publishes re-sent because the broker did not confirm them.
     pub publish_retries: u64,
     /// Background sync runs started.
     pub sync_runs: u64,
     /// Background sync runs that did not finish (crash or unreachable database).
     pub sync_failed_runs: u64,
-    /// Rows restored (only compensations restore rows).
+    /// Rows re-inserted by a compensation (the only way a row comes back).
     pub rows_restored: u64,
-    /// Rows restored by a compensation.
-    pub rows_restored_by_compensation: u64,
     /// Charges made.
     pub charges: u64,
     /// Charges made after the customer was told "you will no longer be billed".
@@ -156,6 +176,21 @@ pub enum TimelineEvent {
     },
 }
 
+/// A customer's request, if any, in four bytes: the id plus one, so that
+/// "none" is the niche of a `NonZeroU32` rather than a sentinel id.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct RequestSlot(Option<NonZeroU32>);
+
+impl RequestSlot {
+    fn of(id: RequestId) -> Self {
+        RequestSlot(NonZeroU32::new(id.checked_add(1).expect("fewer than 2^32 - 1 requests")))
+    }
+
+    fn get(self) -> Option<RequestId> {
+        self.0.map(|n| n.get() - 1)
+    }
+}
+
 /// The tables and the measurements.
 #[derive(Debug)]
 pub struct World {
@@ -166,8 +201,8 @@ pub struct World {
     pub series: Vec<(SimTime, u32)>,
     /// Every request, by id.
     pub requests: Vec<RequestRecord>,
-    /// For each customer, their request (`u32::MAX` if none).
-    request_of: Vec<RequestId>,
+    /// For each customer, their request, if any.
+    request_of: Vec<RequestSlot>,
     /// The counters.
     pub counters: Counters,
     /// The timeline, when recorded.
@@ -183,7 +218,7 @@ impl World {
             inconsistent: 0,
             series: vec![(SimTime::ZERO, 0)],
             requests: Vec::new(),
-            request_of: vec![u32::MAX; customers as usize],
+            request_of: vec![RequestSlot::default(); customers as usize],
             counters: Counters::default(),
             timeline: None,
         }
@@ -255,7 +290,7 @@ impl World {
 
     fn log_row(&mut self, table: TableKind, customer: CustomerId, deleted: bool, at: SimTime) {
         if self.timeline.is_some() {
-            let req = self.request_of.get(customer as usize).copied().filter(|&r| r != u32::MAX);
+            let req = self.request_of.get(customer as usize).and_then(|s| s.get());
             self.log(|| TimelineEvent::Row { table, customer, req, deleted, at });
         }
     }
@@ -282,7 +317,6 @@ impl World {
         if changed {
             self.log_row(t, c, false, now);
             self.counters.rows_restored += 1;
-            self.counters.rows_restored_by_compensation += 1;
             if let Some(r) = self.request_mut_of(c) {
                 r.deleted[t.index()] = None;
                 r.restored = true;
@@ -302,18 +336,18 @@ impl World {
             deleted: [None; 3],
             restored: false,
         });
-        self.request_of[customer as usize] = id;
+        self.request_of[customer as usize] = RequestSlot::of(id);
         self.log(|| TimelineEvent::Request { req: id, customer, at: arrival });
         id
     }
 
     /// The request a customer made, if any.
     pub fn request_of(&self, c: CustomerId) -> Option<&RequestRecord> {
-        self.requests.get(self.request_of[c as usize] as usize)
+        self.requests.get(self.request_of[c as usize].get()? as usize)
     }
 
     fn request_mut_of(&mut self, c: CustomerId) -> Option<&mut RequestRecord> {
-        self.requests.get_mut(self.request_of[c as usize] as usize)
+        self.requests.get_mut(self.request_of[c as usize].get()? as usize)
     }
 
     /// Records what the user was told, once: a late answer after the user
