@@ -8,9 +8,40 @@ use serde::{Deserialize, Serialize};
 use sim_core::{SimTime, Stats};
 
 use crate::msg::TableKind;
-use crate::promises::Promise;
 use crate::workers::QueueStats;
 use crate::world::World;
+
+/// A promise of every pattern.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Promise {
+    /// No customer who did not unsubscribe lost a row.
+    NoDataLoss,
+    /// Every customer who unsubscribed is consistently gone, consistently
+    /// restored by compensation, or counted as needing manual repair.
+    Convergence,
+    /// Every request is answered, failed or timed out, and every message is
+    /// delivered, dropped or in flight.
+    Accounting,
+    /// No customer is charged twice for one period.
+    NoDoubleHandling,
+}
+
+impl Promise {
+    /// Every promise.
+    pub const ALL: [Promise; 4] =
+        [Promise::NoDataLoss, Promise::Convergence, Promise::Accounting, Promise::NoDoubleHandling];
+
+    /// A short name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Promise::NoDataLoss => "no_data_loss",
+            Promise::Convergence => "convergence",
+            Promise::Accounting => "accounting",
+            Promise::NoDoubleHandling => "no_double_handling",
+        }
+    }
+}
 
 /// A broken end-of-run invariant.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,41 +1,8 @@
 //! The promises every pattern makes, checked after the faults heal and the
 //! run drains. `ecsim explore` hunts for fault mixes that break them.
 
-use serde::Serialize;
-
+pub use crate::invariants::Promise;
 use crate::report::RunReport;
-
-/// A promise of every pattern.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Promise {
-    /// No customer who did not unsubscribe lost a row.
-    NoDataLoss,
-    /// Every customer who unsubscribed is consistently gone, consistently
-    /// restored by compensation, or counted as needing manual repair.
-    Convergence,
-    /// Every request is answered, failed or timed out, and every message is
-    /// delivered, dropped or in flight.
-    Accounting,
-    /// No customer is charged twice for one period.
-    NoDoubleHandling,
-}
-
-impl Promise {
-    /// Every promise.
-    pub const ALL: [Promise; 4] =
-        [Promise::NoDataLoss, Promise::Convergence, Promise::Accounting, Promise::NoDoubleHandling];
-
-    /// A short name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Promise::NoDataLoss => "no_data_loss",
-            Promise::Convergence => "convergence",
-            Promise::Accounting => "accounting",
-            Promise::NoDoubleHandling => "no_double_handling",
-        }
-    }
-}
 
 /// The promises a finished run broke, each with what was seen.
 pub fn broken(r: &RunReport) -> Vec<(Promise, String)> {
