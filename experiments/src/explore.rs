@@ -15,7 +15,7 @@ use anyhow::{Context as _, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use patterns::event_based::EventConfig;
 use patterns::promises::{broken, Promise};
-use patterns::{PatternConfig, RunOptions, Scenario};
+use patterns::{NodeName, PatternConfig, RunOptions, Scenario};
 use rand::Rng;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -40,7 +40,10 @@ pub(crate) enum FaultItem {
 }
 
 /// The nodes faults may hit (users are never faulted: they are the observers).
-const TARGETS: [&str; 6] = ["profile", "contract", "billing", "orchestrator", "broker", "sync"];
+/// Every node a fault can hit: all but the users.
+fn targets() -> Vec<NodeName> {
+    NodeName::ALL.into_iter().filter(|n| *n != NodeName::Client).collect()
+}
 
 /// The small scenario every explored run uses.
 pub(crate) fn base_scenario() -> Scenario {
@@ -76,7 +79,8 @@ fn secs(rng: &mut impl Rng, lo: f64, hi: f64) -> SimDuration {
 }
 
 fn node(rng: &mut impl Rng) -> String {
-    TARGETS[rng.random_range(0..TARGETS.len())].to_string()
+    let targets = targets();
+    targets[rng.random_range(0..targets.len())].name().to_string()
 }
 
 /// Draws the fault mix of one seed.

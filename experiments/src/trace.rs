@@ -9,7 +9,7 @@
 
 use anyhow::{Context as _, Result};
 use patterns::world::TimelineEvent;
-use patterns::{TableKind, NODE_NAMES};
+use patterns::{NodeName, TableKind, NODE_NAMES};
 use serde_json::{json, Value};
 use sim_core::{SimTime, TraceKind, TraceMode};
 
@@ -34,15 +34,11 @@ fn us(t: SimTime) -> f64 {
 }
 
 fn tid(node: &str) -> usize {
-    NODE_NAMES.iter().position(|n| *n == node).unwrap_or(0)
+    node.parse::<NodeName>().map_or(0, |n| n.id().index())
 }
 
 fn table_node(t: TableKind) -> &'static str {
-    match t {
-        TableKind::Profile => "profile",
-        TableKind::Contract => "contract",
-        TableKind::Billing => "billing",
-    }
+    t.owner().name()
 }
 
 /// Builds the trace of replication 0 at the experiment's first sweep point.
@@ -79,7 +75,7 @@ pub(crate) fn chrome_trace(exp: &Experiment, filter: &TraceFilter) -> Result<Val
                 continue;
             }
             events.push(json!({
-                "ph": "X", "cat": "request", "name": "user waits (unsubscribe)", "pid": pid, "tid": tid("client"),
+                "ph": "X", "cat": "request", "name": "user waits (unsubscribe)", "pid": pid, "tid": tid(NodeName::Client.name()),
                 "ts": us(r.arrival), "dur": us(end) - us(r.arrival),
                 "args": {"request": req, "customer": r.customer, "outcome": format!("{:?}", r.outcome)}
             }));
@@ -116,7 +112,7 @@ pub(crate) fn chrome_trace(exp: &Experiment, filter: &TraceFilter) -> Result<Val
                             let id = format!("{pid}-{req}-{}-{what}", table.index());
                             events.push(json!({
                                 "ph": "s", "cat": "cause", "name": "request -> row", "id": id, "pid": pid,
-                                "tid": tid("client"), "ts": us(r.arrival)
+                                "tid": tid(NodeName::Client.name()), "ts": us(r.arrival)
                             }));
                             events.push(json!({
                                 "ph": "f", "bp": "e", "cat": "cause", "name": "request -> row", "id": id, "pid": pid,

@@ -13,6 +13,7 @@ use sim_core::{Component, NodeId, SimTime, TimerId};
 use crate::config::BrokerConfig;
 use crate::ctx::Ctx;
 use crate::msg::{unexpected, CustomerId, Delivery, Msg, RequestId, Work};
+use crate::node::NodeName;
 use crate::workers::Workers;
 use crate::world::World;
 
@@ -154,7 +155,7 @@ impl Broker {
     fn start(&mut self, ctx: &mut Ctx<'_>, work: Work) {
         let d = self.cfg.publish_time.sample(ctx.rng());
         let d = ctx.stretch(d);
-        crate::workers::begin(ctx, "broker", work, d);
+        crate::workers::begin(ctx, NodeName::Broker.name(), work, d);
     }
 }
 

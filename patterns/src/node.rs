@@ -13,7 +13,7 @@ use std::str::FromStr;
 use sim_core::{Component, NodeId, SimTime};
 
 use crate::ctx::Ctx;
-use crate::msg::{label, Msg};
+use crate::msg::{label, Msg, TableKind};
 use crate::workers::Workers;
 use crate::world::World;
 
@@ -75,6 +75,17 @@ impl NodeName {
     /// Every name, comma-separated, for error messages.
     pub fn list() -> String {
         NodeName::ALL.map(NodeName::name).join(", ")
+    }
+}
+
+impl TableKind {
+    /// The service that owns the table.
+    pub const fn owner(self) -> NodeName {
+        match self {
+            TableKind::Profile => NodeName::Profile,
+            TableKind::Contract => NodeName::Contract,
+            TableKind::Billing => NodeName::Billing,
+        }
     }
 }
 

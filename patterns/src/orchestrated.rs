@@ -466,7 +466,7 @@ impl Orchestrator {
     fn start(&mut self, ctx: &mut Ctx<'_>, work: Work) {
         let d = self.cfg.request_time.sample(ctx.rng());
         let d = ctx.stretch(d);
-        crate::workers::begin(ctx, "orchestrator", work, d);
+        crate::workers::begin(ctx, NodeName::Orchestrator.name(), work, d);
     }
 
     fn finished(&mut self, ctx: &mut Ctx<'_>, f: Option<Finished>) {

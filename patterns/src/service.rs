@@ -290,11 +290,7 @@ impl DataCore {
 impl DataService {
     /// A service owning `table`, with the pattern's hook `source`.
     pub fn new(table: TableKind, cfg: ServiceConfig, source: Box<dyn Source>) -> Self {
-        let name = match table {
-            TableKind::Profile => "profile",
-            TableKind::Contract => "contract",
-            TableKind::Billing => "billing",
-        };
+        let name = table.owner().name();
         let workers = Workers::new(cfg.workers);
         let core = DataCore { table, name, cfg, workers, processed: Vec::new(), changes: None, billing: None };
         DataService { core, source }

@@ -12,6 +12,7 @@ use sim_core::{Dist, LinkConfig, SimDuration};
 
 use crate::background_sync::SyncConfig;
 use crate::config::Scenario;
+use crate::node::NodeName;
 use crate::orchestrated::OrchestratedConfig;
 use crate::pattern::PatternConfig;
 use crate::scenario::{run, RunOptions};
@@ -172,7 +173,7 @@ pub fn queues(seed: u64) -> Vec<ValidationRow> {
 pub fn little(seed: u64) -> ValidationRow {
     let (s, p) = queue_scenario(80.0, Dist::exponential(SimDuration::from_millis(10)), 1, 200_000);
     let r = run(&s, &p, seed, RunOptions::default()).expect("valid scenario");
-    let q = r.queues.iter().find(|q| q.service == "profile").expect("profile is tracked");
+    let q = r.queues.iter().find(|q| q.service == NodeName::Profile.name()).expect("profile is tracked");
     // The identity is exact in integer nanoseconds; the interval is float rounding.
     let half = 1e-9 * q.l.max(1.0);
     ValidationRow::new(
@@ -224,8 +225,8 @@ pub fn retries(seed: u64) -> ValidationRow {
     s.workload.drain = SimDuration::from_mins(10);
     s.workload.client_timeout = SimDuration::from_hours(1);
     s.network.links.push(crate::config::LinkOverride {
-        from: "orchestrator".into(),
-        to: "contract".into(),
+        from: NodeName::Orchestrator.name().into(),
+        to: NodeName::Contract.name().into(),
         link: LinkConfig { loss: p_loss, ..s.network.default.clone() },
     });
     // Enough retries that the truncated law is the geometric one (p^21 ~ 2e-15).
