@@ -134,16 +134,23 @@ pub struct FaultPlan {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Fault {
-    /// The node stops: volatile state and timers are lost.
+    /// The node stops: volatile state and timers are lost. A crash while
+    /// the node is already down opens a second outage over the first.
     Crash(NodeId),
-    /// The node comes back with its durable state.
+    /// An outage ends. The node comes back, with its durable state, when
+    /// every outage it is in has ended: overlapping crash windows keep it
+    /// down for their union.
     Restart(NodeId),
     /// The node freezes for the given span.
     Pause(NodeId, SimDuration),
     /// A pause ends (recorded for the trace; deferred events are already due).
     Resume(NodeId),
-    /// The node's service times are multiplied by `percent / 100`.
-    Slow(NodeId, u32),
+    /// A slowdown starts: the node's service times are multiplied by
+    /// `percent / 100` while it lasts. Overlapping slowdowns do not add up:
+    /// the strongest active one applies.
+    SlowStart(NodeId, u32),
+    /// The slowdown of `percent` that started earlier ends.
+    SlowEnd(NodeId, u32),
     /// Starts the partition registered under this key.
     StartPartition(u32),
     /// Heals the partition registered under this key.
@@ -162,7 +169,8 @@ impl Fault {
             Fault::Restart(_) => "restart",
             Fault::Pause(..) => "pause",
             Fault::Resume(_) => "resume",
-            Fault::Slow(..) => "slow",
+            Fault::SlowStart(..) => "slow",
+            Fault::SlowEnd(..) => "slow_end",
             Fault::StartPartition(_) => "partition",
             Fault::HealPartition(_) => "heal",
             Fault::SpikeStart(..) => "latency_spike",
@@ -298,8 +306,9 @@ pub(crate) fn compile(
                         problem: format!("slow: factor must be between 1 and 1e6, got {factor}"),
                     });
                 }
-                events.push((*at, Fault::Slow(n, (factor * 100.0).round() as u32)));
-                events.push((*at + *duration, Fault::Slow(n, 100)));
+                let pct = (factor * 100.0).round() as u32;
+                events.push((*at, Fault::SlowStart(n, pct)));
+                events.push((*at + *duration, Fault::SlowEnd(n, pct)));
                 windows.push(FaultWindow {
                     kind: "slow".into(),
                     target: node.clone(),

@@ -33,6 +33,10 @@ struct NodeState<C> {
     up: bool,
     incarnation: u32,
     paused_until: SimTime,
+    /// Outages the node is in (crashes not yet matched by a restart).
+    outages: u32,
+    /// The slowdowns active now, in percent; the node runs at the largest.
+    slowdowns: Vec<u32>,
     slowdown_pct: u32,
 }
 
@@ -145,6 +149,8 @@ impl<C: Component<S>, S> Simulation<C, S> {
             up: true,
             incarnation: 0,
             paused_until: SimTime::ZERO,
+            outages: 0,
+            slowdowns: Vec::new(),
             slowdown_pct: 100,
         });
         id
@@ -400,7 +406,8 @@ impl<C: Component<S>, S> Simulation<C, S> {
             | Fault::Restart(n)
             | Fault::Pause(n, _)
             | Fault::Resume(n)
-            | Fault::Slow(n, _)
+            | Fault::SlowStart(n, _)
+            | Fault::SlowEnd(n, _)
             | Fault::SpikeStart(n, _)
             | Fault::SpikeEnd(n, _) => *n,
             Fault::StartPartition(k) | Fault::HealPartition(k) => {
@@ -418,6 +425,7 @@ impl<C: Component<S>, S> Simulation<C, S> {
         match fault {
             Fault::Crash(n) => {
                 let node = &mut self.nodes[n.index()];
+                node.outages += 1;
                 if node.up {
                     node.up = false;
                     node.incarnation = node.incarnation.wrapping_add(1) % EXTERNAL;
@@ -427,7 +435,10 @@ impl<C: Component<S>, S> Simulation<C, S> {
                 }
             }
             Fault::Restart(n) => {
-                if !self.nodes[n.index()].up {
+                let node = &mut self.nodes[n.index()];
+                // A restart without a crash (nothing to end) changes nothing.
+                node.outages = node.outages.saturating_sub(1);
+                if !node.up && node.outages == 0 {
                     self.stats.restarts += 1;
                     self.nodes[n.index()].up = true;
                     self.with_context(n, |c, ctx| c.on_restart(ctx));
@@ -439,11 +450,18 @@ impl<C: Component<S>, S> Simulation<C, S> {
                 node.paused_until = node.paused_until.max(self.now + d);
             }
             Fault::Resume(_) => {}
-            Fault::Slow(n, pct) => {
-                if pct != 100 {
-                    self.stats.slowdowns += 1;
+            Fault::SlowStart(n, pct) => {
+                self.stats.slowdowns += 1;
+                let node = &mut self.nodes[n.index()];
+                node.slowdowns.push(pct.max(1));
+                node.slowdown_pct = node.slowdowns.iter().copied().max().unwrap_or(100);
+            }
+            Fault::SlowEnd(n, pct) => {
+                let node = &mut self.nodes[n.index()];
+                if let Some(i) = node.slowdowns.iter().position(|&p| p == pct.max(1)) {
+                    node.slowdowns.swap_remove(i);
                 }
-                self.nodes[n.index()].slowdown_pct = pct.max(1);
+                node.slowdown_pct = node.slowdowns.iter().copied().max().unwrap_or(100);
             }
             Fault::StartPartition(k) => {
                 if let Some((p, active)) = self.partitions.get_mut(&k) {

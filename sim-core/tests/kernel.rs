@@ -408,3 +408,98 @@ mod network_properties {
         }
     }
 }
+
+/// Reads how long one second of work takes on its node at each probe.
+#[derive(Default)]
+struct Stopwatch {
+    seen: Vec<SimDuration>,
+    restarts: u32,
+}
+
+impl Component for Stopwatch {
+    type Msg = ();
+    fn on_message(&mut self, ctx: &mut Context<'_, ()>, _: NodeId, _: ()) {
+        self.seen.push(ctx.stretch(SimDuration::from_secs(1)));
+    }
+    fn on_restart(&mut self, _ctx: &mut Context<'_, ()>) {
+        self.restarts += 1;
+    }
+}
+
+fn secs(s: u64) -> SimTime {
+    SimTime::ZERO + SimDuration::from_secs(s)
+}
+
+#[test]
+fn overlapping_slowdowns_apply_the_strongest_active_one() {
+    let mut sim: Simulation<Stopwatch> = Simulation::new(1);
+    let n = sim.add_node("n", Stopwatch::default());
+    let plan: FaultPlan = toml::from_str(
+        r#"
+        [[faults]]
+        kind = "slow"
+        node = "n"
+        at = "10s"
+        duration = "20s"
+        factor = 2.0
+
+        [[faults]]
+        kind = "slow"
+        node = "n"
+        at = "20s"
+        duration = "20s"
+        factor = 3.0
+        "#,
+    )
+    .unwrap();
+    sim.install_faults(&plan, secs(100)).unwrap();
+    for t in [5, 15, 25, 35, 45] {
+        sim.schedule_at(secs(t), n, ());
+    }
+    sim.run();
+    // Before, the first alone, both (3x wins), the second alone after the
+    // first ended at 30 s, and neither.
+    let expect: Vec<SimDuration> = [1, 2, 3, 3, 1].map(SimDuration::from_secs).to_vec();
+    assert_eq!(sim.component(n).seen, expect);
+    assert_eq!(sim.stats().slowdowns, 2);
+}
+
+#[test]
+fn a_crash_while_down_keeps_the_node_down_for_the_union_of_both_outages() {
+    let mut sim: Simulation<Stopwatch> = Simulation::new(1);
+    let n = sim.add_node("n", Stopwatch::default());
+    let crash = |at: &str, restart_after: &str| FaultSpec::Crash {
+        node: "n".into(),
+        at: at.parse().unwrap(),
+        restart_after: Some(restart_after.parse().unwrap()),
+    };
+    // Down from 10 s to 30 s; a second crash at 20 s restarts at 25 s, inside the first outage.
+    let plan = FaultPlan { faults: vec![crash("10s", "20s"), crash("20s", "5s")], random_faults: vec![] };
+    sim.install_faults(&plan, secs(100)).unwrap();
+    let up_at = |sim: &mut Simulation<Stopwatch>, t: u64| {
+        sim.run_until(secs(t));
+        sim.is_up(n)
+    };
+    assert!(up_at(&mut sim, 9));
+    assert!(!up_at(&mut sim, 11));
+    assert!(!up_at(&mut sim, 26), "the inner outage's restart ended the outer outage early");
+    assert!(up_at(&mut sim, 31));
+    assert_eq!((sim.stats().crashes, sim.stats().restarts, sim.component(n).restarts), (1, 1, 1));
+}
+
+#[test]
+fn a_crash_that_never_restarts_keeps_the_node_down_past_another_outage() {
+    let mut sim: Simulation<Stopwatch> = Simulation::new(1);
+    let n = sim.add_node("n", Stopwatch::default());
+    let plan = FaultPlan {
+        faults: vec![
+            FaultSpec::Crash { node: "n".into(), at: secs(10), restart_after: Some(SimDuration::from_secs(10)) },
+            FaultSpec::Crash { node: "n".into(), at: secs(15), restart_after: None },
+        ],
+        random_faults: vec![],
+    };
+    sim.install_faults(&plan, secs(100)).unwrap();
+    sim.run();
+    assert!(!sim.is_up(n));
+    assert_eq!(sim.component(n).restarts, 0);
+}
