@@ -1,45 +1,87 @@
-//! The simulator against theory: every analytic value must lie inside the
-//! 99% confidence interval the simulation derives from its own sample.
+//! The simulator against theory, under several seeds.
+//!
+//! Each test runs its cases under every seed in [`SEEDS`] and checks every
+//! interval at once, corrected for their number (Bonferroni): each test's
+//! family-wise false-failure probability is at most [`ALPHA`] = 0.2%, so
+//! at most 1% for the file's five tests, were the seeds drawn afresh. The
+//! seeds are fixed, so CI is deterministic; `scripts/validation-seeds.sh`
+//! prints the list and every row.
+//!
+//! The width guard is derived, not chosen: each corrected interval must be
+//! narrower than the distance between the analytic value and the value
+//! under the wrong model the case exists to rule out (its driving parameter
+//! off by 5%, `validation::RESOLUTION`). An interval that could not tell
+//! the two apart would make the check meaningless.
 
-use patterns::validation;
+use patterns::validation::{self, Queue, ValidationRow};
 
-fn check(rows: Vec<validation::ValidationRow>) {
-    for r in &rows {
-        println!("{r:?}");
-    }
-    for r in rows {
-        assert!(
-            r.pass,
-            "{} / {}: simulated {:.6} [{:.6}, {:.6}] does not cover the analytic {:.6} (n = {})",
-            r.case, r.quantity, r.simulated, r.ci99_low, r.ci99_high, r.analytic, r.n
+/// The seeds every statistical test runs under.
+const SEEDS: [u64; 5] = [1, 2, 3, 4, 5];
+/// Family-wise false-failure probability of one test.
+const ALPHA: f64 = 0.002;
+
+fn check(rows: Vec<(u64, ValidationRow)>) {
+    let level = 1.0 - ALPHA / rows.len() as f64;
+    for (seed, r) in &rows {
+        let half = r.estimate().half_width(level);
+        println!(
+            "seed {seed}: {} / {}: {:.6} +- {:.6} (corrected), analytic {:.6}, wrong model {:.6}",
+            r.case, r.quantity, r.simulated, half, r.analytic, r.wrong_model
         );
-        // An interval so wide it could cover anything would make the check
-        // meaningless: require it to be within 10% of the value.
-        assert!(r.ci99_high - r.ci99_low < 0.2 * r.analytic.abs(), "{}: interval too wide", r.case);
+    }
+    for (seed, r) in rows {
+        let half = r.estimate().half_width(level);
+        assert!(
+            (r.simulated - r.analytic).abs() <= half,
+            "seed {seed}, {} / {}: simulated {:.6} +- {:.6} does not cover the analytic {:.6} (n = {})",
+            r.case,
+            r.quantity,
+            r.simulated,
+            half,
+            r.analytic,
+            r.n
+        );
+        assert!(
+            half < (r.wrong_model - r.analytic).abs(),
+            "seed {seed}, {}: interval +- {half:.6} cannot tell {:.6} from the wrong model's {:.6}",
+            r.case,
+            r.analytic,
+            r.wrong_model
+        );
     }
 }
 
-#[test]
-fn queues_match_mm1_mmc_and_md1() {
-    check(validation::queues(7));
+fn queue_rows(q: Queue) -> Vec<(u64, ValidationRow)> {
+    SEEDS.iter().flat_map(|&s| [0.5, 0.8, 0.95].map(|rho| (s, validation::queue(q, rho, s)))).collect()
 }
 
 #[test]
-fn littles_law_holds() {
-    check(vec![validation::little(7)]);
+fn mm1_mean_response_matches_theory_at_three_loads() {
+    check(queue_rows(Queue::MM1));
 }
 
 #[test]
-fn background_sync_lag_is_half_the_interval() {
-    check(vec![validation::sync_lag(7)]);
+fn mm4_mean_response_matches_erlang_c_at_three_loads() {
+    check(queue_rows(Queue::MM4));
 }
 
 #[test]
-fn attempts_per_call_are_geometric() {
-    check(vec![validation::retries(7)]);
+fn md1_mean_response_matches_pollaczek_khinchine_at_three_loads() {
+    check(queue_rows(Queue::MD1));
 }
 
 #[test]
-fn late_charges_are_lag_over_period() {
-    check(vec![validation::billing_anomaly(7)]);
+fn the_queue_length_sampled_at_random_instants_obeys_littles_law() {
+    check(SEEDS.iter().map(|&s| (s, validation::little(s))).collect());
+}
+
+#[test]
+fn sync_lag_attempts_per_call_and_late_charges_match_their_laws() {
+    let mut rows = Vec::new();
+    for &s in &SEEDS {
+        rows.push((s, validation::sync_lag(s)));
+        rows.push((s, validation::retries(s)));
+        rows.push((s, validation::billing_anomaly(s)));
+    }
+    check(rows);
 }
