@@ -348,3 +348,72 @@ fn sharded_sweeps_merge_byte_identical_and_name_missing_shards() {
         std::fs::read_dir(&env_out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect();
     assert!(names.iter().any(|n| n.starts_with("shard-0002-of-0003")), "{names:?}");
 }
+
+/// Every way a shard can be damaged is named by `merge`, which then writes
+/// nothing: a shard file with no header, another format, a damaged result
+/// line, a truncated file, a job list that belongs to another shard, and a
+/// config that does not reproduce its own hash.
+#[test]
+fn merge_names_every_kind_of_damaged_shard_and_writes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = write(tmp.path(), "small.toml", SMALL);
+    let shards = tmp.path().join("shards");
+    for spec in ["0/2", "1/2"] {
+        let r = ecsim(
+            &["sweep", cfg.to_str().unwrap(), "--shard", spec, "--quiet", "--out", shards.to_str().unwrap()],
+            tmp.path(),
+        );
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&shards).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    let (first, second) = (std::fs::read_to_string(&files[0]).unwrap(), std::fs::read_to_string(&files[1]).unwrap());
+    let name = files[0].file_name().unwrap().to_str().unwrap().to_string();
+    // The header with one field changed.
+    let header = |f: &dyn Fn(&mut serde_json::Value)| {
+        let (head, rest) = first.split_once('\n').unwrap();
+        let mut h: serde_json::Value = serde_json::from_str(head).unwrap();
+        f(&mut h);
+        format!("{h}\n{rest}")
+    };
+    let lines: Vec<&str> = first.lines().collect();
+    let cases: Vec<(&str, String, String)> = vec![
+        ("no header", "not json\n".to_string(), format!("{name}: not a shard file (no header)")),
+        (
+            "format",
+            header(&|h| h["format"] = "ecsim-shard-0".into()),
+            format!("{name}: format \"ecsim-shard-0\", expected \"ecsim-shard-1\""),
+        ),
+        (
+            "damaged line",
+            format!("{}\n{{\"index\": oops\n", lines[..lines.len() - 1].join("\n")),
+            format!("{name}: a damaged result line"),
+        ),
+        (
+            "truncated",
+            format!("{}\n", lines[..lines.len() - 1].join("\n")),
+            format!("{name}: shard 0 is incomplete ({} of {} results)", lines.len() - 2, lines.len() - 1),
+        ),
+        ("foreign jobs", header(&|h| h["jobs"][0] = 1.into()), format!("{name}: shard 0 lists jobs of other shards")),
+        (
+            "hash",
+            header(&|h| {
+                let toml = h["resolved_toml"].as_str().unwrap().replace("seed = 9", "seed = 8");
+                h["resolved_toml"] = toml.into();
+            }),
+            "the shards' config does not reproduce its hash".to_string(),
+        ),
+    ];
+    for (what, text, want) in cases {
+        let dir = tmp.path().join(format!("case-{}", what.replace(' ', "-")));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(&name), &text).unwrap();
+        std::fs::write(dir.join(files[1].file_name().unwrap()), &second).unwrap();
+        let out = tmp.path().join(format!("out-{}", what.replace(' ', "-")));
+        let r = ecsim(&["merge", dir.to_str().unwrap(), "--out", out.to_str().unwrap()], tmp.path());
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert!(!r.status.success(), "{what}: merged a damaged shard");
+        assert!(err.contains(&want), "{what}: expected {want:?} in:\n{err}");
+        assert!(!out.exists(), "{what}: wrote {}", out.display());
+    }
+}
