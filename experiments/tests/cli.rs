@@ -124,7 +124,7 @@ fn chart_redraws_from_the_csv_files() {
 #[test]
 fn bad_configs_get_clear_errors_and_write_nothing() {
     let tmp = tempfile::tempdir().unwrap();
-    let cases: [(&str, &str, &str, &str); 7] = [
+    let cases: [(&str, &str, &str, &str); 8] = [
         ("syntax", "name = \"x\"\n[workload\nrate_per_s = 1.0\n", "line", "invalid"),
         ("unknown key", "name = \"x\"\n[workload]\nrate_per_sec = 1.0\n", "workload.rate_per_sec", "unknown field"),
         ("negative rate", "name = \"x\"\n[workload]\nrate_per_s = -5.0\n", "workload.rate_per_s", ">= 0"),
@@ -137,6 +137,12 @@ fn bad_configs_get_clear_errors_and_write_nothing() {
         ),
         ("empty sweep", "name = \"x\"\n[[sweep]]\nparams = [\"workload.rate_per_s\"]\nvalues = []\n", "sweep[0].values", "empty"),
         ("bad duration", "name = \"x\"\n[workload]\nduration = \"ten minutes\"\n", "workload.duration", "duration"),
+        (
+            "closed loop with scripted arrivals",
+            "name = \"x\"\n[workload]\nat = [\"1m\"]\n[workload.closed_loop]\nusers = 2\nthink_time = { kind = \"exponential\", mean = \"1s\" }\n",
+            "workload.closed_loop",
+            "exclude each other",
+        ),
     ];
     for (what, text, key, problem) in cases {
         let cfg = write(tmp.path(), "bad.toml", text);
