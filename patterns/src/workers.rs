@@ -171,8 +171,10 @@ mod tests {
         // four units that stayed 10, 10, 20 and 20 ns.
         let st = w.stats();
         assert_eq!(st.integrals(t(20)), (60, 60));
+        // Over 20 ns: L = 60/20 = 3 in the system, lambda = 4 arrivals per
+        // 20 ns, W = 60/4 = 15 ns each.
         let (l, lambda, wait) = st.little(t(20));
-        assert!((l - lambda * wait).abs() < 1e-12);
+        assert!((l - 3.0).abs() < 1e-12 && (lambda - 2e8).abs() < 1e-3 && (wait - 15e-9).abs() < 1e-20);
     }
 
     #[test]
