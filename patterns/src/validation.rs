@@ -281,14 +281,14 @@ pub fn queues(seed: u64) -> Vec<ValidationRow> {
 /// [`REPLICATIONS`] runs gives one difference; their t interval, centred on
 /// the sampled L, must cover lambda x W.
 pub fn little(seed: u64) -> ValidationRow {
-    let (s, p) = queue_scenario(80.0, Dist::exponential(SERVICE), 1, 20_000);
+    let (s, p) = queue_scenario(80.0, Dist::exponential(SERVICE), 1, 80_000);
     let (mut sampled, mut law, mut diffs) = (Vec::new(), Vec::new(), Vec::new());
     let mut n = 0;
     for r in 0..REPLICATIONS {
         let seed = replication_seed(seed, r);
         let mut built = build(&s, &p, seed, TraceMode::Off).expect("valid scenario");
         let mut rng = RngFactory::new(seed).stream("validation/pasta");
-        let gap = Exp::new(10.0).expect("rate 10/s");
+        let gap = Exp::new(20.0).expect("rate 20/s");
         let (mut t, mut sum, mut k) = (SimTime::ZERO, 0.0, 0u64);
         let end = SimTime::ZERO + s.workload.duration;
         loop {
