@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
-# The statistical tests against theory, with their fixed seed list and every
-# row they check (Bonferroni-corrected intervals and the wrong model each
-# interval must exclude). Run by .ci/run.
+# The statistical tests with their fixed seed lists, run with every row they
+# check printed: the validation against theory (Bonferroni-corrected
+# intervals and the wrong model each must exclude), and the scenario and
+# kernel tests with sampling tolerances. Run by .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-grep -n "^const SEEDS" patterns/tests/validation.rs
+echo "== seed lists"
+grep -n "^const SEEDS" patterns/tests/*.rs sim-core/tests/*.rs
+echo "== validation against theory"
 cargo test --quiet -p patterns --test validation -- --nocapture --test-threads 2
+echo "== statistical scenario and kernel tests"
+cargo test --quiet -p patterns --test scenarios -- --test-threads 2 \
+  with_the_book_defaults consumer_failures a_failed_compensation the_billing_anomaly
+cargo test --quiet -p sim-core --test kernel -- loss_rate_is_within_sampling_error
