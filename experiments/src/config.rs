@@ -49,7 +49,9 @@ impl SweepDim {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Head {
-    name: String,
+    /// Defaults to the file's stem.
+    #[serde(default)]
+    name: Option<String>,
     #[serde(default)]
     description: String,
     #[serde(default = "default_seed")]
@@ -129,8 +131,27 @@ impl Experiment {
     }
 }
 
+/// A TOML syntax error: line, column, the offending line and a caret
+/// under the column, from the error's byte span.
+fn syntax_error(text: &str, file: &str, e: &toml::de::Error) -> ConfigFileError {
+    let Some(span) = e.span() else {
+        return ConfigFileError { file: file.into(), key: "(syntax)".into(), problem: toml_problem(e) };
+    };
+    let start = span.start.min(text.len());
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+    let (line, column) = (text[..line_start].lines().count() + 1, text[line_start..start].chars().count() + 1);
+    let shown = &text[line_start..line_end];
+    ConfigFileError {
+        file: file.into(),
+        key: format!("(syntax, line {line}, column {column})"),
+        problem: format!("{}\n  {shown}\n  {}^", toml_problem(e).trim_end(), " ".repeat(column - 1)),
+    }
+}
+
 /// The (dotted) key on the line a TOML error points at, found from the
-/// error's byte span: the key text before `=`, under the last `[table]` header.
+/// error's byte span: the key text before `=`, under the last `[table]`
+/// header, with an index for an array of tables (`faults[1].groups`).
 fn key_at(text: &str, span: Option<std::ops::Range<usize>>) -> String {
     let Some(span) = span else { return "(unknown)".into() };
     let start = span.start.min(text.len());
@@ -138,9 +159,14 @@ fn key_at(text: &str, span: Option<std::ops::Range<usize>>) -> String {
     let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
     let line = &text[line_start..line_end];
     let mut table = String::new();
+    let mut seen: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
     for l in text[..line_start].lines() {
         let l = l.trim();
-        if l.starts_with('[') {
+        if let Some(name) = l.strip_prefix("[[").and_then(|r| r.strip_suffix("]]")) {
+            let n = seen.entry(name.trim().to_string()).or_insert(0);
+            table = format!("{}[{n}]", name.trim());
+            *n += 1;
+        } else if l.starts_with('[') {
             table = l.trim_matches(|c| c == '[' || c == ']').trim().to_string();
         }
     }
@@ -212,10 +238,7 @@ pub(crate) fn load_file_with(path: &Path, ov: Overrides) -> Result<Experiment, C
 /// and its hash say what actually ran).
 pub(crate) fn load_with(text: &str, file: &str, ov: Overrides) -> Result<Experiment, ConfigFileError> {
     let fail = |key: String, problem: String| ConfigFileError { file: file.to_string(), key, problem };
-    let table: Table = text.parse::<Table>().map_err(|e| {
-        let line = e.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1)).unwrap_or(0);
-        fail(format!("(syntax, line {line})"), toml_problem(&e))
-    })?;
+    let table: Table = text.parse::<Table>().map_err(|e| syntax_error(text, file, &e))?;
     let mut head_table = Table::new();
     let mut body = Table::new();
     for (k, v) in table {
@@ -233,7 +256,11 @@ pub(crate) fn load_with(text: &str, file: &str, ov: Overrides) -> Result<Experim
     if let Some(r) = ov.replications {
         head.replications = r;
     }
-    if head.name.is_empty() || head.name.contains(['/', '\\']) || head.name.starts_with('.') {
+    let name = match head.name.clone() {
+        Some(n) => n,
+        None => Path::new(file).file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string(),
+    };
+    if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
         return Err(fail("name".into(), "must be a plain folder name".into()));
     }
     if head.replications == 0 {
@@ -304,7 +331,7 @@ pub(crate) fn load_with(text: &str, file: &str, ov: Overrides) -> Result<Experim
         points.push(Point { coords, numeric, scenario, patterns, hash });
     }
     let mut out = Table::new();
-    out.insert("name".into(), Value::String(head.name.clone()));
+    out.insert("name".into(), Value::String(name.clone()));
     out.insert("description".into(), Value::String(head.description.clone()));
     out.insert("seed".into(), Value::Integer(head.seed as i64));
     out.insert("replications".into(), Value::Integer(i64::from(head.replications)));
@@ -316,7 +343,7 @@ pub(crate) fn load_with(text: &str, file: &str, ov: Overrides) -> Result<Experim
         out.insert(k, v);
     }
     Ok(Experiment {
-        name: head.name,
+        name,
         description: head.description,
         seed: head.seed,
         replications: head.replications,
@@ -375,13 +402,42 @@ fn resolve(
 }
 
 fn key_for(text: &str, e: &toml::de::Error) -> String {
-    let k = key_at(text, e.span());
+    // Inside an internally tagged enum (a fault, a pattern) serde buffers
+    // the table and toml's span covers the whole table or array; find the
+    // line the message is about instead.
+    let span = match (e.span(), offending_line(text, e.message())) {
+        (Some(s), Some(at)) if at >= s.start => Some(at..at),
+        (None, Some(at)) => Some(at..at),
+        (s, _) => s,
+    };
+    let k = key_at(text, span);
     if k == "(unknown)" {
         // Errors with no span (e.g. from values) name the field in the message.
         "(top level)".into()
     } else {
         k
     }
+}
+
+/// The byte offset of the line an "unknown field `x`" or "unknown variant
+/// `v`" message is about: the line that sets `x`, or that sets a key to "v".
+fn offending_line(text: &str, message: &str) -> Option<usize> {
+    let quoted = |prefix: &str| message.split(prefix).nth(1)?.split('`').next().map(str::to_string);
+    let mut offset = 0;
+    let wanted: Box<dyn Fn(&str) -> bool> = if let Some(field) = quoted("unknown field `") {
+        Box::new(move |l: &str| l.split('=').next().is_some_and(|k| k.trim() == field) && l.contains('='))
+    } else if let Some(variant) = quoted("unknown variant `") {
+        Box::new(move |l: &str| l.split_once('=').is_some_and(|(_, v)| v.trim().trim_matches('"') == variant))
+    } else {
+        return None;
+    };
+    for line in text.split_inclusive('\n') {
+        if wanted(line.trim()) {
+            return Some(offset + (line.len() - line.trim_start().len()));
+        }
+        offset += line.len();
+    }
+    None
 }
 
 fn path_parts(path: &str) -> Vec<PathPart<'_>> {

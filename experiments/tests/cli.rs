@@ -124,7 +124,7 @@ fn chart_redraws_from_the_csv_files() {
 #[test]
 fn bad_configs_get_clear_errors_and_write_nothing() {
     let tmp = tempfile::tempdir().unwrap();
-    let cases: [(&str, &str, &str, &str); 8] = [
+    let cases: [(&str, &str, &str, &str); 19] = [
         ("syntax", "name = \"x\"\n[workload\nrate_per_s = 1.0\n", "line", "invalid"),
         ("unknown key", "name = \"x\"\n[workload]\nrate_per_sec = 1.0\n", "workload.rate_per_sec", "unknown field"),
         ("negative rate", "name = \"x\"\n[workload]\nrate_per_s = -5.0\n", "workload.rate_per_s", ">= 0"),
@@ -143,6 +143,67 @@ fn bad_configs_get_clear_errors_and_write_nothing() {
             "workload.closed_loop",
             "exclude each other",
         ),
+        (
+            "three partition groups",
+            "name = \"x\"\n[[faults]]\nkind = \"partition\"\nat = \"1m\"\nduration = \"1m\"\ngroups = [[\"billing\"], [\"profile\"], [\"contract\"]]\n",
+            "faults[0].groups",
+            "one or two lists",
+        ),
+        (
+            "an empty partition side",
+            "name = \"x\"\n[[faults]]\nkind = \"partition\"\nat = \"1m\"\nduration = \"1m\"\ngroups = [[\"billing\"], []]\n",
+            "faults[0].groups",
+            "both sides",
+        ),
+        (
+            "zero mtbf",
+            "name = \"x\"\n[[random_faults]]\nkind = \"crashes\"\nnode = \"billing\"\nmtbf = \"0s\"\nmean_downtime = \"1m\"\n",
+            "random_faults[0].mtbf",
+            "above zero",
+        ),
+        (
+            "a speed-up called a slowdown",
+            "name = \"x\"\n[[faults]]\nkind = \"slow\"\nnode = \"billing\"\nat = \"1m\"\nduration = \"1m\"\nfactor = 0.5\n",
+            "faults[0].factor",
+            "between 1 and 1e6",
+        ),
+        (
+            "a fault after the run",
+            "name = \"x\"\n[[faults]]\nkind = \"crash\"\nnode = \"billing\"\nat = \"100h\"\n",
+            "faults[0].at",
+            "the run is over",
+        ),
+        (
+            "time past the horizon",
+            "name = \"x\"\n[workload]\nduration = \"3000000h\"\ndrain = \"3000000h\"\n",
+            "workload.drain",
+            "largest virtual time",
+        ),
+        (
+            "zero sync call timeout",
+            "name = \"x\"\n[[patterns]]\nkind = \"background_sync\"\ncall_timeout = \"0s\"\n",
+            "patterns[0].call_timeout",
+            "above zero",
+        ),
+        (
+            "a bad variant in the second pattern",
+            "name = \"x\"\n[[patterns]]\nkind = \"event_based\"\n[[patterns]]\nkind = \"orchestrated\"\non_failure = \"retry_forever\"\n",
+            "patterns[1].on_failure",
+            "unknown variant",
+        ),
+        (
+            "a misspelt field in the second fault",
+            "name = \"x\"\n[[faults]]\nkind = \"crash\"\nnode = \"billing\"\nat = \"1m\"\n[[faults]]\nkind = \"slow\"\nnode = \"billing\"\nat = \"1m\"\nduration = \"1m\"\nfactr = 2.0\n",
+            "faults[1].factr",
+            "unknown field",
+        ),
+        (
+            "a flood of random faults",
+            "name = \"x\"\n[[random_faults]]\nkind = \"pauses\"\nnode = \"billing\"\nmean_gap = \"1us\"\nmean_length = \"1us\"\n",
+            "random_faults[0].mean_gap",
+            "at most",
+        ),
+        ("a syntax error's place", "name = \"x\"\n[workload\nrate_per_s = 1.0\n", "line 2, column 10", "[workload"),
     ];
     for (what, text, key, problem) in cases {
         let cfg = write(tmp.path(), "bad.toml", text);
@@ -422,4 +483,19 @@ fn merge_names_every_kind_of_damaged_shard_and_writes_nothing() {
         assert!(err.contains(&want), "{what}: expected {want:?} in:\n{err}");
         assert!(!out.exists(), "{what}: wrote {}", out.display());
     }
+}
+
+#[test]
+fn a_config_without_a_name_is_named_after_its_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = write(
+        tmp.path(),
+        "my-what-if.toml",
+        &SMALL.replace("name = \"small\"\n", "").replace("replications = 3", "replications = 1"),
+    );
+    let out = tmp.path().join("out");
+    let r = ecsim(&["run", cfg.to_str().unwrap(), "--quiet", "--out", out.to_str().unwrap()], tmp.path());
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let resolved = std::fs::read_to_string(out.join("config.resolved.toml")).unwrap();
+    assert!(resolved.contains("name = \"my-what-if\""), "{resolved}");
 }

@@ -87,6 +87,9 @@ impl SyncConfig {
         if self.nightly_at.is_some_and(|t| t >= SimDuration::from_hours(24)) {
             return config::err(&format!("{key}.nightly_at"), "must be a time of day below 24h");
         }
+        if self.call_timeout.is_zero() {
+            return config::err(&format!("{key}.call_timeout"), "must be above zero");
+        }
         if self.batch_size == 0 {
             return config::err(&format!("{key}.batch_size"), "must be at least 1");
         }

@@ -6,6 +6,8 @@
 use serde::{Deserialize, Serialize};
 use sim_core::{Dist, FaultPlan, LinkConfig, SimDuration};
 
+use sim_core::{FaultSpec, SimTime};
+
 use crate::node::NodeName;
 
 /// A value out of its domain, with the config path of its key.
@@ -318,6 +320,9 @@ impl Scenario {
         if s.broker.max_deliveries == 0 {
             return err("services.broker.max_deliveries", "must be at least 1");
         }
+        if s.broker.ack_timeout.is_zero() {
+            return err("services.broker.ack_timeout", "must be above zero");
+        }
         if s.broker.prefetch == 0 {
             return err("services.broker.prefetch", "must be at least 1");
         }
@@ -334,25 +339,95 @@ impl Scenario {
         if self.billing.period.is_zero() {
             return err("billing.period", "must be above zero");
         }
+        let Some(horizon) = SimTime::ZERO.checked_add(w.duration).and_then(|t| t.checked_add(w.drain)) else {
+            return err(
+                "workload.drain",
+                "workload.duration + workload.drain passes the largest virtual time (584 years)",
+            );
+        };
         for (i, f) in self.faults.iter().enumerate() {
-            let names: Vec<&String> = match f {
-                sim_core::FaultSpec::Partition { groups, .. } => groups.iter().flatten().collect(),
-                sim_core::FaultSpec::Crash { node, .. }
-                | sim_core::FaultSpec::Pause { node, .. }
-                | sim_core::FaultSpec::Slow { node, .. }
-                | sim_core::FaultSpec::LatencySpike { node, .. } => vec![node],
-            };
-            for n in names {
-                if let Err(e) = n.parse::<NodeName>() {
-                    return err(&format!("faults[{i}]"), e.to_string());
-                }
-            }
+            validate_fault(i, f, horizon)?;
         }
         for (i, f) in self.random_faults.iter().enumerate() {
+            let key = |field: &str| format!("random_faults[{i}].{field}");
             if let Err(e) = f.node().parse::<NodeName>() {
-                return err(&format!("random_faults[{i}].node"), e.to_string());
+                return err(&key("node"), e.to_string());
+            }
+            let (field, gap) = match f {
+                sim_core::RandomFault::Crashes { mtbf, .. } => ("mtbf", *mtbf),
+                sim_core::RandomFault::Pauses { mean_gap, .. } => ("mean_gap", *mean_gap),
+            };
+            if gap.is_zero() {
+                return err(&key(field), "the mean time between faults must be above zero");
+            }
+            // Every fault is two kernel events and a chart window: refuse a
+            // rate that would flood the run rather than grind through it.
+            let expected = horizon.as_secs_f64() / gap.as_secs_f64();
+            if expected > MAX_RANDOM_FAULTS {
+                return err(
+                    &key(field),
+                    format!(
+                        "expects {expected:.0} faults over the run; at most {MAX_RANDOM_FAULTS:.0} (raise {field})"
+                    ),
+                );
             }
         }
         Ok(())
     }
+}
+
+/// The most random faults one run may expect.
+const MAX_RANDOM_FAULTS: f64 = 1e7;
+
+/// Checks one scheduled fault against the node names and the run's end,
+/// naming the offending field as `faults[i].field`.
+fn validate_fault(i: usize, f: &FaultSpec, horizon: SimTime) -> Result<(), ConfigError> {
+    let key = |field: &str| format!("faults[{i}].{field}");
+    let node = |n: &str, field: &str| {
+        n.parse::<NodeName>().map_err(|e| ConfigError { key: key(field), problem: e.to_string() })
+    };
+    let (at, length, length_key) = match f {
+        FaultSpec::Partition { at, duration, groups, .. } => {
+            let sides: Vec<Vec<NodeName>> = groups
+                .iter()
+                .map(|g| g.iter().map(|n| node(n, "groups")).collect::<Result<Vec<_>, _>>())
+                .collect::<Result<_, _>>()?;
+            let (a, b) = match sides.as_slice() {
+                [a] => (a.len(), NodeName::ALL.iter().filter(|n| !a.contains(n)).count()),
+                [a, b] => (a.len(), b.len()),
+                _ => {
+                    return err(
+                        &key("groups"),
+                        format!("must hold one or two lists of node names, got {}", groups.len()),
+                    )
+                }
+            };
+            if a == 0 || b == 0 {
+                return err(&key("groups"), "a partition needs nodes on both sides");
+            }
+            (*at, Some(*duration), "duration")
+        }
+        FaultSpec::Crash { node: n, at, restart_after } => {
+            node(n, "node")?;
+            (*at, *restart_after, "restart_after")
+        }
+        FaultSpec::Pause { node: n, at, duration } | FaultSpec::LatencySpike { node: n, at, duration, .. } => {
+            node(n, "node")?;
+            (*at, Some(*duration), "duration")
+        }
+        FaultSpec::Slow { node: n, at, duration, factor } => {
+            node(n, "node")?;
+            if !(factor.is_finite() && (1.0..=1e6).contains(factor)) {
+                return err(&key("factor"), format!("must be between 1 and 1e6 (a slowdown), got {factor}"));
+            }
+            (*at, Some(*duration), "duration")
+        }
+    };
+    if at >= horizon {
+        return err(&key("at"), format!("starts at {at}, when the run is over (it ends at {horizon})"));
+    }
+    if length.is_some_and(|d| at.checked_add(d).is_none()) {
+        return err(&key(length_key), "ends past the largest virtual time (584 years)");
+    }
+    Ok(())
 }

@@ -90,6 +90,14 @@ impl SimDuration {
     pub const fn is_zero(self) -> bool {
         self.0 == 0
     }
+    /// `self + other`, or `None` past the largest representable span.
+    pub const fn checked_add(self, other: SimDuration) -> Option<SimDuration> {
+        match self.0.checked_add(other.0) {
+            Some(n) => Some(SimDuration(n)),
+            None => None,
+        }
+    }
+
     /// Adds two spans, saturating at [`SimDuration::MAX`].
     pub const fn saturating_add(self, other: SimDuration) -> SimDuration {
         SimDuration(self.0.saturating_add(other.0))
@@ -126,6 +134,21 @@ impl SimTime {
     pub const fn saturating_since(self, earlier: SimTime) -> SimDuration {
         SimDuration(self.0.saturating_sub(earlier.0))
     }
+
+    /// `self + d`, or `None` past the largest representable instant.
+    ///
+    /// ```
+    /// use sim_core::{SimDuration, SimTime};
+    /// assert_eq!(SimTime::ZERO.checked_add(SimDuration::from_secs(1)), Some(SimTime::from_nanos(1_000_000_000)));
+    /// assert_eq!(SimTime::MAX.checked_add(SimDuration::from_nanos(1)), None);
+    /// ```
+    pub const fn checked_add(self, d: SimDuration) -> Option<SimTime> {
+        match self.0.checked_add(d.0) {
+            Some(n) => Some(SimTime(n)),
+            None => None,
+        }
+    }
+
     /// Adds a span, saturating at [`SimTime::MAX`].
     pub const fn saturating_add(self, d: SimDuration) -> SimTime {
         SimTime(self.0.saturating_add(d.0))
