@@ -5,7 +5,7 @@
 //! `patterns::Scenario`) plus the experiment's own: `name`, `description`,
 //! `seed`, `replications`, `patterns`, `sweep` and `requests_csv_limit`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use patterns::{PatternConfig, Scenario};
 use serde::{Deserialize, Serialize};
@@ -119,11 +119,6 @@ pub(crate) struct Experiment {
 /// The built-in default experiment.
 pub(crate) const BASELINE: &str = include_str!("../configs/baseline.toml");
 
-/// Reads and validates a config file.
-pub(crate) fn load_file(path: &Path) -> Result<Experiment, ConfigFileError> {
-    load_file_with(path, Overrides::default())
-}
-
 impl Experiment {
     /// A stable hash of everything that determines the outputs.
     pub(crate) fn hash(&self) -> String {
@@ -225,6 +220,14 @@ pub(crate) fn load_str(text: &str, file: &str) -> Result<Experiment, ConfigFileE
 /// Reads and validates a config file, with command-line overrides.
 pub(crate) fn load_file_with(path: &Path, ov: Overrides) -> Result<Experiment, ConfigFileError> {
     let file = path.display().to_string();
+    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    if size > crate::guard::MAX_CONFIG_BYTES {
+        return Err(ConfigFileError {
+            file,
+            key: "(file)".into(),
+            problem: format!("{size} bytes; a config is at most 1 MiB"),
+        });
+    }
     let text = std::fs::read_to_string(path).map_err(|e| ConfigFileError {
         file: file.clone(),
         key: "(file)".into(),
@@ -512,13 +515,42 @@ pub(crate) fn numeric(v: &Value) -> Option<f64> {
 }
 
 /// The bundled configs folder, next to this crate's sources.
-pub(crate) fn bundled_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("configs")
+/// The bundled experiments, embedded in the binary: `(name, config text)`.
+pub(crate) const BUNDLED: [(&str, &str); 9] = [
+    ("baseline", BASELINE),
+    ("broker-outage", include_str!("../configs/broker-outage.toml")),
+    ("failures", include_str!("../configs/failures.toml")),
+    ("latency", include_str!("../configs/latency.toml")),
+    ("load", include_str!("../configs/load.toml")),
+    ("max-throughput", include_str!("../configs/max-throughput.toml")),
+    ("partition", include_str!("../configs/partition.toml")),
+    ("partition-trace", include_str!("../configs/partition-trace.toml")),
+    ("sync-interval", include_str!("../configs/sync-interval.toml")),
+];
+
+/// A bundled experiment's config text, by name.
+pub(crate) fn bundled(name: &str) -> Option<&'static str> {
+    BUNDLED.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_config_in_the_folder_is_embedded_under_its_name() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| e.unwrap().path().file_stem().map(|s| s.to_string_lossy().into_owned()))
+            .collect();
+        files.sort();
+        let embedded: Vec<String> = BUNDLED.iter().map(|(n, _)| n.to_string()).collect();
+        assert_eq!(files, embedded);
+        for (name, text) in BUNDLED {
+            assert_eq!(load_str(text, name).unwrap().name, name);
+        }
+    }
 
     #[test]
     fn the_baseline_loads_with_every_default_resolved() {

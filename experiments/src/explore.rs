@@ -288,7 +288,7 @@ pub(crate) struct ExploreArgs {
 }
 
 /// Runs the search and writes its outputs. Returns the printed summary.
-pub(crate) fn explore(args: &ExploreArgs) -> Result<String> {
+pub(crate) fn explore(args: &ExploreArgs) -> Result<(String, u64)> {
     let base = base_scenario();
     let pats: Vec<PatternConfig> = explored_patterns()
         .into_iter()
@@ -441,7 +441,7 @@ pub(crate) fn explore(args: &ExploreArgs) -> Result<String> {
         pats.len(),
         args.out.display()
     ));
-    Ok(text)
+    Ok((text, failed))
 }
 
 /// Replays one run with full tracing and writes the trace as JSON Lines.

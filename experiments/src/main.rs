@@ -3,6 +3,7 @@
 mod charts;
 mod config;
 mod explore;
+mod guard;
 mod output;
 mod runner;
 mod shard;
@@ -16,6 +17,27 @@ use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand};
 
 use crate::config::{ConfigFileError, Experiment};
+
+/// Prints a line to standard output. A reader that went away
+/// (`ecsim list | head -1`) ends the command quietly, not with a panic.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        crate::stdout_line(format_args!($($arg)*))?
+    };
+}
+
+fn stdout_line(args: std::fmt::Arguments<'_>) -> Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    out.write_fmt(args)?;
+    out.write_all(b"\n")?;
+    Ok(())
+}
+
+/// A command line that cannot be obeyed: exit code 2, like a bad config.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct UsageError(String);
 
 const EXAMPLES: &str = "Examples:
   ecsim                                         run the built-in baseline experiment
@@ -58,6 +80,30 @@ struct RunArgs {
     /// No progress bar and no summary table.
     #[arg(long, short, global = true)]
     quiet: bool,
+    /// Run even what the resource guards estimate is too big for this machine.
+    #[arg(long, global = true)]
+    force: bool,
+}
+
+impl RunArgs {
+    /// The worker threads: the given count, at most four per core.
+    fn threads(&self) -> Result<Option<usize>> {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        match self.threads {
+            Some(0) => Err(UsageError("--threads: must be at least 1".into()).into()),
+            Some(t) if t > 4 * cores => Err(UsageError(format!(
+                "--threads {t}: at most {} on this machine (4 per core); more threads only thrash",
+                4 * cores
+            ))
+            .into()),
+            t => Ok(t),
+        }
+    }
+
+    /// The threads that will run side by side.
+    fn parallel(&self) -> Result<usize> {
+        Ok(self.threads()?.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())))
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -137,6 +183,21 @@ enum Command {
 fn load(config: Option<&Path>, args: &RunArgs) -> Result<Experiment, ConfigFileError> {
     let ov = config::Overrides { seed: args.seed, replications: args.replications };
     match config {
+        // A bare name that is no file is a bundled experiment: `ecsim run baseline`.
+        Some(p) if !p.exists() && p.extension().is_none() && p.components().count() == 1 => {
+            let name = p.to_string_lossy();
+            match config::bundled(&name) {
+                Some(text) => config::load_with(text, &format!("<bundled {name}>"), ov),
+                None => Err(ConfigFileError {
+                    file: name.to_string(),
+                    key: "(file)".into(),
+                    problem: format!(
+                        "no such file, and no bundled experiment of that name (bundled: {})",
+                        config::BUNDLED.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+                    ),
+                }),
+            }
+        }
         Some(p) => config::load_file_with(p, ov),
         None => config::load_with(config::BASELINE, "<built-in baseline>", ov),
     }
@@ -144,12 +205,13 @@ fn load(config: Option<&Path>, args: &RunArgs) -> Result<Experiment, ConfigFileE
 
 fn run(config: Option<&Path>, args: &RunArgs) -> Result<()> {
     let exp = load(config, args)?;
+    guard::check(&exp, args.parallel()?, args.force)?;
     let out = args.out.clone().unwrap_or_else(|| Path::new("results").join(&exp.name));
     let runs = exp.points.iter().map(|p| p.patterns.len()).sum::<usize>() * exp.replications as usize;
     if !args.quiet {
         eprintln!("{}: {} ({runs} runs)", exp.name, exp.description.trim());
     }
-    let results = runner::run_all(&exp, args.threads, args.quiet)?;
+    let results = runner::run_all(&exp, args.threads()?, args.quiet)?;
     output::write_all(&out, &exp, &results)?;
     let charts = charts::render_all(&out)?;
     let broken: Vec<String> = results
@@ -158,8 +220,8 @@ fn run(config: Option<&Path>, args: &RunArgs) -> Result<()> {
         .map(|(j, r)| format!("{} (seed {}): {}", r.pattern, j.seed, output::violations(r)))
         .collect();
     if !args.quiet {
-        println!("{}", summary::table(&exp, &results));
-        println!(
+        say!("{}", summary::table(&exp, &results));
+        say!(
             "results: {} (summary.csv, aggregate.csv, timeseries.csv, cdf.csv, {} charts)",
             out.display(),
             charts.len()
@@ -173,14 +235,15 @@ fn run(config: Option<&Path>, args: &RunArgs) -> Result<()> {
 
 fn sweep(config: &Path, spec: Option<shard::ShardSpec>, count: Option<u32>, args: &RunArgs) -> Result<()> {
     let exp = load(Some(config), args)?;
+    guard::check(&exp, args.parallel()?, args.force)?;
     let spec = match spec {
         Some(s) => s,
         None => shard::from_env(count)?,
     };
     let out = args.out.clone().unwrap_or_else(|| Path::new("results").join(&exp.name).join("shards"));
-    let file = shard::run_shard(&exp, spec, &out, args.threads, args.quiet)?;
+    let file = shard::run_shard(&exp, spec, &out, args.threads()?, args.quiet)?;
     if !args.quiet {
-        println!("shard {}/{}: {}", spec.index, spec.count, file.display());
+        say!("shard {}/{}: {}", spec.index, spec.count, file.display());
     }
     Ok(())
 }
@@ -199,7 +262,7 @@ fn write_trace(config: &Path, filter: &trace::TraceFilter, args: &RunArgs) -> Re
     output::write_atomic(&out, serde_json::to_string(&value)?.as_bytes())?;
     if !args.quiet {
         let n = value["traceEvents"].as_array().map_or(0, Vec::len);
-        println!("{}: {n} trace events; open it in https://ui.perfetto.dev or chrome://tracing", out.display());
+        say!("{}: {n} trace events; open it in https://ui.perfetto.dev or chrome://tracing", out.display());
     }
     Ok(())
 }
@@ -215,7 +278,7 @@ fn validation(args: &RunArgs) -> Result<()> {
     output::write_csv(&out.join("validation.csv"), &rows)?;
     if !args.quiet {
         for r in &rows {
-            println!(
+            say!(
                 "{:<48} {:<32} {:>12.6} [{:.6}, {:.6}]  analytic {:>12.6}  {}",
                 r.case,
                 r.quantity,
@@ -226,7 +289,7 @@ fn validation(args: &RunArgs) -> Result<()> {
                 if r.pass { "ok" } else { "OUTSIDE" }
             );
         }
-        println!("results: {}", out.join("validation.csv").display());
+        say!("results: {}", out.join("validation.csv").display());
     }
     let failed = rows.iter().filter(|r| !r.pass).count();
     if failed > 0 {
@@ -235,18 +298,19 @@ fn validation(args: &RunArgs) -> Result<()> {
     Ok(())
 }
 
+fn validate(config: &Path, args: &RunArgs) -> Result<()> {
+    let e = load(Some(config), args)?;
+    guard::check(&e, args.parallel()?, args.force)?;
+    let n: usize = e.points.iter().map(|p| p.patterns.len()).sum::<usize>() * e.replications as usize;
+    say!("{}: ok ({} sweep point(s), {n} runs)", config.display(), e.points.len());
+    Ok(())
+}
+
 fn list() -> Result<()> {
-    let dir = config::bundled_dir();
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .with_context(|| format!("cannot list {}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    entries.sort();
-    for p in entries {
-        let exp = config::load_file(&p)?;
-        let rel = p.strip_prefix(std::env::current_dir().unwrap_or_default()).unwrap_or(&p).display().to_string();
-        println!("{:<16} {}  ({rel})", exp.name, exp.description.trim());
+    // Embedded in the binary, so the list is the same wherever it is installed.
+    for (name, text) in config::BUNDLED {
+        let exp = config::load_str(text, &format!("<bundled {name}>"))?;
+        say!("{:<16} {}  (ecsim run {name})", exp.name, exp.description.trim());
     }
     Ok(())
 }
@@ -257,19 +321,17 @@ fn main() -> ExitCode {
         None => run(None, &cli.run),
         Some(Command::Run { config }) => run(config.as_deref(), &cli.run),
         Some(Command::List) => list(),
-        Some(Command::Validate { config }) => config::load_file(config).map_err(Into::into).map(|e| {
-            let n: usize = e.points.iter().map(|p| p.patterns.len()).sum::<usize>() * e.replications as usize;
-            println!("{}: ok ({} sweep point(s), {n} runs)", config.display(), e.points.len());
-        }),
+        Some(Command::Validate { config }) => validate(config, &cli.run),
         Some(Command::Validation) => validation(&cli.run),
         Some(Command::Sweep { config, shard, count }) => sweep(config, *shard, *count, &cli.run),
         Some(Command::Merge { dir }) => {
             let out = cli.run.out.clone().unwrap_or_else(|| dir.clone());
-            shard::merge(dir, &out).map(|(exp, results)| {
+            shard::merge(dir, &out).and_then(|(exp, results)| {
                 if !cli.run.quiet {
-                    println!("{}", summary::table(&exp, &results));
-                    println!("merged {} runs into {}", results.len(), out.display());
+                    say!("{}", summary::table(&exp, &results));
+                    say!("merged {} runs into {}", results.len(), out.display());
                 }
+                Ok(())
             })
         }
         Some(Command::Trace { config, customer, from, to, pattern }) => {
@@ -285,21 +347,35 @@ fn main() -> ExitCode {
                 threads: cli.run.threads,
                 quiet: cli.run.quiet,
             };
-            explore::explore(&args).map(|table| {
+            cli.run.threads().and_then(|_| explore::explore(&args)).and_then(|(table, broken)| {
                 if !cli.run.quiet {
-                    print!("{table}");
+                    say!("{}", table.trim_end());
                 }
+                // Like a test runner: a broken promise fails the command, so it can gate CI.
+                if broken > 0 {
+                    anyhow::bail!("{broken} broken promise(s); reproducers in {}", args.out.display());
+                }
+                Ok(())
             })
         }
-        Some(Command::Chart { results_dir }) => charts::render_all(results_dir).map(|made| {
-            println!("{}: {} charts redrawn", results_dir.display(), made.len());
+        Some(Command::Chart { results_dir }) => charts::render_all(results_dir).and_then(|made| {
+            say!("{}: {} charts redrawn", results_dir.display(), made.len());
+            Ok(())
         }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader of our output went away: nothing is wrong with the run.
+        Err(e)
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
-            if e.downcast_ref::<ConfigFileError>().is_some() {
+            if e.downcast_ref::<ConfigFileError>().is_some() || e.downcast_ref::<UsageError>().is_some() {
                 ExitCode::from(2)
             } else {
                 ExitCode::FAILURE

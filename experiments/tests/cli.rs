@@ -264,7 +264,9 @@ fn explore_finds_the_dual_write_gap_and_the_outbox_closes_it() {
         &["explore", "--seeds", "200", "--pattern", "event_based", "--quiet", "--out", out.to_str().unwrap()],
         tmp.path(),
     );
-    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    // A broken promise fails the command with exit code 1, as a test runner would.
+    assert_eq!(r.status.code(), Some(1), "{}", String::from_utf8_lossy(&r.stderr));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("broken promise(s)"));
     let rows = summary_rows(&out.join("summary.csv"));
     let gap = rows.iter().find(|r| r["pattern"] == "event_based" && r["promise"] == "convergence").unwrap();
     assert!(gap["violations"].parse::<u64>().unwrap() > 0, "{gap:?}");
@@ -498,4 +500,47 @@ fn a_config_without_a_name_is_named_after_its_file() {
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     let resolved = std::fs::read_to_string(out.join("config.resolved.toml")).unwrap();
     assert!(resolved.contains("name = \"my-what-if\""), "{resolved}");
+}
+
+/// The guards a hostile command line meets: a closed pipe, absurd thread
+/// counts, absurd work, bundled experiments by name.
+#[test]
+fn hostile_command_lines_get_clear_answers() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A reader that goes away at once: no panic, exit 0.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ecsim"))
+        .arg("list")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+
+    let r = ecsim(&["validate", "baseline", "--threads", "100000"], tmp.path());
+    assert_eq!(r.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("--threads 100000: at most"));
+
+    // A bundled experiment by name, wherever the command runs.
+    let r = ecsim(&["validate", "partition"], tmp.path());
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+
+    let big = write(
+        tmp.path(),
+        "big.toml",
+        "customers = 4000000000\n[workload]\nrate_per_s = 100000.0\nduration = \"30d\"\n",
+    );
+    let r = ecsim(&["validate", big.to_str().unwrap()], tmp.path());
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(2), "{err}");
+    assert!(err.contains("big.toml: workload.rate_per_s: about") && err.contains("--force"), "{err}");
+    assert!(ecsim(&["validate", big.to_str().unwrap(), "--force"], tmp.path()).status.success());
+
+    let huge = tmp.path().join("huge.toml");
+    std::fs::write(&huge, format!("name = \"x\"\n# {}\n", "x".repeat(2 << 20))).unwrap();
+    let r = ecsim(&["validate", huge.to_str().unwrap()], tmp.path());
+    assert_eq!(r.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("at most 1 MiB"));
 }

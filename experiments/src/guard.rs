@@ -1,0 +1,93 @@
+//! Resource guards: refuse, before simulating, what would run for days or
+//! exhaust the machine, naming the key that drives the estimate.
+
+use std::path::Path;
+
+use patterns::Scenario;
+
+use crate::config::{ConfigFileError, Experiment};
+
+/// Kernel events per unsubscribe request, generously (the orchestrated and
+/// event-based patterns take 13 to 14 in the bundled benches).
+const EVENTS_PER_REQUEST: f64 = 20.0;
+/// The most events one command may simulate without `--force`.
+const MAX_EVENTS: f64 = 1e11;
+/// Resident bytes per customer (three table bits, the request index, the
+/// billing offset) and per request record kept for the whole run.
+const BYTES_PER_CUSTOMER: f64 = 40.0;
+const BYTES_PER_REQUEST: f64 = 300.0;
+/// The largest config file read.
+pub(crate) const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+/// Expected unsubscribe requests in one run of `s`.
+fn requests(s: &Scenario) -> f64 {
+    let w = &s.workload;
+    let window = w.duration.as_secs_f64();
+    let asked = if !w.at.is_empty() {
+        w.at.len() as f64
+    } else if let Some(c) = &w.closed_loop {
+        // Each user sends at most one request per think time (plus a
+        // response time, left out: an upper bound).
+        f64::from(c.users) * window / c.think_time.mean_secs().unwrap_or(0.0).max(1e-3)
+    } else {
+        w.rate_per_s * window
+    };
+    // Every customer unsubscribes at most once.
+    asked.min(f64::from(s.customers))
+}
+
+/// Checks the experiment's work and memory against the machine, unless
+/// `force`. `threads` runs go side by side.
+pub(crate) fn check(exp: &Experiment, threads: usize, force: bool) -> Result<(), ConfigFileError> {
+    if force {
+        return Ok(());
+    }
+    let fail = |key: &str, problem: String| ConfigFileError {
+        file: exp.source.clone(),
+        key: key.into(),
+        problem: format!("{problem}; pass --force to run it anyway"),
+    };
+    let reps = f64::from(exp.replications);
+    let events: f64 = exp.points.iter().map(|p| requests(&p.scenario) * p.patterns.len() as f64).sum::<f64>()
+        * reps
+        * EVENTS_PER_REQUEST;
+    if events > MAX_EVENTS {
+        let per_run = exp.points.iter().map(|p| requests(&p.scenario)).fold(0.0, f64::max);
+        let key =
+            if per_run * EVENTS_PER_REQUEST > MAX_EVENTS / 100.0 { "workload.rate_per_s" } else { "replications" };
+        return Err(fail(
+            key,
+            format!(
+                "about {events:.1e} events ({per_run:.1e} requests per run x {} runs), more than {MAX_EVENTS:.0e}",
+                exp.points.iter().map(|p| p.patterns.len()).sum::<usize>() * exp.replications as usize
+            ),
+        ));
+    }
+    let Some(total) = physical_memory() else { return Ok(()) };
+    let per_run = exp
+        .points
+        .iter()
+        .map(|p| f64::from(p.scenario.customers) * BYTES_PER_CUSTOMER + requests(&p.scenario) * BYTES_PER_REQUEST)
+        .fold(0.0, f64::max);
+    let need = per_run * threads.max(1) as f64;
+    if need > 0.8 * total {
+        let customers = exp.points.iter().map(|p| f64::from(p.scenario.customers)).fold(0.0, f64::max);
+        let key = if customers * BYTES_PER_CUSTOMER > per_run / 2.0 { "customers" } else { "workload.rate_per_s" };
+        return Err(fail(
+            key,
+            format!(
+                "needs about {:.1} GiB ({threads} runs side by side), more than 80% of this machine's {:.1} GiB",
+                need / f64::from(1 << 30),
+                total / f64::from(1 << 30)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Physical memory in bytes, where the platform says.
+fn physical_memory() -> Option<f64> {
+    let text = std::fs::read_to_string(Path::new("/proc/meminfo")).ok()?;
+    let kib: f64 = text.lines().find(|l| l.starts_with("MemTotal:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024.0)
+}
