@@ -5,6 +5,7 @@ mod config;
 mod explore;
 mod guard;
 mod output;
+mod publish;
 mod runner;
 mod shard;
 mod summary;
@@ -211,9 +212,12 @@ fn run(config: Option<&Path>, args: &RunArgs) -> Result<()> {
     if !args.quiet {
         eprintln!("{}: {} ({runs} runs)", exp.name, exp.description.trim());
     }
+    // Claimed before simulating: a folder that cannot be written fails now, not after the runs.
+    let staging = publish::Staging::begin(&out)?;
     let results = runner::run_all(&exp, args.threads()?, args.quiet)?;
-    output::write_all(&out, &exp, &results)?;
-    let charts = charts::render_all(&out)?;
+    output::write_all(staging.dir(), &exp, &results)?;
+    let charts = charts::render_all(staging.dir())?;
+    staging.commit()?;
     let broken: Vec<String> = results
         .iter()
         .filter(|(_, r)| !r.violations.is_empty())
@@ -375,7 +379,10 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             eprintln!("error: {e:#}");
-            if e.downcast_ref::<ConfigFileError>().is_some() || e.downcast_ref::<UsageError>().is_some() {
+            if e.downcast_ref::<ConfigFileError>().is_some()
+                || e.downcast_ref::<UsageError>().is_some()
+                || e.downcast_ref::<publish::RefusedOutput>().is_some()
+            {
                 ExitCode::from(2)
             } else {
                 ExitCode::FAILURE

@@ -544,3 +544,66 @@ fn hostile_command_lines_get_clear_answers() {
     assert_eq!(r.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&r.stderr).contains("at most 1 MiB"));
 }
+
+/// A result folder is whole or untouched: foreign folders are refused, a
+/// later run leaves no file of an earlier one, a second run into a folder
+/// being written fails fast, and nothing is left beside the folder.
+#[test]
+fn result_folders_are_whole_or_untouched() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = write(tmp.path(), "small.toml", SMALL);
+    let out = tmp.path().join("out");
+
+    // Not ours: refused with exit 2, and left as it was.
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("notes.txt"), "mine").unwrap();
+    let r = ecsim(&["run", cfg.to_str().unwrap(), "--quiet", "--out", out.to_str().unwrap()], tmp.path());
+    assert_eq!(r.status.code(), Some(2), "{}", String::from_utf8_lossy(&r.stderr));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("not an ecsim result folder"));
+    assert_eq!(std::fs::read_to_string(out.join("notes.txt")).unwrap(), "mine");
+    std::fs::remove_dir_all(&out).unwrap();
+
+    // A sweep, then a run without one: no sweep chart survives.
+    let r = ecsim(&["run", cfg.to_str().unwrap(), "--quiet", "--out", out.to_str().unwrap()], tmp.path());
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert!(out.join("sweep_lag_p99_s.png").exists());
+    let flat = write(tmp.path(), "flat.toml", SMALL.split("[[sweep]]").next().unwrap());
+    let r = ecsim(&["run", flat.to_str().unwrap(), "--quiet", "--out", out.to_str().unwrap()], tmp.path());
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let left: Vec<String> =
+        std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert!(left.iter().all(|f| !f.starts_with("sweep_")), "stale files: {left:?}");
+
+    // A second run while the first holds the folder: it fails at once,
+    // naming the folder, and the first one finishes whole.
+    let slow = write(tmp.path(), "slow.toml", &SMALL.replace("replications = 3", "replications = 40"));
+    let first = Command::new(env!("CARGO_BIN_EXE_ecsim"))
+        .args(["run", slow.to_str().unwrap(), "--quiet", "--threads", "1", "--out", out.to_str().unwrap()])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lock = tmp.path().join(".out.lock");
+    let start = std::time::Instant::now();
+    while !lock.exists() && start.elapsed() < std::time::Duration::from_secs(20) {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let second = ecsim(&["run", flat.to_str().unwrap(), "--quiet", "--out", out.to_str().unwrap()], tmp.path());
+    let first = first.wait_with_output().unwrap();
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert_eq!(second.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&second.stderr).contains("another ecsim run"),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    let summary = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    assert_eq!(summary.lines().count(), 1 + 2 * 3 * 40, "the first run's results, whole");
+
+    // Nothing is left beside the folder: no lock, no staging, no old copy.
+    let beside: Vec<String> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".out."))
+        .collect();
+    assert!(beside.is_empty(), "{beside:?}");
+}
