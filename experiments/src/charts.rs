@@ -64,6 +64,20 @@ fn read<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
     r.deserialize().collect::<Result<Vec<T>, _>>().with_context(|| format!("bad rows in {}", path.display()))
 }
 
+/// Refuses to draw from damaged data: every number must be finite.
+fn finite(path: &Path, rows: impl IntoIterator<Item = Vec<(&'static str, f64)>>) -> Result<()> {
+    for (i, row) in rows.into_iter().enumerate() {
+        if let Some((col, v)) = row.into_iter().find(|(_, v)| !v.is_finite()) {
+            anyhow::bail!(
+                "{}: data row {}: {col} is {v}, not a finite number; rerun the experiment",
+                path.display(),
+                i + 1
+            );
+        }
+    }
+    Ok(())
+}
+
 fn bounds(spec: &Spec) -> ((f64, f64), (f64, f64)) {
     let xs = spec.series.iter().flat_map(|s| s.points.iter().map(|p| p.0).chain(s.band.iter().map(|b| b.0)));
     let ys =
@@ -340,6 +354,23 @@ pub(crate) fn render_all(dir: &Path) -> Result<Vec<String>> {
     let series: Vec<SeriesRow> = read(&dir.join("timeseries.csv"))?;
     let faults: Vec<FaultRow> = read(&dir.join("faults.csv"))?;
     let agg: Vec<AggregateRow> = read(&dir.join("aggregate.csv"))?;
+    finite(&dir.join("cdf.csv"), cdf.iter().map(|r| vec![("q", r.q), ("value_s", r.value_s)]))?;
+    finite(&dir.join("timeseries.csv"), series.iter().map(|r| vec![("time_s", r.time_s)]))?;
+    finite(
+        &dir.join("faults.csv"),
+        faults.iter().map(|r| vec![("from_s", r.from_s), ("to_s", r.to_s.unwrap_or(0.0))]),
+    )?;
+    finite(
+        &dir.join("aggregate.csv"),
+        agg.iter().map(|r| {
+            vec![
+                ("mean", r.mean),
+                ("ci95_low", r.ci95_low),
+                ("ci95_high", r.ci95_high),
+                ("x_num", r.x_num.unwrap_or(0.0)),
+            ]
+        }),
+    )?;
     let first_point = cdf.first().map(|r| (r.x.clone(), r.y.clone())).unwrap_or_default();
     let at_first = |x: &str, y: &str| (x, y) == (first_point.0.as_str(), first_point.1.as_str());
     let point_note = if first_point.0.is_empty() {

@@ -38,7 +38,7 @@ fn stdout_line(args: std::fmt::Arguments<'_>) -> Result<()> {
 /// A command line that cannot be obeyed: exit code 2, like a bad config.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-struct UsageError(String);
+pub(crate) struct UsageError(pub(crate) String);
 
 const EXAMPLES: &str = "Examples:
   ecsim                                         run the built-in baseline experiment
@@ -258,7 +258,8 @@ fn write_trace(config: &Path, filter: &trace::TraceFilter, args: &RunArgs) -> Re
         Some(c) => format!("trace-customer-{c}.json"),
         None => "trace.json".to_string(),
     };
-    let out = args.out.clone().unwrap_or_else(|| Path::new("results").join(&exp.name).join(file));
+    // --out names a folder, as in every other subcommand.
+    let out = args.out.clone().unwrap_or_else(|| Path::new("results").join(&exp.name)).join(file);
     let value = trace::chrome_trace(&exp, filter)?;
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;

@@ -76,6 +76,9 @@ pub(crate) fn from_env(count: Option<u32>) -> Result<ShardSpec> {
 #[derive(Serialize, Deserialize)]
 struct Header {
     format: String,
+    /// The ecsim version that ran the shard (absent in older shards).
+    #[serde(default)]
+    version: String,
     config_hash: String,
     shard: u32,
     of: u32,
@@ -109,6 +112,7 @@ pub(crate) fn run_shard(
     let hash = exp.hash();
     let header = Header {
         format: FORMAT.into(),
+        version: env!("CARGO_PKG_VERSION").into(),
         config_hash: hash.clone(),
         shard: spec.index,
         of: spec.count,
@@ -182,6 +186,21 @@ pub(crate) fn merge(dir: &Path, out: &Path) -> Result<(Experiment, Vec<(Job, Run
         }
         headers.push((f.clone(), header, body));
     }
+    // Shards of different ecsim versions may model differently: never mix them.
+    let versions: BTreeMap<&str, Vec<String>> = headers.iter().fold(BTreeMap::new(), |mut m, (p, h, _)| {
+        m.entry(h.version.as_str())
+            .or_default()
+            .push(p.file_name().and_then(|n| n.to_str()).unwrap_or("?").to_string());
+        m
+    });
+    if versions.len() > 1 {
+        let list: Vec<String> = versions
+            .iter()
+            .map(|(v, files)| format!("{} by {}", files.join(", "), if v.is_empty() { "an older ecsim" } else { v }))
+            .collect();
+        problems.push(format!("shards from different ecsim versions: {}", list.join("; ")));
+        return Err(fail(problems).into());
+    }
     // The majority config hash and shard count define the sweep; the rest are mismatched.
     let mut votes: BTreeMap<(String, u32), usize> = BTreeMap::new();
     for (_, h, _) in &headers {
@@ -192,6 +211,7 @@ pub(crate) fn merge(dir: &Path, out: &Path) -> Result<(Experiment, Vec<(Job, Run
     };
     let (hash, count) = (hash.clone(), *count);
     let mut by_shard: BTreeMap<u32, (Header, Vec<Line>)> = BTreeMap::new();
+    let mut shard_file: BTreeMap<u32, String> = BTreeMap::new();
     for (path, h, body) in headers {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("?").to_string();
         if h.config_hash != hash || h.of != count {
@@ -214,6 +234,18 @@ pub(crate) fn merge(dir: &Path, out: &Path) -> Result<(Experiment, Vec<(Job, Run
             ));
             continue;
         }
+        if let Some((_, held)) = by_shard.get(&h.shard) {
+            // A second file for one shard: harmless if identical, else which is right is unknowable.
+            let same = serde_json::to_string(held).ok() == serde_json::to_string(&body).ok();
+            if !same {
+                problems.push(format!(
+                    "{} and {name} both hold shard {} with different results",
+                    shard_file[&h.shard], h.shard
+                ));
+            }
+            continue;
+        }
+        shard_file.insert(h.shard, name);
         by_shard.insert(h.shard, (h, body));
     }
     let missing: Vec<String> = (0..count).filter(|i| !by_shard.contains_key(i)).map(|i| i.to_string()).collect();

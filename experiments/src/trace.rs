@@ -48,6 +48,10 @@ pub(crate) fn chrome_trace(exp: &Experiment, filter: &TraceFilter) -> Result<Val
     let mut events: Vec<Value> = Vec::new();
     let from = filter.from.unwrap_or(SimTime::ZERO);
     let to = filter.to.unwrap_or(SimTime::MAX);
+    if from > to {
+        anyhow::bail!(crate::UsageError(format!("--from {from} is later than --to {to}")));
+    }
+    let mut customer_seen = false;
     let in_window = |a: SimTime, b: SimTime| b >= from && a <= to;
     let wanted = |c: Option<u32>| filter.customer.is_none() || c == filter.customer;
     let mut any = false;
@@ -74,6 +78,7 @@ pub(crate) fn chrome_trace(exp: &Experiment, filter: &TraceFilter) -> Result<Val
             if !wanted(Some(r.customer)) || !in_window(r.arrival, end) {
                 continue;
             }
+            customer_seen = true;
             events.push(json!({
                 "ph": "X", "cat": "request", "name": "user waits (unsubscribe)", "pid": pid, "tid": tid(NodeName::Client.name()),
                 "ts": us(r.arrival), "dur": us(end) - us(r.arrival),
@@ -135,6 +140,14 @@ pub(crate) fn chrome_trace(exp: &Experiment, filter: &TraceFilter) -> Result<Val
         }
     }
     anyhow::ensure!(any, "no pattern of {} matches {:?}", exp.source, filter.pattern);
+    if let (Some(c), false) = (filter.customer, customer_seen) {
+        anyhow::bail!(crate::UsageError(format!(
+            "customer {c} does not unsubscribe between {from} and {} in replication 0 of {} (a pinned customer \
+             needs a run where they unsubscribe)",
+            if to == SimTime::MAX { "the end".to_string() } else { to.to_string() },
+            exp.name
+        )));
+    }
     Ok(json!({
         "traceEvents": events,
         "displayTimeUnit": "ms",

@@ -117,6 +117,25 @@ fn chart_redraws_from_the_csv_files() {
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     // Drawn from the CSV files alone, the chart is the very one the run drew.
     assert!(std::fs::read(out.join("lag_cdf.png")).unwrap() == drawn_by_run, "redrawn PNG differs");
+    // Damaged data is refused, not drawn.
+    let agg = std::fs::read_to_string(out.join("aggregate.csv")).unwrap();
+    let mut lines: Vec<String> = agg.lines().map(str::to_string).collect();
+    let cells: Vec<&str> = lines[1].split(',').collect();
+    let n = cells.len();
+    lines[1] = cells[..n - 3]
+        .iter()
+        .map(|c| c.to_string())
+        .chain(["NaN".into(), cells[n - 2].into(), cells[n - 1].into()])
+        .collect::<Vec<_>>()
+        .join(",");
+    std::fs::write(out.join("aggregate.csv"), lines.join("\n") + "\n").unwrap();
+    let r = ecsim(&["chart", out.to_str().unwrap()], tmp.path());
+    assert!(!r.status.success());
+    assert!(
+        String::from_utf8_lossy(&r.stderr).contains("aggregate.csv: data row 1: mean is NaN"),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
 }
 
 /// Each bad config must exit with code 2, name the file, the key and the
@@ -299,9 +318,11 @@ fn trace_writes_chrome_trace_events_in_virtual_time() {
         .status
         .success());
     let customer = summary_rows(&run.join("requests.csv"))[0]["customer"].clone();
-    let out = tmp.path().join("trace.json");
+    // --out names a folder, as everywhere else.
+    let dir = tmp.path().join("traces");
+    let out = dir.join(format!("trace-customer-{customer}.json"));
     let r =
-        ecsim(&["trace", cfg.to_str().unwrap(), "--customer", &customer, "--out", out.to_str().unwrap()], tmp.path());
+        ecsim(&["trace", cfg.to_str().unwrap(), "--customer", &customer, "--out", dir.to_str().unwrap()], tmp.path());
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     let events = v["traceEvents"].as_array().unwrap();
@@ -473,6 +494,15 @@ fn merge_names_every_kind_of_damaged_shard_and_writes_nothing() {
             "the shards' config does not reproduce its hash".to_string(),
         ),
     ];
+    let cases = [
+        cases,
+        vec![(
+            "version",
+            header(&|h| h["version"] = "0.0.1".into()),
+            "shards from different ecsim versions".to_string(),
+        )],
+    ]
+    .concat();
     for (what, text, want) in cases {
         let dir = tmp.path().join(format!("case-{}", what.replace(' ', "-")));
         std::fs::create_dir_all(&dir).unwrap();
@@ -485,6 +515,23 @@ fn merge_names_every_kind_of_damaged_shard_and_writes_nothing() {
         assert!(err.contains(&want), "{what}: expected {want:?} in:\n{err}");
         assert!(!out.exists(), "{what}: wrote {}", out.display());
     }
+    // Two files for one shard with different results: both named.
+    let dir = tmp.path().join("case-duplicate");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(&name), &first).unwrap();
+    let mut altered: Vec<String> = first.lines().map(str::to_string).collect();
+    let last = altered.len() - 1;
+    let mut line: serde_json::Value = serde_json::from_str(&altered[last]).unwrap();
+    line["report"]["requests"] = 1.into();
+    altered[last] = line.to_string();
+    std::fs::write(dir.join("shard-0000-copy.jsonl"), altered.join("\n") + "\n").unwrap();
+    std::fs::write(dir.join(files[1].file_name().unwrap()), &second).unwrap();
+    let out = tmp.path().join("out-duplicate");
+    let r = ecsim(&["merge", dir.to_str().unwrap(), "--out", out.to_str().unwrap()], tmp.path());
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(!r.status.success());
+    assert!(err.contains("both hold shard 0 with different results") && err.contains("shard-0000-copy.jsonl"), "{err}");
+    assert!(!out.exists());
 }
 
 #[test]
@@ -606,4 +653,25 @@ fn result_folders_are_whole_or_untouched() {
         .filter(|n| n.starts_with(".out."))
         .collect();
     assert!(beside.is_empty(), "{beside:?}");
+}
+
+/// `ecsim trace` refuses what cannot give a timeline: a window that ends
+/// before it starts, and a customer who does not unsubscribe in it.
+#[test]
+fn trace_refuses_an_empty_window_and_a_customer_who_never_leaves() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = write(tmp.path(), "small.toml", SMALL);
+    let out = tmp.path().join("t");
+    let r = ecsim(
+        &["trace", cfg.to_str().unwrap(), "--from", "40m", "--to", "30m", "--out", out.to_str().unwrap()],
+        tmp.path(),
+    );
+    assert_eq!(r.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("--from 40m is later than --to 30m"));
+    // 3,000 customers, about 1,200 leave: customer 2,999,999 does not exist, so never leaves.
+    let r =
+        ecsim(&["trace", cfg.to_str().unwrap(), "--customer", "2999999", "--out", out.to_str().unwrap()], tmp.path());
+    assert_eq!(r.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("customer 2999999 does not unsubscribe"));
+    assert!(!out.exists(), "wrote a trace anyway");
 }
