@@ -322,6 +322,7 @@ fn list() -> Result<()> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    runner::stop_on_ctrl_c();
     let result = match &cli.command {
         None => run(None, &cli.run),
         Some(Command::Run { config }) => run(config.as_deref(), &cli.run),
@@ -377,6 +378,10 @@ fn main() -> ExitCode {
             }) =>
         {
             ExitCode::SUCCESS
+        }
+        Err(e) if e.downcast_ref::<runner::Interrupted>().is_some() => {
+            eprintln!("interrupted: nothing was written; earlier results are as they were");
+            ExitCode::from(130)
         }
         Err(e) => {
             eprintln!("error: {e:#}");

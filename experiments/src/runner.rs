@@ -8,7 +8,10 @@
 
 use anyhow::{Context as _, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use patterns::{run, RunOptions, RunReport};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use patterns::scenario::run_until_stopped;
+use patterns::{RunOptions, RunReport};
 use rayon::prelude::*;
 use sim_core::RngFactory;
 
@@ -45,6 +48,29 @@ pub(crate) fn jobs(exp: &Experiment) -> Vec<Job> {
     out
 }
 
+/// Set by Ctrl-C: every running simulation stops at its next slice.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// The run was interrupted (Ctrl-C); nothing was written.
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted")]
+pub(crate) struct Interrupted;
+
+fn interrupted() -> bool {
+    STOP.load(Ordering::Relaxed)
+}
+
+/// Makes Ctrl-C stop the simulations within a slice of a run (a second
+/// Ctrl-C ends the process at once).
+pub(crate) fn stop_on_ctrl_c() {
+    // Failing to install the handler only loses the graceful stop.
+    let _ = ctrlc::set_handler(|| {
+        if STOP.swap(true, Ordering::Relaxed) {
+            std::process::exit(130);
+        }
+    });
+}
+
 /// Runs every job; `threads = None` uses every core.
 pub(crate) fn run_all(exp: &Experiment, threads: Option<usize>, quiet: bool) -> Result<Vec<(Job, RunReport)>> {
     run_jobs(exp, &jobs(exp), threads, quiet)
@@ -78,8 +104,9 @@ pub(crate) fn run_jobs(
                 let point = &exp.points[job.point];
                 let pattern = &point.patterns[job.pattern];
                 let opts = RunOptions { keep_requests: job.replication == 0, ..Default::default() };
-                let mut report = run(&point.scenario, pattern, job.seed, opts)
+                let report = run_until_stopped(&point.scenario, pattern, job.seed, opts, &interrupted)
                     .with_context(|| format!("{}: {} at sweep point {:?}", exp.source, pattern.name(), point.coords))?;
+                let Some(mut report) = report else { return Err(Interrupted.into()) };
                 if job.replication != 0 {
                     // Only replication 0's time series reaches the outputs;
                     // the others would hold up to three points per request.

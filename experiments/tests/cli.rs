@@ -675,3 +675,40 @@ fn trace_refuses_an_empty_window_and_a_customer_who_never_leaves() {
     assert!(String::from_utf8_lossy(&r.stderr).contains("customer 2999999 does not unsubscribe"));
     assert!(!out.exists(), "wrote a trace anyway");
 }
+
+/// Ctrl-C stops a run within a second, leaves the previous results as they
+/// were, and leaves nothing beside them.
+#[test]
+fn ctrl_c_stops_quickly_and_leaves_the_previous_results() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = write(tmp.path(), "small.toml", SMALL);
+    let out = tmp.path().join("out");
+    assert!(ecsim(&["run", cfg.to_str().unwrap(), "--quiet", "--out", out.to_str().unwrap()], tmp.path())
+        .status
+        .success());
+    let before = read_all(&out);
+    let long = write(tmp.path(), "long.toml", "name = \"long\"\n[workload]\nrate_per_s = 200.0\nduration = \"4h\"\n");
+    let child = Command::new(env!("CARGO_BIN_EXE_ecsim"))
+        .args(["run", long.to_str().unwrap(), "--quiet", "--out", out.to_str().unwrap()])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lock = tmp.path().join(".out.lock");
+    let start = std::time::Instant::now();
+    while !lock.exists() && start.elapsed() < std::time::Duration::from_secs(20) {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let sent = std::time::Instant::now();
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let done = child.wait_with_output().unwrap();
+    assert!(sent.elapsed() < std::time::Duration::from_secs(1), "took {:?} to stop", sent.elapsed());
+    assert_eq!(done.status.code(), Some(130), "{}", String::from_utf8_lossy(&done.stderr));
+    assert_eq!(read_all(&out), before, "the previous results changed");
+    let beside: Vec<String> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".out."))
+        .collect();
+    assert!(beside.is_empty(), "{beside:?}");
+}

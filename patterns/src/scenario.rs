@@ -5,7 +5,7 @@
 //! stay idle), so node ids, stream names and therefore the workload and
 //! fault draws are the same for every pattern under one seed.
 
-use sim_core::{FaultError, Simulation, TraceMode};
+use sim_core::{FaultError, SimTime, Simulation, TraceMode};
 
 use crate::client::Client;
 use crate::config::{ConfigError, Scenario};
@@ -132,7 +132,41 @@ pub fn run(
     seed: u64,
     opts: RunOptions,
 ) -> Result<RunReport, ScenarioError> {
+    let report = run_until_stopped(scenario, pattern, seed, opts, &|| false)?;
+    Ok(report.expect("a run nobody stops finishes"))
+}
+
+/// Like [`run`], but asks `stop` between slices of a thousandth of the run
+/// and gives up, returning `None`, once it says so. The events are exactly
+/// those of [`run`]: every step sets the clock from its own event, so
+/// where the slices fall changes nothing.
+///
+/// ```
+/// use patterns::{scenario::run_until_stopped, PatternConfig, RunOptions, Scenario};
+/// let mut s = Scenario { customers: 100, ..Default::default() };
+/// s.workload.rate_per_s = 1.0;
+/// s.workload.duration = "1m".parse().unwrap();
+/// let p = &PatternConfig::book_defaults()[0];
+/// assert!(run_until_stopped(&s, p, 1, RunOptions::default(), &|| true).unwrap().is_none());
+/// assert!(run_until_stopped(&s, p, 1, RunOptions::default(), &|| false).unwrap().is_some());
+/// ```
+pub fn run_until_stopped(
+    scenario: &Scenario,
+    pattern: &PatternConfig,
+    seed: u64,
+    opts: RunOptions,
+    stop: &dyn Fn() -> bool,
+) -> Result<Option<RunReport>, ScenarioError> {
     let mut built = build(scenario, pattern, seed, opts.trace)?;
-    built.sim.run_until(scenario.horizon());
-    Ok(RunReport::measure(scenario, pattern, &built.sim, seed, opts.keep_requests))
+    let horizon = scenario.horizon();
+    let slice = (horizon.as_nanos() / 1_000).max(1);
+    let mut t = SimTime::ZERO;
+    while t < horizon {
+        if stop() {
+            return Ok(None);
+        }
+        t = SimTime::from_nanos(t.as_nanos().saturating_add(slice)).min(horizon);
+        built.sim.run_until(t);
+    }
+    Ok(Some(RunReport::measure(scenario, pattern, &built.sim, seed, opts.keep_requests)))
 }
