@@ -330,6 +330,7 @@ fn render(dir: &Path, name: &str, spec: &Spec) -> Result<()> {
     draw(SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area(), spec)?;
     write_atomic(&dir.join(format!("{name}.svg")), svg.as_bytes())?;
     let tmp = dir.join(format!(".{name}.tmp.png"));
+    crate::output::before_write(&tmp)?;
     draw(BitMapBackend::new(&tmp, (W, H)).into_drawing_area(), spec)?;
     std::fs::rename(&tmp, dir.join(format!("{name}.png")))
         .with_context(|| format!("cannot move {name}.png into place"))?;

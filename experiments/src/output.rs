@@ -14,8 +14,24 @@ use sim_core::SimTime;
 use crate::config::Experiment;
 use crate::runner::Job;
 
+/// Every output file passes through here before it is written. Setting
+/// `ECSIM_FAIL_AT_WRITE=N` (a test hook) makes the N-th write of the
+/// process fail, so a test can interrupt a run at every write step and
+/// check that its folder is whole or untouched.
+pub(crate) fn before_write(path: &Path) -> Result<()> {
+    static FAIL_AT: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let fail_at = *FAIL_AT.get_or_init(|| std::env::var("ECSIM_FAIL_AT_WRITE").ok().and_then(|v| v.parse().ok()));
+    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+    if fail_at == Some(n) {
+        anyhow::bail!("cannot write {}: injected failure at write {n} (ECSIM_FAIL_AT_WRITE)", path.display());
+    }
+    Ok(())
+}
+
 /// Writes `bytes` to `path` through a temporary file in the same folder.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    before_write(path)?;
     let name = path.file_name().and_then(|n| n.to_str()).context("an output path needs a file name")?;
     let tmp = path.with_file_name(format!(".{name}.tmp"));
     std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;

@@ -712,3 +712,50 @@ fn ctrl_c_stops_quickly_and_leaves_the_previous_results() {
         .collect();
     assert!(beside.is_empty(), "{beside:?}");
 }
+
+/// A failure at any write step leaves the previous results whole and
+/// nothing beside them: the run writes into a staging folder and swaps it
+/// in only when every file is written.
+#[test]
+fn a_failure_at_any_write_step_leaves_the_previous_results_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = write(tmp.path(), "small.toml", &SMALL.replace("replications = 3", "replications = 1"));
+    let out = tmp.path().join("out");
+    assert!(ecsim(&["run", cfg.to_str().unwrap(), "--quiet", "--out", out.to_str().unwrap()], tmp.path())
+        .status
+        .success());
+    let before = read_all(&out);
+    let other = write(
+        tmp.path(),
+        "other.toml",
+        &SMALL.replace("replications = 3", "replications = 1").replace("seed = 9", "seed = 10"),
+    );
+    let mut steps = 0;
+    for n in 1.. {
+        let r = Command::new(env!("CARGO_BIN_EXE_ecsim"))
+            .args(["run", other.to_str().unwrap(), "--quiet", "--out", out.to_str().unwrap()])
+            .env("ECSIM_FAIL_AT_WRITE", n.to_string())
+            .output()
+            .unwrap();
+        let beside: Vec<String> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".out."))
+            .collect();
+        assert!(beside.is_empty(), "write {n}: left {beside:?}");
+        if r.status.success() {
+            // Past the last write: the new results, whole.
+            assert_ne!(read_all(&out), before);
+            break;
+        }
+        assert!(
+            String::from_utf8_lossy(&r.stderr).contains("injected failure"),
+            "{}",
+            String::from_utf8_lossy(&r.stderr)
+        );
+        assert_eq!(read_all(&out), before, "write {n} failed and the old results changed");
+        steps = n;
+    }
+    // CSVs, the resolved config and the charts: every one was a failure point.
+    assert!(steps >= 10, "only {steps} write steps");
+}
