@@ -76,6 +76,9 @@ fn default_requests_limit() -> u64 {
     50_000
 }
 
+/// The most sweep points one experiment may have.
+const MAX_SWEEP_POINTS: u128 = 10_000;
+
 const HEAD_KEYS: [&str; 7] = ["name", "description", "seed", "replications", "patterns", "sweep", "requests_csv_limit"];
 
 /// One point of the sweep: the resolved scenario and patterns there.
@@ -279,6 +282,12 @@ pub(crate) fn load_with(text: &str, file: &str, ov: Overrides) -> Result<Experim
         if dim.params.is_empty() {
             return Err(fail(format!("sweep[{i}].params"), "name at least one config path".into()));
         }
+    }
+    // Every point is resolved and kept in memory: refuse a sweep too large
+    // to enumerate before enumerating it.
+    let points: u128 = head.sweep.iter().map(|d| d.values.len() as u128).product();
+    if points > MAX_SWEEP_POINTS {
+        return Err(fail("sweep".into(), format!("{points} sweep points; at most {MAX_SWEEP_POINTS}")));
     }
     // Parse the base once, to report its errors with their real keys.
     let base_patterns =

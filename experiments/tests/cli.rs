@@ -143,7 +143,7 @@ fn chart_redraws_from_the_csv_files() {
 #[test]
 fn bad_configs_get_clear_errors_and_write_nothing() {
     let tmp = tempfile::tempdir().unwrap();
-    let cases: [(&str, &str, &str, &str); 19] = [
+    let cases: [(&str, &str, &str, &str); 21] = [
         ("syntax", "name = \"x\"\n[workload\nrate_per_s = 1.0\n", "line", "invalid"),
         ("unknown key", "name = \"x\"\n[workload]\nrate_per_sec = 1.0\n", "workload.rate_per_sec", "unknown field"),
         ("negative rate", "name = \"x\"\n[workload]\nrate_per_s = -5.0\n", "workload.rate_per_s", ">= 0"),
@@ -221,6 +221,18 @@ fn bad_configs_get_clear_errors_and_write_nothing() {
             "name = \"x\"\n[[random_faults]]\nkind = \"pauses\"\nnode = \"billing\"\nmean_gap = \"1us\"\nmean_length = \"1us\"\n",
             "random_faults[0].mean_gap",
             "at most",
+        ),
+        (
+            "more users than customers",
+            "name = \"x\"\ncustomers = 10\n[workload.closed_loop]\nusers = 4000000000\nthink_time = { kind = \"exponential\", mean = \"1s\" }\n",
+            "workload.closed_loop.users",
+            "at most one user per customer",
+        ),
+        (
+            "an explosive sweep",
+            "name = \"x\"\n[[sweep]]\nparams = [\"seed\"]\nvalues = [1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47,48,49,50,51,52,53,54,55,56,57,58,59,60,61,62,63,64,65,66,67,68,69,70,71,72,73,74,75,76,77,78,79,80,81,82,83,84,85,86,87,88,89,90,91,92,93,94,95,96,97,98,99,100,101]\n[[sweep]]\nparams = [\"customers\"]\nvalues = [1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47,48,49,50,51,52,53,54,55,56,57,58,59,60,61,62,63,64,65,66,67,68,69,70,71,72,73,74,75,76,77,78,79,80,81,82,83,84,85,86,87,88,89,90,91,92,93,94,95,96,97,98,99,100]\n",
+            "sweep",
+            "10100 sweep points; at most 10000",
         ),
         ("a syntax error's place", "name = \"x\"\n[workload\nrate_per_s = 1.0\n", "line 2, column 10", "[workload"),
     ];

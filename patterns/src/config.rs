@@ -307,6 +307,15 @@ impl Scenario {
             if c.users == 0 {
                 return err("workload.closed_loop.users", "must be at least 1");
             }
+            // Each request is a different customer's, and every user starts
+            // with a timer: more users than customers is a mistake, and
+            // billions of them would exhaust memory at the start.
+            if c.users > self.customers {
+                return err(
+                    "workload.closed_loop.users",
+                    format!("{} users but {} customers; at most one user per customer", c.users, self.customers),
+                );
+            }
             check_dist("workload.closed_loop.think_time", &c.think_time)?;
         }
         let s = &self.services;
