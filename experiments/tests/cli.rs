@@ -33,6 +33,23 @@ params = ["network.default.latency.median"]
 values = ["1ms", "10ms"]
 "#;
 
+/// Waits (up to 20 s) until `path` exists: a spawned run has claimed its folder.
+fn wait_for(path: &Path) {
+    let start = std::time::Instant::now();
+    while !path.exists() && start.elapsed() < std::time::Duration::from_secs(20) {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// What a run left beside the folder `out` in `dir`: locks, staging or set-aside folders.
+fn leftovers(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".out."))
+        .collect()
+}
+
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
@@ -641,11 +658,7 @@ fn result_folders_are_whole_or_untouched() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let lock = tmp.path().join(".out.lock");
-    let start = std::time::Instant::now();
-    while !lock.exists() && start.elapsed() < std::time::Duration::from_secs(20) {
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    wait_for(&tmp.path().join(".out.lock"));
     let second = ecsim(&["run", flat.to_str().unwrap(), "--quiet", "--out", out.to_str().unwrap()], tmp.path());
     let first = first.wait_with_output().unwrap();
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
@@ -659,12 +672,7 @@ fn result_folders_are_whole_or_untouched() {
     assert_eq!(summary.lines().count(), 1 + 2 * 3 * 40, "the first run's results, whole");
 
     // Nothing is left beside the folder: no lock, no staging, no old copy.
-    let beside: Vec<String> = std::fs::read_dir(tmp.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with(".out."))
-        .collect();
-    assert!(beside.is_empty(), "{beside:?}");
+    assert_eq!(leftovers(tmp.path()), Vec::<String>::new());
 }
 
 /// `ecsim trace` refuses what cannot give a timeline: a window that ends
@@ -705,11 +713,7 @@ fn ctrl_c_stops_quickly_and_leaves_the_previous_results() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let lock = tmp.path().join(".out.lock");
-    let start = std::time::Instant::now();
-    while !lock.exists() && start.elapsed() < std::time::Duration::from_secs(20) {
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    wait_for(&tmp.path().join(".out.lock"));
     std::thread::sleep(std::time::Duration::from_millis(200));
     let sent = std::time::Instant::now();
     assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
@@ -717,12 +721,7 @@ fn ctrl_c_stops_quickly_and_leaves_the_previous_results() {
     assert!(sent.elapsed() < std::time::Duration::from_secs(1), "took {:?} to stop", sent.elapsed());
     assert_eq!(done.status.code(), Some(130), "{}", String::from_utf8_lossy(&done.stderr));
     assert_eq!(read_all(&out), before, "the previous results changed");
-    let beside: Vec<String> = std::fs::read_dir(tmp.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with(".out."))
-        .collect();
-    assert!(beside.is_empty(), "{beside:?}");
+    assert_eq!(leftovers(tmp.path()), Vec::<String>::new());
 }
 
 /// A failure at any write step leaves the previous results whole and
@@ -749,12 +748,7 @@ fn a_failure_at_any_write_step_leaves_the_previous_results_whole() {
             .env("ECSIM_FAIL_AT_WRITE", n.to_string())
             .output()
             .unwrap();
-        let beside: Vec<String> = std::fs::read_dir(tmp.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with(".out."))
-            .collect();
-        assert!(beside.is_empty(), "write {n}: left {beside:?}");
+        assert_eq!(leftovers(tmp.path()), Vec::<String>::new(), "write {n}");
         if r.status.success() {
             // Past the last write: the new results, whole.
             assert_ne!(read_all(&out), before);

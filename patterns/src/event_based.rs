@@ -147,11 +147,9 @@ impl Source for Publisher {
         customer: CustomerId,
         client: NodeId,
     ) {
-        if svc.fails(ctx) {
-            svc.finish_request(ctx, client, req, false);
+        if !svc.delete_for_request(ctx, req, customer, client) {
             return;
         }
-        svc.commit_delete(ctx, customer);
         if self.cfg.outbox {
             // The event is written in the same transaction as the delete.
             self.outbox.insert(req, (customer, None));

@@ -38,12 +38,9 @@ pub trait Source: std::fmt::Debug {
         customer: CustomerId,
         client: NodeId,
     ) {
-        if svc.fails(ctx) {
-            svc.finish_request(ctx, client, req, false);
-            return;
+        if svc.delete_for_request(ctx, req, customer, client) {
+            svc.finish_request(ctx, client, req, true);
         }
-        svc.commit_delete(ctx, customer);
-        svc.finish_request(ctx, client, req, true);
     }
 
     /// A call the pattern ran inline on the request's own thread finished.
@@ -181,6 +178,24 @@ impl DataCore {
     /// The change table's current length (0 without a trigger).
     pub fn pending_changes(&self) -> usize {
         self.changes.as_ref().map_or(0, Vec::len)
+    }
+
+    /// The user's delete: fails with the service's error rate (answering
+    /// the user and freeing the worker) or deletes the row. Returns whether
+    /// the row was deleted and the request is still the caller's to finish.
+    pub fn delete_for_request(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        req: RequestId,
+        customer: CustomerId,
+        client: NodeId,
+    ) -> bool {
+        if self.fails(ctx) {
+            self.finish_request(ctx, client, req, false);
+            return false;
+        }
+        self.commit_delete(ctx, customer);
+        true
     }
 
     /// Answers the user and frees the request's worker.
