@@ -76,6 +76,9 @@ fn default_requests_limit() -> u64 {
     50_000
 }
 
+/// The largest config file read.
+const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
 /// The most sweep points one experiment may have.
 const MAX_SWEEP_POINTS: u128 = 10_000;
 
@@ -224,7 +227,7 @@ pub(crate) fn load_str(text: &str, file: &str) -> Result<Experiment, ConfigFileE
 pub(crate) fn load_file_with(path: &Path, ov: Overrides) -> Result<Experiment, ConfigFileError> {
     let file = path.display().to_string();
     let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-    if size > crate::guard::MAX_CONFIG_BYTES {
+    if size > MAX_CONFIG_BYTES {
         return Err(ConfigFileError {
             file,
             key: "(file)".into(),

@@ -16,8 +16,6 @@ const MAX_EVENTS: f64 = 1e11;
 /// billing offset) and per request record kept for the whole run.
 const BYTES_PER_CUSTOMER: f64 = 40.0;
 const BYTES_PER_REQUEST: f64 = 300.0;
-/// The largest config file read.
-pub(crate) const MAX_CONFIG_BYTES: u64 = 1 << 20;
 
 /// Expected unsubscribe requests in one run of `s`.
 fn requests(s: &Scenario) -> f64 {
