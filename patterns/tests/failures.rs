@@ -9,25 +9,12 @@ use patterns::orchestrated::{OrchestratedConfig, Order};
 use patterns::{run, Outcome, PatternConfig, RunOptions, RunReport, Scenario};
 use sim_core::{Dist, FaultSpec, SimDuration, SimTime};
 
-fn d(s: &str) -> SimDuration {
-    s.parse().unwrap()
-}
-fn t(s: &str) -> SimTime {
-    s.parse().unwrap()
-}
+mod common;
+use common::{d, t};
 
+/// The book's example, drained for one hour: every failure here is over by then.
 fn book_example() -> Scenario {
-    let mut s = Scenario { customers: 10, ..Default::default() };
-    for svc in [&mut s.services.profile, &mut s.services.contract, &mut s.services.billing] {
-        svc.request_time = Dist::constant(d("1s"));
-        svc.scan_time_per_row = SimDuration::ZERO;
-        svc.write_time_per_row = SimDuration::ZERO;
-    }
-    s.services.orchestrator.request_time = Dist::constant(SimDuration::ZERO);
-    s.services.broker.publish_time = Dist::constant(SimDuration::ZERO);
-    s.network.default.latency = Dist::constant(SimDuration::ZERO);
-    s.workload.at = vec![t("11h23m")];
-    s.workload.duration = d("12h");
+    let mut s = common::book_example();
     s.workload.drain = d("1h");
     s
 }

@@ -6,12 +6,8 @@ use patterns::orchestrated::{FailurePolicy, OrchestratedConfig, Order, Placement
 use patterns::{run, Outcome, PatternConfig, RunOptions, RunReport, Scenario};
 use sim_core::{Dist, FaultSpec, SimDuration, SimTime, TraceMode};
 
-fn d(s: &str) -> SimDuration {
-    s.parse().unwrap()
-}
-fn t(s: &str) -> SimTime {
-    s.parse().unwrap()
-}
+mod common;
+use common::{book_example, d, t};
 
 /// A small, quick scenario: 2,000 customers, 3 requests/s for 10 minutes.
 fn small() -> Scenario {
@@ -82,25 +78,6 @@ fn same_seed_same_trace_and_different_seed_different_trace() {
     let h = |seed| run(&s, &p, seed, RunOptions { trace: TraceMode::Hash, ..Default::default() }).unwrap().trace_hash;
     assert_eq!(h(1), h(1));
     assert_ne!(h(1), h(2));
-}
-
-/// The book's worked example: every service call takes 1 s and nothing else
-/// adds delay; a customer unsubscribes at 11:23:00.
-fn book_example() -> Scenario {
-    let mut s = Scenario { customers: 10, ..Default::default() };
-    let one_second = Dist::constant(d("1s"));
-    for svc in [&mut s.services.profile, &mut s.services.contract, &mut s.services.billing] {
-        svc.request_time = one_second.clone();
-        svc.scan_time_per_row = SimDuration::ZERO;
-        svc.write_time_per_row = SimDuration::ZERO;
-    }
-    s.services.orchestrator.request_time = Dist::constant(SimDuration::ZERO);
-    s.services.broker.publish_time = Dist::constant(SimDuration::ZERO);
-    s.network.default.latency = Dist::constant(SimDuration::ZERO);
-    s.workload.at = vec![t("11h23m")];
-    s.workload.duration = d("12h");
-    s.workload.drain = d("12h");
-    s
 }
 
 #[test]
