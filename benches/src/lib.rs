@@ -6,14 +6,12 @@ use std::collections::BinaryHeap;
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, Exp1};
 use sim_core::{Component, Context, NodeId, SimDuration, Simulation};
 
 /// One Exp(1) draw, as whole nanoseconds of a 1-second mean.
 #[inline]
 pub fn exp1_ns(rng: &mut ChaCha8Rng) -> u64 {
-    let x: f64 = Exp1.sample(rng);
-    (x * 1e9) as u64
+    (sim_core::draw::exp1(rng) * 1e9) as u64
 }
 
 /// The baseline: a bare `BinaryHeap<(time, seq)>` pop-then-push loop.

@@ -8,7 +8,6 @@
 use std::collections::BTreeMap;
 
 use rand::Rng;
-use rand_distr::{Distribution, Exp1};
 use sim_core::{Component, NodeId, SimDuration, SimRng, SimTime, TimerId};
 
 use crate::config::WorkloadConfig;
@@ -56,7 +55,7 @@ impl Client {
         if self.cfg.rate_per_s <= 0.0 {
             return None;
         }
-        let x: f64 = Exp1.sample(&mut self.rng);
+        let x = sim_core::draw::exp1(&mut self.rng);
         Some(SimDuration::from_secs_f64(x / self.cfg.rate_per_s))
     }
 

@@ -16,7 +16,6 @@
 //! response times are within one run. (Batch means with 40 batches of one
 //! long run, used before, under-covered at high load.)
 
-use rand_distr::{Distribution, Exp};
 use serde::Serialize;
 use sim_core::{Dist, LinkConfig, RngFactory, SimDuration, SimTime, TraceMode};
 use statrs::distribution::{ContinuousCDF, Normal, StudentsT};
@@ -288,11 +287,10 @@ pub fn little(seed: u64) -> ValidationRow {
         let seed = replication_seed(seed, r);
         let mut built = build(&s, &p, seed, TraceMode::Off).expect("valid scenario");
         let mut rng = RngFactory::new(seed).stream("validation/pasta");
-        let gap = Exp::new(20.0).expect("rate 20/s");
         let (mut t, mut sum, mut k) = (SimTime::ZERO, 0.0, 0u64);
         let end = SimTime::ZERO + s.workload.duration;
         loop {
-            t += SimDuration::from_secs_f64(gap.sample(&mut rng));
+            t += SimDuration::from_secs_f64(sim_core::draw::exp1(&mut rng) / 20.0);
             if t >= end {
                 break;
             }
@@ -377,7 +375,7 @@ pub fn retries(seed: u64) -> ValidationRow {
     let calls = r.requests as f64;
     let mean = 1.0 + r.counters.retries as f64 / calls;
     // Geometric: variance p / (1-p)^2 per call, independent across calls.
-    let std_err = (p_loss / (1.0 - p_loss).powi(2) / calls).sqrt();
+    let std_err = (p_loss / ((1.0 - p_loss) * (1.0 - p_loss)) / calls).sqrt();
     ValidationRow::new(
         format!("orchestrated, loss {p_loss} on orchestrator->contract"),
         "attempts per call",
@@ -430,18 +428,16 @@ pub fn all(seed: u64) -> Vec<ValidationRow> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::Rng;
 
     #[test]
     fn the_replication_interval_covers_as_often_as_it_claims() {
         // 4,000 independent sets of 10 normal draws: the 99% Student-t
         // interval must miss the true mean about 40 times (binomial sd 6.3).
-        use rand_distr::StandardNormal;
         let mut rng = RngFactory::new(3).stream("test/coverage");
         let trials = 4_000;
         let misses = (0..trials)
             .filter(|_| {
-                let xs: Vec<f64> = (0..10).map(|_| 5.0 + 2.0 * rng.sample::<f64, _>(StandardNormal)).collect();
+                let xs: Vec<f64> = (0..10).map(|_| 5.0 + 2.0 * sim_core::draw::std_normal(&mut rng)).collect();
                 let e = Estimate::of_replications(&xs);
                 (e.mean - 5.0).abs() > e.half_width(0.99)
             })

@@ -1,7 +1,8 @@
 //! Distributions of latencies and service times.
 //!
 //! A [`Dist`] is plain data (serde, TOML) and samples a [`SimDuration`]
-//! through rand_distr. Parameters are durations in the human form, e.g.
+//! from the portable variates of [`crate::draw`], so the same seed gives the
+//! same durations on every platform. Parameters are durations in the human form, e.g.
 //!
 //! ```toml
 //! latency = { kind = "lognormal", median = "2ms", sigma = 0.5 }
@@ -10,9 +11,9 @@
 //! Samples are rounded to whole nanoseconds and never negative.
 
 use rand::Rng;
-use rand_distr::{Distribution, Exp, LogNormal, Normal, Pareto};
 use serde::{Deserialize, Serialize};
 
+use crate::draw;
 use crate::time::SimDuration;
 
 /// A distribution of non-negative durations.
@@ -127,7 +128,7 @@ impl Dist {
             Dist::Uniform { low, high } => (low.as_secs_f64() + high.as_secs_f64()) / 2.0,
             Dist::Exponential { mean } => mean.as_secs_f64(),
             Dist::Normal { .. } => return None,
-            Dist::Lognormal { median, sigma } => median.as_secs_f64() * (sigma * sigma / 2.0).exp(),
+            Dist::Lognormal { median, sigma } => median.as_secs_f64() * draw::exp(sigma * sigma / 2.0),
             Dist::Pareto { scale, shape } if *shape > 1.0 => shape * scale.as_secs_f64() / (shape - 1.0),
             Dist::Pareto { .. } => return None,
             Dist::Empirical { points } => {
@@ -165,33 +166,23 @@ impl Dist {
                     rng.random_range(l..=h)
                 }
             }
-            Dist::Exponential { mean } => {
-                if mean.is_zero() {
-                    0.0
-                } else {
-                    mean.as_secs_f64() * Exp::new(1.0).expect("rate 1 is valid").sample(rng)
-                }
-            }
+            Dist::Exponential { mean } => mean.as_secs_f64() * draw::exp1(rng),
             Dist::Normal { mean, std_dev } => {
-                let n = Normal::new(mean.as_secs_f64(), std_dev.as_secs_f64()).expect("std_dev is finite");
+                let (m, sd) = (mean.as_secs_f64(), std_dev.as_secs_f64());
                 // Resampling keeps the shape of the truncated normal; the
                 // bound stops a pathological (mean << 0) setting from spinning.
                 for _ in 0..1000 {
-                    let x = n.sample(rng);
+                    let x = m + sd * draw::std_normal(rng);
                     if x >= 0.0 {
                         return x;
                     }
                 }
                 0.0
             }
-            Dist::Lognormal { median, sigma } => {
-                let ln =
-                    LogNormal::new(median.as_secs_f64().max(f64::MIN_POSITIVE).ln(), *sigma).expect("validated sigma");
-                ln.sample(rng)
-            }
-            Dist::Pareto { scale, shape } => {
-                Pareto::new(scale.as_secs_f64(), *shape).expect("validated pareto").sample(rng)
-            }
+            // median * e^(sigma Z): no ln of the median needed.
+            Dist::Lognormal { median, sigma } => median.as_secs_f64() * draw::exp(sigma * draw::std_normal(rng)),
+            // Inversion, (1 - U)^(-1/alpha) = e^(E/alpha) with E ~ Exp(1).
+            Dist::Pareto { scale, shape } => scale.as_secs_f64() * draw::exp(draw::exp1(rng) / shape),
             Dist::Empirical { points } => {
                 let u: f64 = rng.random();
                 let i = points.partition_point(|p| p.0 <= u).clamp(1, points.len() - 1);

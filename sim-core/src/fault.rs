@@ -19,7 +19,6 @@
 //! mean_downtime = "1m"
 //! ```
 
-use rand_distr::{Distribution, Exp};
 use serde::{Deserialize, Serialize};
 
 use crate::net::Partition;
@@ -343,15 +342,14 @@ pub(crate) fn compile(
                 problem: "the mean time between faults must be above zero".into(),
             });
         }
-        let exp = Exp::new(1.0).expect("rate 1 is valid");
         let mut t = SimTime::ZERO;
         loop {
-            t = t.saturating_add(SimDuration::from_secs_f64(gap.as_secs_f64() * exp.sample(&mut rng)));
+            t = t.saturating_add(SimDuration::from_secs_f64(gap.as_secs_f64() * crate::draw::exp1(&mut rng)));
             if t >= horizon {
                 break;
             }
             let d =
-                SimDuration::from_secs_f64(len.as_secs_f64() * exp.sample(&mut rng)).max(SimDuration::from_nanos(1));
+                SimDuration::from_secs_f64(len.as_secs_f64() * crate::draw::exp1(&mut rng)).max(SimDuration::from_nanos(1));
             match rf {
                 RandomFault::Crashes { .. } => {
                     events.push((t, Fault::Crash(n)));

@@ -41,6 +41,7 @@
 pub mod component;
 pub mod context;
 pub mod dist;
+pub mod draw;
 mod event;
 pub mod fault;
 pub mod net;
