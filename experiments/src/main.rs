@@ -4,6 +4,7 @@ mod charts;
 mod config;
 mod explore;
 mod guard;
+mod journal;
 mod output;
 mod publish;
 mod runner;
@@ -84,6 +85,11 @@ struct RunArgs {
     /// Run even what the resource guards estimate is too big for this machine.
     #[arg(long, global = true)]
     force: bool,
+    /// Continue an interrupted `run` or `sweep` of the same config: keep the
+    /// runs its journal recorded, run only the rest. The results are
+    /// byte-identical to an uninterrupted run.
+    #[arg(long, global = true)]
+    resume: bool,
 }
 
 impl RunArgs {
@@ -214,10 +220,17 @@ fn run(config: Option<&Path>, args: &RunArgs) -> Result<()> {
     }
     // Claimed before simulating: a folder that cannot be written fails now, not after the runs.
     let staging = publish::Staging::begin(&out)?;
-    let results = runner::run_all(&exp, args.threads()?, args.quiet)?;
+    let all: Vec<usize> = (0..runner::jobs(&exp).len()).collect();
+    let header = journal::Header::new(&exp, 0, 1, all.clone());
+    let (journal, done) = journal::Journal::open(&staging.journal(), &header, args.resume)?;
+    if args.resume {
+        eprintln!("resuming: {} of {runs} runs kept from {}", done.len(), journal.path().display());
+    }
+    let results = runner::run_jobs(&exp, &all, done, Some(&journal), args.threads()?, args.quiet)?;
     output::write_all(staging.dir(), &exp, &results)?;
     let charts = charts::render_all(staging.dir())?;
     staging.commit()?;
+    journal.remove()?;
     let broken: Vec<String> = results
         .iter()
         .filter(|(_, r)| !r.violations.is_empty())
@@ -245,7 +258,7 @@ fn sweep(config: &Path, spec: Option<shard::ShardSpec>, count: Option<u32>, args
         None => shard::from_env(count)?,
     };
     let out = args.out.clone().unwrap_or_else(|| Path::new("results").join(&exp.name).join("shards"));
-    let file = shard::run_shard(&exp, spec, &out, args.threads()?, args.quiet)?;
+    let file = shard::run_shard(&exp, spec, &out, args.threads()?, args.quiet, args.resume)?;
     if !args.quiet {
         say!("shard {}/{}: {}", spec.index, spec.count, file.display());
     }
@@ -332,7 +345,13 @@ fn main() -> ExitCode {
         Some(Command::Sweep { config, shard, count }) => sweep(config, *shard, *count, &cli.run),
         Some(Command::Merge { dir }) => {
             let out = cli.run.out.clone().unwrap_or_else(|| dir.clone());
-            shard::merge(dir, &out).and_then(|(exp, results)| {
+            shard::merge(dir).and_then(|(exp, results)| {
+                // Whole or untouched, like a run; the shards stay where they were.
+                let staging = publish::Staging::begin(&out)?;
+                staging.carry_over(publish::is_shard_file)?;
+                output::write_all(staging.dir(), &exp, &results)?;
+                charts::render_all(staging.dir())?;
+                            staging.commit()?;
                 if !cli.run.quiet {
                     say!("{}", summary::table(&exp, &results));
                     say!("merged {} runs into {}", results.len(), out.display());
@@ -380,7 +399,10 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) if e.downcast_ref::<runner::Interrupted>().is_some() => {
-            eprintln!("interrupted: nothing was written; earlier results are as they were");
+            eprintln!(
+                "interrupted: earlier results are as they were; the runs that finished are kept \
+                 in a journal: add --resume to the same command to continue"
+            );
             ExitCode::from(130)
         }
         Err(e) => {
@@ -388,6 +410,7 @@ fn main() -> ExitCode {
             if e.downcast_ref::<ConfigFileError>().is_some()
                 || e.downcast_ref::<UsageError>().is_some()
                 || e.downcast_ref::<publish::RefusedOutput>().is_some()
+                || e.downcast_ref::<journal::ResumeError>().is_some()
             {
                 ExitCode::from(2)
             } else {

@@ -21,8 +21,30 @@ use anyhow::{Context as _, Result};
 #[error("{0}")]
 pub(crate) struct RefusedOutput(String);
 
-/// Files that mark a folder as ecsim's own.
+/// Files that mark a folder as ecsim's own (besides shard files).
 const MARKERS: [&str; 3] = ["config.resolved.toml", "summary.csv", "validation.csv"];
+
+/// A shard file or a shard's journal (`ecsim sweep` writes them).
+pub(crate) fn is_shard_file(name: &str) -> bool {
+    (name.starts_with("shard-") && name.ends_with(".jsonl")) || (name.starts_with(".shard-") && name.ends_with(".journal"))
+}
+
+/// Whether `dir` is ecsim's own: empty, or holding a result or a shard.
+fn ours(dir: &Path) -> Result<bool> {
+    if !dir.is_dir() {
+        return Ok(false);
+    }
+    let mut names = fs::read_dir(dir)?.map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()));
+    let mut empty = true;
+    for name in &mut names {
+        let name = name?;
+        empty = false;
+        if MARKERS.contains(&name.as_str()) || is_shard_file(&name) {
+            return Ok(true);
+        }
+    }
+    Ok(empty)
+}
 
 /// A claimed output folder, being written.
 #[derive(Debug)]
@@ -80,17 +102,14 @@ impl Staging {
             committed: false,
         };
         claimed.recover()?;
-        if out.exists() {
-            let ours =
-                out.is_dir() && (fs::read_dir(out)?.next().is_none() || MARKERS.iter().any(|m| out.join(m).exists()));
-            if !ours {
-                return Err(RefusedOutput(format!(
-                    "{} exists and is not an ecsim result folder (it has none of {}); choose another --out",
-                    out.display(),
-                    MARKERS.join(", ")
-                ))
-                .into());
-            }
+        if out.exists() && !ours(out)? {
+            return Err(RefusedOutput(format!(
+                "{} exists and is not an ecsim result folder (it has none of {}, nor a shard file); \
+                 choose another --out",
+                out.display(),
+                MARKERS.join(", ")
+            ))
+            .into());
         }
         fs::create_dir(&claimed.staging).with_context(|| {
             format!("cannot write beside {}: cannot create {}", out.display(), claimed.staging.display())
@@ -120,9 +139,39 @@ impl Staging {
         Ok(())
     }
 
+    /// Where the run's journal goes: beside `out`, outliving an
+    /// interrupted run so that `--resume` can pick it up.
+    pub(crate) fn journal(&self) -> PathBuf {
+        let name = self.out.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        self.out.with_file_name(format!(".{name}.journal.jsonl"))
+    }
+
     /// The folder every output goes into.
     pub(crate) fn dir(&self) -> &Path {
         &self.staging
+    }
+
+    /// Carries the files of the folder being replaced that `keep` selects
+    /// into the new one, as hard links where the file system allows and as
+    /// copies where not: `ecsim merge` writes into the folder that holds the
+    /// shards, and the shards must survive the swap.
+    pub(crate) fn carry_over(&self, keep: impl Fn(&str) -> bool) -> Result<()> {
+        if !self.out.is_dir() {
+            return Ok(());
+        }
+        for entry in fs::read_dir(&self.out)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !keep(&name) || !entry.file_type()?.is_file() {
+                continue;
+            }
+            let to = self.staging.join(&name);
+            if fs::hard_link(entry.path(), &to).is_err() {
+                crate::output::before_write(&to)?;
+                fs::copy(entry.path(), &to).with_context(|| format!("cannot copy {} aside", entry.path().display()))?;
+            }
+        }
+        Ok(())
     }
 
     /// Syncs the staging folder to disk and swaps it into place.

@@ -6,6 +6,8 @@
 //! is byte-identical across thread counts. All patterns of one replication
 //! share a seed: their comparison is paired (common random numbers).
 
+use std::collections::BTreeMap;
+
 use anyhow::{Context as _, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,6 +18,7 @@ use rayon::prelude::*;
 use sim_core::RngFactory;
 
 use crate::config::Experiment;
+use crate::journal::{Journal, Line};
 
 /// One simulation to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -71,18 +74,21 @@ pub(crate) fn stop_on_ctrl_c() {
     });
 }
 
-/// Runs every job; `threads = None` uses every core.
-pub(crate) fn run_all(exp: &Experiment, threads: Option<usize>, quiet: bool) -> Result<Vec<(Job, RunReport)>> {
-    run_jobs(exp, &jobs(exp), threads, quiet)
-}
-
-/// Runs the given jobs, returning them in the order given.
+/// Runs the jobs at `indices` (into [`jobs`]) on `threads` threads (`None`:
+/// every core) and returns them in the order given. Jobs already in `done`
+/// (read back from a journal by `--resume`) are not run again; every job that
+/// finishes is appended to `journal` at once, so an interruption loses only
+/// the jobs still running.
 pub(crate) fn run_jobs(
     exp: &Experiment,
-    jobs: &[Job],
+    indices: &[usize],
+    mut done: BTreeMap<usize, Line>,
+    journal: Option<&Journal>,
     threads: Option<usize>,
     quiet: bool,
 ) -> Result<Vec<(Job, RunReport)>> {
+    let all = jobs(exp);
+    let todo: Vec<usize> = indices.iter().copied().filter(|k| !done.contains_key(k)).collect();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads.unwrap_or(0))
         .build()
@@ -90,17 +96,19 @@ pub(crate) fn run_jobs(
     let bar = if quiet {
         ProgressBar::hidden()
     } else {
-        ProgressBar::with_draw_target(Some(jobs.len() as u64), ProgressDrawTarget::stderr())
+        ProgressBar::with_draw_target(Some(indices.len() as u64), ProgressDrawTarget::stderr())
     };
+    bar.set_position((indices.len() - todo.len()) as u64);
     bar.set_style(
         ProgressStyle::with_template("{prefix} [{bar:40}] {pos}/{len} runs, {elapsed} elapsed, ~{eta} left")
             .expect("a valid template")
             .progress_chars("=> "),
     );
     bar.set_prefix(exp.name.clone());
-    let results: Vec<Result<(Job, RunReport)>> = pool.install(|| {
-        jobs.par_iter()
-            .map(|&job| {
+    let results: Vec<Result<(usize, Job, RunReport)>> = pool.install(|| {
+        todo.par_iter()
+            .map(|&k| {
+                let job = all[k];
                 let point = &exp.points[job.point];
                 let pattern = &point.patterns[job.pattern];
                 let opts = RunOptions { keep_requests: job.replication == 0, ..Default::default() };
@@ -112,11 +120,21 @@ pub(crate) fn run_jobs(
                     // the others would hold up to three points per request.
                     report.series = Vec::new();
                 }
+                if let Some(j) = journal {
+                    j.record(k, job, &report)?;
+                }
                 bar.inc(1);
-                Ok((job, report))
+                Ok((k, job, report))
             })
             .collect()
     });
     bar.finish_and_clear();
-    results.into_iter().collect()
+    for r in results {
+        let (index, job, report) = r?;
+        done.insert(index, Line { index, job, report });
+    }
+    indices
+        .iter()
+        .map(|k| done.remove(k).map(|l| (l.job, l.report)).with_context(|| format!("job {k} did not run")))
+        .collect()
 }

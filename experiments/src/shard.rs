@@ -10,19 +10,16 @@
 //! the merge is byte-identical to an unsharded run.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use anyhow::{anyhow, bail, Context as _, Result};
 use patterns::RunReport;
-use serde::{Deserialize, Serialize};
 
 use crate::config::{self, Experiment};
+use crate::journal::{self, Header, Journal, Line};
 use crate::output::write_atomic;
 use crate::runner::{self, Job};
-
-const FORMAT: &str = "ecsim-shard-1";
 
 /// Shard `index` of `count`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,61 +70,42 @@ pub(crate) fn from_env(count: Option<u32>) -> Result<ShardSpec> {
     bail!("no shard given: use --shard I/N, or run inside a Slurm job array or a Kubernetes Indexed Job")
 }
 
-#[derive(Serialize, Deserialize)]
-struct Header {
-    format: String,
-    /// The ecsim version that ran the shard (absent in older shards).
-    #[serde(default)]
-    version: String,
-    config_hash: String,
-    shard: u32,
-    of: u32,
-    jobs: Vec<usize>,
-    resolved_toml: String,
-}
-
-#[derive(Serialize, Deserialize)]
-struct Line {
-    index: usize,
-    job: Job,
-    report: RunReport,
-}
-
 fn file_name(spec: ShardSpec, hash: &str) -> String {
     format!("shard-{:04}-of-{:04}-{hash}.jsonl", spec.index, spec.count)
 }
 
 /// Runs one shard and writes its file into `out`. Returns the file.
+///
+/// Each finished job also goes at once into a journal beside the shard file
+/// (`.shard-….jsonl.journal`), which `resume` picks up after an
+/// interruption, and which is deleted once the shard file is written.
 pub(crate) fn run_shard(
     exp: &Experiment,
     spec: ShardSpec,
     out: &Path,
     threads: Option<usize>,
     quiet: bool,
+    resume: bool,
 ) -> Result<PathBuf> {
-    let all = runner::jobs(exp);
-    let mine: Vec<usize> = (0..all.len()).filter(|k| *k as u32 % spec.count == spec.index).collect();
-    let jobs: Vec<Job> = mine.iter().map(|&k| all[k]).collect();
-    let results = runner::run_jobs(exp, &jobs, threads, quiet)?;
-    let hash = exp.hash();
-    let header = Header {
-        format: FORMAT.into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-        config_hash: hash.clone(),
-        shard: spec.index,
-        of: spec.count,
-        jobs: mine.clone(),
-        resolved_toml: exp.resolved_toml.clone(),
-    };
+    let total = runner::jobs(exp).len();
+    let mine: Vec<usize> = (0..total).filter(|k| *k as u32 % spec.count == spec.index).collect();
+    let header = Header::new(exp, spec.index, spec.count, mine.clone());
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let name = file_name(spec, &header.config_hash);
+    let (journal, done) = Journal::open(&out.join(format!(".{name}.journal")), &header, resume)?;
+    if resume {
+        eprintln!("resuming: {} of {} runs kept from {}", done.len(), mine.len(), journal.path().display());
+    }
+    let results = runner::run_jobs(exp, &mine, done, Some(&journal), threads, quiet)?;
     let mut buf = serde_json::to_vec(&header)?;
     buf.push(b'\n');
     for (k, (job, report)) in mine.iter().zip(results) {
         serde_json::to_writer(&mut buf, &Line { index: *k, job, report })?;
         buf.push(b'\n');
     }
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    let path = out.join(file_name(spec, &hash));
+    let path = out.join(name);
     write_atomic(&path, &buf)?;
+    journal.remove()?;
     Ok(path)
 }
 
@@ -142,8 +120,9 @@ pub(crate) struct MergeError {
 }
 
 /// Checks that every shard of one sweep is in `dir`, complete and for the
-/// same config, then writes the outputs of an unsharded run into `out`.
-pub(crate) fn merge(dir: &Path, out: &Path) -> Result<(Experiment, Vec<(Job, RunReport)>)> {
+/// same config, and returns the config and every job's results in the order
+/// of an unsharded run. Writes nothing.
+pub(crate) fn merge(dir: &Path) -> Result<(Experiment, Vec<(Job, RunReport)>)> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("cannot read {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -161,29 +140,18 @@ pub(crate) fn merge(dir: &Path, out: &Path) -> Result<(Experiment, Vec<(Job, Run
     let mut headers: Vec<(PathBuf, Header, Vec<Line>)> = Vec::new();
     for f in &files {
         let name = f.file_name().and_then(|n| n.to_str()).unwrap_or("?").to_string();
-        let reader = BufReader::new(std::fs::File::open(f).with_context(|| format!("cannot open {}", f.display()))?);
-        let mut lines = reader.lines();
-        let header: Header = match lines.next().transpose()?.map(|l| serde_json::from_str(&l)) {
-            Some(Ok(h)) => h,
-            _ => {
-                problems.push(format!("{name}: not a shard file (no header)"));
+        let (header, body) = match journal::read(f) {
+            Ok(r) => {
+                if let Some(d) = r.damage {
+                    problems.push(format!("{name}: {d}"));
+                }
+                (r.header, r.lines)
+            }
+            Err(e) => {
+                problems.push(format!("{name}: {e}"));
                 continue;
             }
         };
-        if header.format != FORMAT {
-            problems.push(format!("{name}: format {:?}, expected {FORMAT:?}", header.format));
-            continue;
-        }
-        let mut body = Vec::new();
-        for l in lines {
-            match serde_json::from_str::<Line>(&l?) {
-                Ok(line) => body.push(line),
-                Err(e) => {
-                    problems.push(format!("{name}: a damaged result line ({e})"));
-                    break;
-                }
-            }
-        }
         headers.push((f.clone(), header, body));
     }
     // Shards of different ecsim versions may model differently: never mix them.
@@ -275,8 +243,6 @@ pub(crate) fn merge(dir: &Path, out: &Path) -> Result<(Experiment, Vec<(Job, Run
         .enumerate()
         .map(|(k, r)| r.ok_or_else(|| anyhow!("job {k} is in no shard")))
         .collect::<Result<_>>()?;
-    crate::output::write_all(out, &exp, &results)?;
-    crate::charts::render_all(out)?;
     Ok((exp, results))
 }
 

@@ -422,6 +422,33 @@ fn sharded_sweeps_merge_byte_identical_and_name_missing_shards() {
     assert_eq!(read_all(&single), read_all(&merged));
     assert_eq!(std::fs::read(single.join("lag_cdf.svg")).unwrap(), std::fs::read(merged.join("lag_cdf.svg")).unwrap());
 
+    // Merged into the shards' own folder (the default), twice: the shards
+    // survive the swap of a whole folder, and nothing is left beside it.
+    let shard_files = |d: &Path| -> Vec<(String, Vec<u8>)> {
+        let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+            .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+            .collect();
+        v.sort();
+        v
+    };
+    let before = shard_files(&shards);
+    assert_eq!(before.len(), 3);
+    for _ in 0..2 {
+        let r = ecsim(&["merge", shards.to_str().unwrap(), "--quiet"], tmp.path());
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        assert_eq!(shard_files(&shards), before, "the shards changed");
+        assert_eq!(read_all(&shards), read_all(&single));
+    }
+    let beside: Vec<String> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert_eq!(beside, Vec::<String>::new());
+
     // A missing shard is named, and nothing is written.
     let one = std::fs::read_dir(&shards)
         .unwrap()
@@ -697,9 +724,11 @@ fn trace_refuses_an_empty_window_and_a_customer_who_never_leaves() {
 }
 
 /// Ctrl-C stops a run within a second, leaves the previous results as they
-/// were, and leaves nothing beside them.
+/// were and nothing beside them but the journal of the runs that finished;
+/// `--resume` then reruns only the rest, and the results are byte for byte
+/// those of an uninterrupted run.
 #[test]
-fn ctrl_c_stops_quickly_and_leaves_the_previous_results() {
+fn ctrl_c_stops_quickly_and_resume_finishes_the_same_results() {
     let tmp = tempfile::tempdir().unwrap();
     let cfg = write(tmp.path(), "small.toml", SMALL);
     let out = tmp.path().join("out");
@@ -707,21 +736,61 @@ fn ctrl_c_stops_quickly_and_leaves_the_previous_results() {
         .status
         .success());
     let before = read_all(&out);
-    let long = write(tmp.path(), "long.toml", "name = \"long\"\n[workload]\nrate_per_s = 200.0\nduration = \"4h\"\n");
+    // Six runs, one thread: a short one first, so that the journal holds a
+    // finished run when Ctrl-C comes, then longer ones.
+    let long = write(
+        tmp.path(),
+        "long.toml",
+        "name = \"long\"\nseed = 5\nreplications = 1\ncustomers = 400000\n\
+         [workload]\nrate_per_s = 100.0\nduration = \"1h\"\n\
+         [[sweep]]\nparams = [\"workload.duration\"]\nvalues = [\"1m\", \"30m\"]\n",
+    );
+    let journal = tmp.path().join(".out.journal.jsonl");
+    let args = ["run", long.to_str().unwrap(), "--quiet", "--threads", "1", "--out", out.to_str().unwrap()];
     let child = Command::new(env!("CARGO_BIN_EXE_ecsim"))
-        .args(["run", long.to_str().unwrap(), "--quiet", "--out", out.to_str().unwrap()])
+        .args(args)
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    wait_for(&tmp.path().join(".out.lock"));
-    std::thread::sleep(std::time::Duration::from_millis(200));
+    let finished = |j: &Path| std::fs::read_to_string(j).map_or(0, |t| t.lines().count().saturating_sub(1));
+    let start = std::time::Instant::now();
+    while finished(&journal) < 1 && start.elapsed() < std::time::Duration::from_secs(60) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     let sent = std::time::Instant::now();
     assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
     let done = child.wait_with_output().unwrap();
     assert!(sent.elapsed() < std::time::Duration::from_secs(1), "took {:?} to stop", sent.elapsed());
     assert_eq!(done.status.code(), Some(130), "{}", String::from_utf8_lossy(&done.stderr));
+    assert!(String::from_utf8_lossy(&done.stderr).contains("--resume"));
     assert_eq!(read_all(&out), before, "the previous results changed");
+    assert_eq!(leftovers(tmp.path()), vec![".out.journal.jsonl".to_string()]);
+    let kept = finished(&journal);
+    assert!((1..6).contains(&kept), "{kept} runs in the journal");
+
+    // Resuming under another seed is another config: refused, journal kept.
+    let mut other = args.to_vec();
+    other.extend(["--resume", "--seed", "6"]);
+    let r = ecsim(&other, tmp.path());
+    assert_eq!(r.status.code(), Some(2), "{}", String::from_utf8_lossy(&r.stderr));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("another config"), "{}", String::from_utf8_lossy(&r.stderr));
+    assert_eq!(finished(&journal), kept);
+
+    let mut resume = args.to_vec();
+    resume.push("--resume");
+    let r = Command::new(env!("CARGO_BIN_EXE_ecsim")).args(&resume[..]).current_dir(tmp.path()).output().unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert!(
+        String::from_utf8_lossy(&r.stderr).contains(&format!("resuming: {kept} of 6 runs kept")),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
     assert_eq!(leftovers(tmp.path()), Vec::<String>::new());
+    let fresh = tmp.path().join("fresh");
+    let mut whole = args.to_vec();
+    whole[6] = fresh.to_str().unwrap();
+    assert!(ecsim(&whole, tmp.path()).status.success());
+    assert_eq!(read_all(&out), read_all(&fresh), "resumed results differ from an uninterrupted run");
 }
 
 /// A failure at any write step leaves the previous results whole and
@@ -748,7 +817,9 @@ fn a_failure_at_any_write_step_leaves_the_previous_results_whole() {
             .env("ECSIM_FAIL_AT_WRITE", n.to_string())
             .output()
             .unwrap();
-        assert_eq!(leftovers(tmp.path()), Vec::<String>::new(), "write {n}");
+        // At most the journal of the finished runs, which --resume would use.
+        let left = leftovers(tmp.path());
+        assert!(left.iter().all(|f| f == ".out.journal.jsonl"), "write {n}: {left:?}");
         if r.status.success() {
             // Past the last write: the new results, whole.
             assert_ne!(read_all(&out), before);
