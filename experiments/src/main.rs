@@ -5,6 +5,7 @@ mod config;
 mod explore;
 mod guard;
 mod journal;
+mod manifest;
 mod output;
 mod publish;
 mod runner;
@@ -229,6 +230,7 @@ fn run(config: Option<&Path>, args: &RunArgs) -> Result<()> {
     let results = runner::run_jobs(&exp, &all, done, Some(&journal), args.threads()?, args.quiet)?;
     output::write_all(staging.dir(), &exp, &results)?;
     let charts = charts::render_all(staging.dir())?;
+    manifest::write(staging.dir(), &exp)?;
     staging.commit()?;
     journal.remove()?;
     let broken: Vec<String> = results
@@ -351,7 +353,8 @@ fn main() -> ExitCode {
                 staging.carry_over(publish::is_shard_file)?;
                 output::write_all(staging.dir(), &exp, &results)?;
                 charts::render_all(staging.dir())?;
-                            staging.commit()?;
+                manifest::write(staging.dir(), &exp)?;
+                staging.commit()?;
                 if !cli.run.quiet {
                     say!("{}", summary::table(&exp, &results));
                     say!("merged {} runs into {}", results.len(), out.display());

@@ -22,11 +22,12 @@ use anyhow::{Context as _, Result};
 pub(crate) struct RefusedOutput(String);
 
 /// Files that mark a folder as ecsim's own (besides shard files).
-const MARKERS: [&str; 3] = ["config.resolved.toml", "summary.csv", "validation.csv"];
+const MARKERS: [&str; 4] = ["manifest.json", "config.resolved.toml", "summary.csv", "validation.csv"];
 
 /// A shard file or a shard's journal (`ecsim sweep` writes them).
 pub(crate) fn is_shard_file(name: &str) -> bool {
-    (name.starts_with("shard-") && name.ends_with(".jsonl")) || (name.starts_with(".shard-") && name.ends_with(".journal"))
+    (name.starts_with("shard-") && name.ends_with(".jsonl"))
+        || (name.starts_with(".shard-") && name.ends_with(".journal"))
 }
 
 /// Whether `dir` is ecsim's own: empty, or holding a result or a shard.

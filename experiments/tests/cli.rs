@@ -676,6 +676,18 @@ fn result_folders_are_whole_or_untouched() {
     let left: Vec<String> =
         std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     assert!(left.iter().all(|f| !f.starts_with("sweep_")), "stale files: {left:?}");
+    // The manifest, written last, lists every other file and the version.
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let mut listed: Vec<String> =
+        manifest["files"].as_array().unwrap().iter().map(|f| f.as_str().unwrap().to_string()).collect();
+    listed.push("manifest.json".into());
+    listed.sort();
+    let mut present = left.clone();
+    present.sort();
+    assert_eq!(listed, present);
+    assert_eq!(manifest["ecsim_version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(manifest["experiment"], "small");
 
     // A second run while the first holds the folder: it fails at once,
     // naming the folder, and the first one finishes whole.
@@ -747,11 +759,8 @@ fn ctrl_c_stops_quickly_and_resume_finishes_the_same_results() {
     );
     let journal = tmp.path().join(".out.journal.jsonl");
     let args = ["run", long.to_str().unwrap(), "--quiet", "--threads", "1", "--out", out.to_str().unwrap()];
-    let child = Command::new(env!("CARGO_BIN_EXE_ecsim"))
-        .args(args)
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child =
+        Command::new(env!("CARGO_BIN_EXE_ecsim")).args(args).stderr(std::process::Stdio::piped()).spawn().unwrap();
     let finished = |j: &Path| std::fs::read_to_string(j).map_or(0, |t| t.lines().count().saturating_sub(1));
     let start = std::time::Instant::now();
     while finished(&journal) < 1 && start.elapsed() < std::time::Duration::from_secs(60) {
