@@ -348,8 +348,8 @@ pub(crate) fn compile(
             if t >= horizon {
                 break;
             }
-            let d =
-                SimDuration::from_secs_f64(len.as_secs_f64() * crate::draw::exp1(&mut rng)).max(SimDuration::from_nanos(1));
+            let d = SimDuration::from_secs_f64(len.as_secs_f64() * crate::draw::exp1(&mut rng))
+                .max(SimDuration::from_nanos(1));
             match rf {
                 RandomFault::Crashes { .. } => {
                     events.push((t, Fault::Crash(n)));
