@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use patterns::event_based::EventConfig;
 use patterns::promises::{broken, Promise};
@@ -295,6 +295,10 @@ pub(crate) fn explore(args: &ExploreArgs) -> Result<(String, u64)> {
         .filter(|p| args.pattern.as_deref().is_none_or(|f| p.name().contains(f)))
         .collect();
     anyhow::ensure!(!pats.is_empty(), "no explored pattern matches {:?}", args.pattern);
+    // Whole or untouched, like a run: no reproducer of an earlier search
+    // survives into this one, and an interrupted search changes nothing.
+    let staging = crate::publish::Staging::begin(&args.out)?;
+    let dir = staging.dir();
     let pool = rayon::ThreadPoolBuilder::new().num_threads(args.threads.unwrap_or(0)).build()?;
     let bar = if args.quiet {
         ProgressBar::hidden()
@@ -374,7 +378,6 @@ pub(crate) fn explore(args: &ExploreArgs) -> Result<(String, u64)> {
             .collect()
     });
 
-    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     let mut rows = Vec::new();
     for (pi, p) in pats.iter().enumerate() {
         for promise in Promise::ALL {
@@ -388,13 +391,8 @@ pub(crate) fn explore(args: &ExploreArgs) -> Result<(String, u64)> {
                 let name = format!("repro-{}-{}", p.name(), promise.name());
                 let scenario = apply(&base, items);
                 let text = reproducer(&name, f.seed_index, &scenario, p, &f.detail)?;
-                write_atomic(&args.out.join(format!("{name}.toml")), text.as_bytes())?;
-                write_trace(
-                    &args.out.join(format!("{name}.trace.jsonl")),
-                    &scenario,
-                    p,
-                    replication_seed(f.seed_index, 0),
-                )?;
+                write_atomic(&dir.join(format!("{name}.toml")), text.as_bytes())?;
+                write_trace(&dir.join(format!("{name}.trace.jsonl")), &scenario, p, replication_seed(f.seed_index, 0))?;
                 file = format!("{name}.toml");
             }
             rows.push(SummaryRow {
@@ -410,7 +408,8 @@ pub(crate) fn explore(args: &ExploreArgs) -> Result<(String, u64)> {
             });
         }
     }
-    write_csv(&args.out.join("summary.csv"), &rows)?;
+    write_csv(&dir.join("summary.csv"), &rows)?;
+    staging.commit()?;
     let mut text = format!(
         "{:<20} {:>5}  {:<20} {:>10}  {:>17}  {:>5}  reproducer\n",
         "pattern", "runs", "promise", "violations", "smallest (faults)", "seed"
