@@ -8,7 +8,7 @@
 //!   No floating point ever reaches the clock.
 //! - **A total event order.** Events run by time, then by insertion
 //!   sequence: two events at the same instant run first in, first out. The
-//!   queue ([`EventQueue`]) is a 4-ary heap with O(1) timer cancellation.
+//!   queue ([`EventQueue`]) is a radix heap with O(1) timer cancellation.
 //! - **Components** ([`Component`]) that receive typed messages and timers
 //!   through a [`Context`]: the clock, timers, the network, their own
 //!   random stream, and the model state the simulation owns and lends to

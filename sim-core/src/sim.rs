@@ -301,13 +301,12 @@ impl<C: Component<S>, S> Simulation<C, S> {
         if !self.started {
             self.start();
         }
-        let Some((time, event)) = self.queue.pop_deferred() else {
+        let Some((time, event)) = self.queue.pop() else {
             return false;
         };
         self.now = time;
         self.stats.events += 1;
         self.dispatch(event);
-        self.queue.settle();
         true
     }
 
