@@ -56,7 +56,10 @@ pub struct Network {
     by_name: BTreeMap<String, NodeId>,
     default_link: LinkConfig,
     overrides: BTreeMap<(NodeId, NodeId), LinkConfig>,
-    links: Vec<Vec<Option<Box<Link>>>>,
+    /// Per sending node, the links it has used, sorted by destination (found
+    /// by binary search): memory in proportion to the links in use, not to
+    /// the square of the node count, and adding a node costs O(1).
+    links: Vec<Vec<(NodeId, Box<Link>)>>,
     /// Extra latency on every link touching a node (latency spikes).
     node_extra: Vec<SimDuration>,
     partitions: Vec<Option<Partition>>,
@@ -78,12 +81,29 @@ impl Network {
     }
 
     fn link_mut(&mut self, from: NodeId, to: NodeId) -> &mut Link {
-        let slot = &mut self.links[from.index()][to.index()];
-        slot.get_or_insert_with(|| {
-            let config = self.overrides.get(&(from, to)).unwrap_or(&self.default_link).clone();
-            let name = format!("link/{}->{}", self.names[from.index()], self.names[to.index()]);
-            Box::new(Link { rng: self.factory.stream(&name), config, last_delivery: SimTime::ZERO, cuts: 0 })
-        })
+        let at = match self.links[from.index()].binary_search_by_key(&to, |e| e.0) {
+            Ok(at) => at,
+            Err(at) => {
+                let config = self.overrides.get(&(from, to)).unwrap_or(&self.default_link).clone();
+                let name = format!("link/{}->{}", self.names[from.index()], self.names[to.index()]);
+                let link = Link { rng: self.factory.stream(&name), config, last_delivery: SimTime::ZERO, cuts: 0 };
+                self.links[from.index()].insert(at, (to, Box::new(link)));
+                at
+            }
+        };
+        &mut self.links[from.index()][at].1
+    }
+
+    fn link_ref(&self, from: NodeId, to: NodeId) -> Option<&Link> {
+        let row = &self.links[from.index()];
+        row.binary_search_by_key(&to, |e| e.0).ok().map(|at| &*row[at].1)
+    }
+
+    /// How many directed links carry state (have been used, configured or
+    /// cut): the network's memory grows with this, not with the square of
+    /// the node count.
+    pub fn links_in_use(&self) -> usize {
+        self.links.iter().map(Vec::len).sum()
     }
 
     pub(crate) fn add_node(&mut self, name: &str) -> NodeId {
@@ -91,10 +111,7 @@ impl Network {
         let id = NodeId(u32::try_from(self.names.len()).expect("too many nodes"));
         self.names.push(name.to_string());
         self.by_name.insert(name.to_string(), id);
-        for row in &mut self.links {
-            row.push(None);
-        }
-        self.links.push((0..self.names.len()).map(|_| None).collect());
+        self.links.push(Vec::new());
         self.node_extra.push(SimDuration::ZERO);
         id
     }
@@ -127,9 +144,8 @@ impl Network {
     /// Sets the configuration of every link without an override of its own.
     pub fn set_default_link(&mut self, config: LinkConfig) {
         for (from, row) in self.links.iter_mut().enumerate() {
-            for (to, link) in row.iter_mut().enumerate() {
-                let key = (NodeId(from as u32), NodeId(to as u32));
-                if let (Some(link), false) = (link.as_mut(), self.overrides.contains_key(&key)) {
+            for (to, link) in row.iter_mut() {
+                if !self.overrides.contains_key(&(NodeId(from as u32), *to)) {
                     link.config = config.clone();
                 }
             }
@@ -150,7 +166,7 @@ impl Network {
 
     /// Whether an active partition cuts `from -> to`.
     pub fn is_cut(&self, from: NodeId, to: NodeId) -> bool {
-        self.links[from.index()][to.index()].as_ref().is_some_and(|l| l.cuts > 0)
+        self.link_ref(from, to).is_some_and(|l| l.cuts > 0)
     }
 
     /// Starts a partition now; heal it with [`heal`](Self::heal).
@@ -210,5 +226,30 @@ impl Network {
             link.last_delivery = at;
         }
         at
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Link state grows with the links used, not with the node count
+    /// squared: ten thousand nodes and three links in use hold three links.
+    #[test]
+    fn link_state_is_proportional_to_the_links_in_use() {
+        let mut net = Network::new(RngFactory::new(1));
+        let ids: Vec<NodeId> = (0..10_000).map(|i| net.add_node(&format!("n{i}"))).collect();
+        assert_eq!(net.links_in_use(), 0);
+        let t = SimTime::ZERO;
+        for (a, b) in [(0, 9_999), (9_999, 0), (0, 5), (0, 9_999)] {
+            assert!(matches!(net.transit(ids[a], ids[b], t), Transit::Deliver { .. }));
+        }
+        assert_eq!(net.links_in_use(), 3);
+        // Cutting and healing a partition touches only the links it names.
+        let p = net.partition(Partition::one_way(vec![ids[1]], vec![ids[2], ids[3]]));
+        assert!(net.is_cut(ids[1], ids[3]) && !net.is_cut(ids[3], ids[1]) && !net.is_cut(ids[4], ids[5]));
+        assert_eq!(net.links_in_use(), 5);
+        assert!(net.heal(p));
+        assert!(!net.is_cut(ids[1], ids[3]));
     }
 }
