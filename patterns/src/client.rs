@@ -21,7 +21,8 @@ pub struct Client {
     cfg: WorkloadConfig,
     entry: NodeId,
     rng: SimRng,
-    /// Customers not yet picked sit at `order[picked..]`.
+    /// Customers not yet picked sit at `order[picked..]`. Customers the
+    /// config pins to a scripted arrival are not in it: no draw takes them.
     order: Vec<CustomerId>,
     picked: usize,
     scripted: usize,
@@ -34,16 +35,9 @@ impl Client {
     /// Users of `customers` customers sending to `entry`, drawing from `rng`.
     pub fn new(cfg: WorkloadConfig, entry: NodeId, customers: u32, rng: SimRng) -> Self {
         let end = SimTime::ZERO + cfg.duration;
-        Client {
-            cfg,
-            entry,
-            rng,
-            order: (0..customers).collect(),
-            picked: 0,
-            scripted: 0,
-            end,
-            waiting: BTreeMap::new(),
-        }
+        let pinned: std::collections::BTreeSet<CustomerId> = cfg.at.iter().filter_map(|a| a.customer()).collect();
+        let order = (0..customers).filter(|c| !pinned.contains(c)).collect();
+        Client { cfg, entry, rng, order, picked: 0, scripted: 0, end, waiting: BTreeMap::new() }
     }
 
     /// Requests answered or timed out... still waiting for an answer.
@@ -61,9 +55,9 @@ impl Client {
 
     fn schedule_next(&mut self, ctx: &mut Ctx<'_>) {
         if !self.cfg.at.is_empty() {
-            if let Some(&t) = self.cfg.at.get(self.scripted) {
+            if let Some(a) = self.cfg.at.get(self.scripted) {
                 self.scripted += 1;
-                ctx.schedule_at(t.max(ctx.now()), Msg::Arrival);
+                ctx.schedule_at(a.time().max(ctx.now()), Msg::Arrival);
             }
             return;
         }
@@ -84,16 +78,21 @@ impl Client {
         }
     }
 
-    fn send(&mut self, ctx: &mut Ctx<'_>, user: Option<u32>) -> bool {
-        if self.picked >= self.order.len() {
-            return false;
-        }
-        // One step of a Fisher-Yates shuffle: a uniform pick among the
-        // customers who have not unsubscribed yet.
-        let j = self.rng.random_range(self.picked..self.order.len());
-        self.order.swap(self.picked, j);
-        let customer = self.order[self.picked];
-        self.picked += 1;
+    fn send(&mut self, ctx: &mut Ctx<'_>, user: Option<u32>, pinned: Option<CustomerId>) -> bool {
+        let customer = match pinned {
+            Some(c) => c,
+            None => {
+                if self.picked >= self.order.len() {
+                    return false;
+                }
+                // One step of a Fisher-Yates shuffle: a uniform pick among
+                // the customers who have not unsubscribed yet.
+                let j = self.rng.random_range(self.picked..self.order.len());
+                self.order.swap(self.picked, j);
+                self.picked += 1;
+                self.order[self.picked - 1]
+            }
+        };
         let now = ctx.now();
         let req = ctx.state_mut().new_request(customer, now);
         ctx.send(self.entry, Msg::Unsubscribe { req, customer });
@@ -103,7 +102,9 @@ impl Client {
     }
 
     fn arrive(&mut self, ctx: &mut Ctx<'_>) {
-        self.send(ctx, None);
+        // A scripted arrival is the one scheduled last; it may name its customer.
+        let pinned = self.scripted.checked_sub(1).and_then(|i| self.cfg.at.get(i)).and_then(|a| a.customer());
+        self.send(ctx, None, pinned);
         self.schedule_next(ctx);
     }
 }
@@ -123,7 +124,7 @@ impl Component<World> for Client {
         match msg {
             Msg::Arrival => self.arrive(ctx),
             Msg::UserReady { user } => {
-                self.send(ctx, Some(user));
+                self.send(ctx, Some(user), None);
             }
             Msg::Answer { req, ok } => {
                 if let Some((t, user)) = self.waiting.remove(&req) {

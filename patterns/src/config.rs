@@ -85,13 +85,83 @@ pub struct WorkloadConfig {
     pub drain: SimDuration,
     /// How long a user waits for an answer before giving up.
     pub client_timeout: SimDuration,
-    /// Scripted arrival instants; when given, they replace the Poisson stream.
-    pub at: Vec<sim_core::SimTime>,
+    /// Scripted arrivals, in time order; when given, they replace the
+    /// Poisson stream. Each is an instant (`"11h23m"`: a customer drawn from
+    /// the workload stream) or an instant and a customer
+    /// (`{ at = "11h23m", customer = 123 }`), to follow that customer with
+    /// `ecsim trace --customer`.
+    pub at: Vec<Arrival>,
     /// A closed loop of users instead of the open Poisson stream: each user
     /// sends a request, waits for its answer (or gives up), thinks, and sends
     /// the next. The offered load then follows the system's speed, which
     /// finds the maximum throughput.
     pub closed_loop: Option<ClosedLoop>,
+}
+
+/// One scripted arrival.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Arrival {
+    /// At this instant, a customer drawn from the workload stream.
+    At(SimTime),
+    /// At this instant, this customer.
+    Pinned(PinnedArrival),
+}
+
+/// A scripted arrival of a given customer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PinnedArrival {
+    /// When the customer unsubscribes.
+    pub at: SimTime,
+    /// Who: a customer number below `customers`.
+    pub customer: crate::msg::CustomerId,
+}
+
+impl Arrival {
+    /// When the request arrives.
+    pub fn time(self) -> SimTime {
+        match self {
+            Arrival::At(t) => t,
+            Arrival::Pinned(p) => p.at,
+        }
+    }
+
+    /// The customer, if the config names one.
+    pub fn customer(self) -> Option<crate::msg::CustomerId> {
+        match self {
+            Arrival::At(_) => None,
+            Arrival::Pinned(p) => Some(p.customer),
+        }
+    }
+}
+
+// By hand rather than `untagged`, whose one error ("did not match any
+// variant") hides what is wrong: a string is an instant, a table is a pinned
+// arrival with its own field errors ("unknown field `customr`").
+impl<'de> Deserialize<'de> for Arrival {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Arrival;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(r#"an instant such as "11h23m", or { at = "11h23m", customer = 123 }"#)
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Arrival, E> {
+                v.parse().map(Arrival::At).map_err(E::custom)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, m: A) -> Result<Arrival, A::Error> {
+                PinnedArrival::deserialize(serde::de::value::MapAccessDeserializer::new(m)).map(Arrival::Pinned)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl From<SimTime> for Arrival {
+    fn from(t: SimTime) -> Self {
+        Arrival::At(t)
+    }
 }
 
 /// A closed-loop user population.
@@ -275,6 +345,54 @@ impl Default for BillingConfig {
 }
 
 impl Scenario {
+    /// Scripted arrivals come in time order, inside the arrival window,
+    /// one per customer at most, and name customers that exist.
+    fn check_scripted(&self) -> Result<(), ConfigError> {
+        let w = &self.workload;
+        let end = SimTime::ZERO.checked_add(w.duration);
+        let mut pinned = std::collections::BTreeMap::new();
+        for (i, a) in w.at.iter().enumerate() {
+            let key = format!("workload.at[{i}]");
+            if end.is_some_and(|end| a.time() >= end) {
+                return err(
+                    &key,
+                    format!(
+                        "arrives at {}, after the arrival window closes (workload.duration = {})",
+                        a.time(),
+                        w.duration
+                    ),
+                );
+            }
+            if i > 0 && a.time() < w.at[i - 1].time() {
+                return err(
+                    &key,
+                    format!("arrives at {}, before the arrival above it ({})", a.time(), w.at[i - 1].time()),
+                );
+            }
+            if let Some(c) = a.customer() {
+                if c >= self.customers {
+                    return err(
+                        &format!("{key}.customer"),
+                        format!("customer {c} does not exist (customers = {}, numbered from 0)", self.customers),
+                    );
+                }
+                if let Some(first) = pinned.insert(c, i) {
+                    return err(
+                        &format!("{key}.customer"),
+                        format!("customer {c} already unsubscribes at workload.at[{first}]; a customer leaves once"),
+                    );
+                }
+            }
+        }
+        if w.at.len() as u64 > u64::from(self.customers) {
+            return err(
+                "workload.at",
+                format!("{} scripted arrivals but {} customers; each customer leaves once", w.at.len(), self.customers),
+            );
+        }
+        Ok(())
+    }
+
     /// The instant the run stops: arrivals, then the drain.
     pub fn horizon(&self) -> sim_core::SimTime {
         sim_core::SimTime::ZERO + self.workload.duration + self.workload.drain
@@ -297,6 +415,7 @@ impl Scenario {
         if w.client_timeout.is_zero() {
             return err("workload.client_timeout", "must be above zero");
         }
+        self.check_scripted()?;
         if let Some(c) = &w.closed_loop {
             if !w.at.is_empty() {
                 return err(

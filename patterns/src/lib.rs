@@ -117,7 +117,7 @@ pub mod validation;
 pub mod workers;
 pub mod world;
 
-pub use config::{ConfigError, Scenario, ServiceConfig};
+pub use config::{Arrival, ConfigError, PinnedArrival, Scenario, ServiceConfig};
 pub use ctx::Ctx;
 pub use invariants::Violation;
 pub use msg::{Msg, TableKind};

@@ -411,3 +411,61 @@ fn a_closed_loop_finds_the_maximum_throughput() {
     assert!((r.throughput_per_s - 1_600.0).abs() < 2.0, "{}", r.throughput_per_s);
     assert!((r.response_time.mean - 0.040).abs() < 0.001, "{}", r.response_time.mean);
 }
+
+/// The book's customer 123, pinned to 11:23, is the one who leaves then, in
+/// every pattern; the other scripted arrivals draw from everyone else, so
+/// no draw takes 123 first.
+#[test]
+fn a_pinned_customer_unsubscribes_when_the_config_says() {
+    use patterns::{Arrival, PinnedArrival};
+    let mut s = book_example();
+    s.customers = 200;
+    s.workload.at =
+        vec![t("11h00m").into(), Arrival::Pinned(PinnedArrival { at: t("11h23m"), customer: 123 }), t("11h30m").into()];
+    for p in all_variants() {
+        let r = go(&s, p.clone());
+        let log = &r.request_log;
+        assert_eq!(log.len(), 3, "{}", p.name());
+        assert_eq!((log[1].customer, log[1].arrival), (123, t("11h23m")), "{}", p.name());
+        assert!(log[0].customer != 123 && log[2].customer != 123, "{}: a draw took the pinned customer", p.name());
+        assert_eq!(r.inconsistent_at_end, 0, "{}", p.name());
+    }
+    // Every customer is pinned or drawn once: 200 arrivals over 200
+    // customers, one pinned, leave each of them exactly once.
+    s.workload.at = (0..200u64)
+        .map(|i| {
+            if i == 7 {
+                Arrival::Pinned(PinnedArrival { at: t("1h") + d("1s") * i, customer: 0 })
+            } else {
+                (t("1h") + d("1s") * i).into()
+            }
+        })
+        .collect();
+    let r = go(&s, PatternConfig::book_defaults()[0].clone());
+    let mut who: Vec<u32> = r.request_log.iter().map(|r| r.customer).collect();
+    assert_eq!(r.request_log[7].customer, 0);
+    who.sort_unstable();
+    assert_eq!(who, (0..200).collect::<Vec<u32>>());
+}
+
+#[test]
+fn bad_scripted_arrivals_name_their_key() {
+    use patterns::{Arrival, PinnedArrival};
+    let pin = |at: &str, customer| Arrival::Pinned(PinnedArrival { at: t(at), customer });
+    let cases: Vec<(Vec<Arrival>, &str)> = vec![
+        (vec![t("13h").into()], "workload.at[0]: arrives at 13h"),
+        (vec![t("2h").into(), t("1h").into()], "workload.at[1]: arrives at 1h, before"),
+        (vec![pin("1h", 10)], "workload.at[0].customer: customer 10 does not exist"),
+        (
+            vec![pin("1h", 3), pin("2h", 3)],
+            "workload.at[1].customer: customer 3 already unsubscribes at workload.at[0]",
+        ),
+        ((0..11u64).map(|i| (t("1h") + d("1s") * i).into()).collect(), "11 scripted arrivals but 10 customers"),
+    ];
+    for (at, want) in cases {
+        let mut s = book_example();
+        s.workload.at = at;
+        let e = run(&s, &PatternConfig::book_defaults()[0], 1, RunOptions::default()).unwrap_err().to_string();
+        assert!(e.contains(want), "{e}\nwanted: {want}");
+    }
+}

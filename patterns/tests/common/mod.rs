@@ -28,7 +28,7 @@ pub(crate) fn book_example() -> Scenario {
     s.services.orchestrator.request_time = Dist::constant(SimDuration::ZERO);
     s.services.broker.publish_time = Dist::constant(SimDuration::ZERO);
     s.network.default.latency = Dist::constant(SimDuration::ZERO);
-    s.workload.at = vec![t("11h23m")];
+    s.workload.at = vec![t("11h23m").into()];
     s.workload.duration = d("12h");
     s.workload.drain = d("12h");
     s
