@@ -63,6 +63,12 @@ pub(crate) fn explored_patterns() -> Vec<PatternConfig> {
     vec![
         PatternConfig::BackgroundSync(sync),
         PatternConfig::Orchestrated(Default::default()),
+        // The cure for the orchestrated pattern's late delete.
+        PatternConfig::Orchestrated(patterns::orchestrated::OrchestratedConfig {
+            fencing: true,
+            name: Some("orchestrated_fenced".into()),
+            ..Default::default()
+        }),
         PatternConfig::EventBased(EventConfig::default()),
         PatternConfig::EventBased(EventConfig {
             outbox: true,

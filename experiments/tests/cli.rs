@@ -337,6 +337,45 @@ fn explore_finds_the_dual_write_gap_and_the_outbox_closes_it() {
     assert!(trace.contains("\"label\":\"crash\""));
 }
 
+/// The orchestrated pattern's late delete, found by explore and replayed:
+/// the replay counts it as `late_deletes`, and the same run with fencing
+/// tokens leaves no late delete and nothing inconsistent.
+#[test]
+fn explore_finds_the_late_delete_and_fencing_cures_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("explore");
+    let r = ecsim(
+        &["explore", "--seeds", "60", "--pattern", "orchestrated", "--quiet", "--out", out.to_str().unwrap()],
+        tmp.path(),
+    );
+    assert_eq!(r.status.code(), Some(1), "{}", String::from_utf8_lossy(&r.stderr));
+    let rows = summary_rows(&out.join("summary.csv"));
+    let broken = |p: &str| -> u64 {
+        let row = rows.iter().find(|r| r["pattern"] == p && r["promise"] == "convergence").unwrap();
+        row["violations"].parse().unwrap()
+    };
+    assert!(broken("orchestrated_fenced") * 4 < broken("orchestrated"), "{rows:?}");
+
+    let row = rows.iter().find(|r| r["pattern"] == "orchestrated" && r["promise"] == "convergence").unwrap();
+    let repro = std::fs::read_to_string(out.join(&row["reproducer"])).unwrap();
+    let fenced = repro.replace("kind = \"orchestrated\"", "kind = \"orchestrated\"\nfencing = true");
+    assert_ne!(fenced, repro);
+    for (name, text) in [("plain", repro), ("fenced", fenced)] {
+        let cfg = write(tmp.path(), &format!("{name}.toml"), &text);
+        let replay = tmp.path().join(name);
+        let r = ecsim(&["run", cfg.to_str().unwrap(), "--quiet", "--out", replay.to_str().unwrap()], tmp.path());
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        let run = &summary_rows(&replay.join("summary.csv"))[0];
+        let (late, inconsistent): (u64, u64) =
+            (run["late_deletes"].parse().unwrap(), run["inconsistent_at_end"].parse().unwrap());
+        if name == "plain" {
+            assert!(late > 0 && inconsistent >= late, "{run:?}");
+        } else {
+            assert_eq!((late, inconsistent), (0, 0), "{run:?}");
+        }
+    }
+}
+
 #[test]
 fn trace_writes_chrome_trace_events_in_virtual_time() {
     let tmp = tempfile::tempdir().unwrap();

@@ -41,6 +41,22 @@ pub enum Op {
     Delete(CustomerId),
     /// Re-insert one customer's row (a compensation).
     Restore(CustomerId),
+    /// Delete one customer's row unless an operation with a newer fencing
+    /// token was applied for that customer (the fenced saga's delete).
+    FencedDelete {
+        /// The customer.
+        customer: CustomerId,
+        /// The saga's token for its deletes.
+        token: u64,
+    },
+    /// Re-insert one customer's row and fence off every older operation for
+    /// that customer (the fenced saga's compensation).
+    FencedRestore {
+        /// The customer.
+        customer: CustomerId,
+        /// The saga's token for its compensations, above its deletes' token.
+        token: u64,
+    },
     /// Delete many rows (background sync, writing into a table it does not own).
     DeleteMany(Arc<[CustomerId]>),
     /// Full-table scan: which of all customers have no row (diff variant).
@@ -229,6 +245,8 @@ impl Work {
             Work::Call { op, .. } => match op {
                 Op::Delete(_) => "delete row",
                 Op::Restore(_) => "restore row (compensation)",
+                Op::FencedDelete { .. } => "delete row (fenced)",
+                Op::FencedRestore { .. } => "restore row (fenced compensation)",
                 Op::DeleteMany(_) => "delete batch (sync)",
                 Op::ScanAbsent => "full scan (sync)",
                 Op::ScanPresent(_) => "full scan (sync)",
@@ -244,7 +262,14 @@ impl Work {
     pub fn customer(&self) -> Option<CustomerId> {
         match self {
             Work::Unsubscribe { customer, .. } | Work::Persist { customer, .. } => Some(*customer),
-            Work::Call { op: Op::Delete(c) | Op::Restore(c), .. } => Some(*c),
+            Work::Call {
+                op:
+                    Op::Delete(c)
+                    | Op::Restore(c)
+                    | Op::FencedDelete { customer: c, .. }
+                    | Op::FencedRestore { customer: c, .. },
+                ..
+            } => Some(*c),
             Work::Consume { delivery, .. } => Some(delivery.customer),
             Work::Call { .. } => None,
         }
@@ -259,6 +284,8 @@ pub fn label(msg: &Msg) -> &'static str {
         Msg::Call { op, .. } => match op {
             Op::Delete(_) => "call:delete",
             Op::Restore(_) => "call:restore",
+            Op::FencedDelete { .. } => "call:fenced_delete",
+            Op::FencedRestore { .. } => "call:fenced_restore",
             Op::DeleteMany(_) => "call:delete_many",
             Op::ScanAbsent => "call:scan_absent",
             Op::ScanPresent(_) => "call:scan_present",

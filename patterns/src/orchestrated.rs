@@ -87,6 +87,15 @@ pub struct OrchestratedConfig {
     pub backoff: SimDuration,
     /// Compensate, or report success.
     pub on_failure: FailurePolicy,
+    /// Fencing tokens against the late delete: every delete carries the
+    /// saga's token and every compensation a newer one; a participant
+    /// refuses an operation older than the newest it applied for that
+    /// customer. A failed saga then compensates every participant it sent a
+    /// delete to, confirmed or not, since a timed-out delete may still land.
+    /// Written to resolved configs only when on, so older configs keep their
+    /// hash.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub fencing: bool,
 }
 
 impl Default for OrchestratedConfig {
@@ -99,6 +108,7 @@ impl Default for OrchestratedConfig {
             max_retries: 2,
             backoff: SimDuration::from_millis(200),
             on_failure: FailurePolicy::Compensate,
+            fencing: false,
         }
     }
 }
@@ -198,13 +208,20 @@ impl SagaEngine {
         self.sagas.len()
     }
 
-    /// Starts the saga for one request.
-    pub fn start(&mut self, ctx: &mut Ctx<'_>, req: RequestId, customer: CustomerId, client: NodeId) {
+    /// Starts the saga for one request. A duplicated request (the network
+    /// may deliver one twice) whose saga is running starts nothing and
+    /// returns false: restarting would orphan the running saga's calls.
+    pub fn start(&mut self, ctx: &mut Ctx<'_>, req: RequestId, customer: CustomerId, client: NodeId) -> bool {
+        if self.sagas.contains_key(&req) {
+            ctx.state_mut().counters.duplicates += 1;
+            return false;
+        }
         self.sagas.insert(
             req,
             Saga { customer, client, steps: [StepState::NotStarted; 3], compensating: false, open_compensations: 0 },
         );
         self.issue(ctx, req, Step::Delete(TableKind::Profile));
+        true
     }
 
     fn issue(&mut self, ctx: &mut Ctx<'_>, req: RequestId, step: Step) {
@@ -220,9 +237,15 @@ impl SagaEngine {
     fn send(&mut self, ctx: &mut Ctx<'_>, call: CallId) {
         let Some(state) = self.calls.get_mut(&call) else { return };
         let Some(saga) = self.sagas.get(&state.req) else { return };
-        let (table, op) = match state.step {
-            Step::Delete(t) => (t, Op::Delete(saga.customer)),
-            Step::Restore(t) => (t, Op::Restore(saga.customer)),
+        // A customer leaves once, so the request id orders its sagas; a
+        // compensation's token is above its own saga's deletes.
+        let token = 2 * u64::from(state.req);
+        let customer = saga.customer;
+        let (table, op) = match (state.step, self.cfg.fencing) {
+            (Step::Delete(t), false) => (t, Op::Delete(customer)),
+            (Step::Restore(t), false) => (t, Op::Restore(customer)),
+            (Step::Delete(t), true) => (t, Op::FencedDelete { customer, token }),
+            (Step::Restore(t), true) => (t, Op::FencedRestore { customer, token: token + 1 }),
         };
         if let (TableKind::Profile, Some(dist)) = (table, &self.local_profile) {
             // The saga's own thread writes the Profile table: no network, no
@@ -326,14 +349,25 @@ impl SagaEngine {
                 self.finish(req, true)
             }
             FailurePolicy::Compensate => {
-                ctx.state_mut().counters.compensations += 1;
                 let saga = self.sagas.get_mut(&req)?;
+                let w = ctx.state_mut();
+                w.counters.compensations += 1;
+                w.begin_compensation(saga.customer, saga.steps.map(|s| s == StepState::Done));
                 saga.compensating = true;
-                // Only confirmed deletes are undone, as in the book. A delete
-                // that timed out may still land later; if it does, the data
-                // stays out of sync and shows up as inconsistent at the end.
-                let touched: Vec<TableKind> =
-                    TableKind::ALL.into_iter().filter(|t| saga.steps[t.index()] == StepState::Done).collect();
+                // Without fencing, only confirmed deletes are undone, as in
+                // the book. A delete that timed out may still land later; if
+                // it does, the data stays out of sync (a late delete). With
+                // fencing, every participant that was sent a delete gets the
+                // compensation, whose newer token stops or undoes it.
+                let fencing = self.cfg.fencing;
+                let touched: Vec<TableKind> = TableKind::ALL
+                    .into_iter()
+                    .filter(|t| match saga.steps[t.index()] {
+                        StepState::Done => true,
+                        StepState::Failed | StepState::InFlight => fencing,
+                        StepState::NotStarted => false,
+                    })
+                    .collect();
                 saga.open_compensations = touched.len() as u32;
                 if touched.is_empty() {
                     return self.finish(req, false);
@@ -375,14 +409,16 @@ impl ProfileSaga {
 impl Source for ProfileSaga {
     fn on_unsubscribe(
         &mut self,
-        _svc: &mut DataCore,
+        svc: &mut DataCore,
         ctx: &mut Ctx<'_>,
         req: RequestId,
         customer: CustomerId,
         client: NodeId,
     ) {
-        // The saga holds this worker until it finishes.
-        self.engine.start(ctx, req, customer, client);
+        // The saga holds this worker until it finishes; a duplicate frees it at once.
+        if !self.engine.start(ctx, req, customer, client) {
+            svc.release(ctx);
+        }
     }
 
     fn on_inline_reply(&mut self, svc: &mut DataCore, ctx: &mut Ctx<'_>, call: CallId, ok: bool) {
@@ -490,7 +526,12 @@ impl Component<World> for Orchestrator {
                 }
             }
             Msg::Done(Work::Unsubscribe { req, customer, client }) => {
-                self.engine.start(ctx, req, customer, client);
+                // A duplicate frees its worker at once; a saga holds one to the end.
+                if !self.engine.start(ctx, req, customer, client) {
+                    if let Some(next) = self.workers.finish(ctx.now()) {
+                        self.start(ctx, next);
+                    }
+                }
             }
             Msg::Reply { call, ok, .. } => {
                 let f = self.engine.on_reply(ctx, call, ok);

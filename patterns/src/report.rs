@@ -93,6 +93,9 @@ pub struct RunReport {
     pub inconsistent_at_end: u32,
     /// Customers told "unsubscribed" whose rows are not all gone at the end.
     pub told_ok_not_converged: u64,
+    /// Customers left with a row deleted after their saga had decided to
+    /// compensate: the orchestrated pattern's late-delete race, not undone.
+    pub late_deletes: u64,
     /// "Unsubscribed" answers given within the arrival window, per second.
     pub throughput_per_s: f64,
     /// Offered load, per second.
@@ -144,6 +147,7 @@ impl RunReport {
         let mut lag_answer = Vec::new();
         let mut lag_profile = Vec::new();
         let mut not_converged = 0;
+        let mut late_deletes = 0;
         let mut ok_in_window = 0u64;
         let window_end = SimTime::ZERO + scenario.workload.duration;
         for r in &w.requests {
@@ -155,6 +159,13 @@ impl RunReport {
             }
             if let (Some(t), Outcome::Ok | Outcome::Error) = (r.answered, r.outcome) {
                 response.push((t - r.arrival).as_secs_f64());
+            }
+            // A late delete that nothing undid: after the saga compensated,
+            // a row is gone whose delete the saga never heard of.
+            if let Some(knew) = r.compensated_knowing {
+                if (0..3).any(|t| !knew[t] && r.deleted[t].is_some()) {
+                    late_deletes += 1;
+                }
             }
             if r.outcome == Outcome::Ok {
                 if r.answered.is_some_and(|t| t <= window_end) {
@@ -206,6 +217,7 @@ impl RunReport {
             lag_from_profile: Percentiles::of(&mut lag_profile),
             inconsistent_at_end: w.inconsistent(),
             told_ok_not_converged: not_converged,
+            late_deletes,
             throughput_per_s: if duration > 0.0 { ok_in_window as f64 / duration } else { 0.0 },
             offered_per_s: scenario.workload.rate_per_s,
             messages_per_request: if n == 0 { 0.0 } else { stats.messages_sent as f64 / n as f64 },

@@ -97,6 +97,9 @@ pub struct DataCore {
     processed: Vec<bool>,
     /// Durable: the change table a delete trigger fills, if one is installed.
     changes: Option<Vec<CustomerId>>,
+    /// Durable: per customer, the newest fencing token applied (fenced
+    /// sagas only; a customer appears once a fenced operation reached it).
+    fences: std::collections::BTreeMap<CustomerId, u64>,
     billing: Option<BillingCycle>,
 }
 
@@ -217,6 +220,24 @@ impl DataCore {
                 w.restore(table, *c, now);
                 None
             }
+            Op::FencedDelete { customer, token } => {
+                let fence = self.fences.entry(*customer).or_default();
+                if *fence > *token {
+                    // A compensation with a newer token came first: this
+                    // delete is the late one the fence exists to stop.
+                    w.counters.fenced_rejections += 1;
+                } else {
+                    *fence = *token;
+                    self.delete_row(w, *customer, now);
+                }
+                None
+            }
+            Op::FencedRestore { customer, token } => {
+                let fence = self.fences.entry(*customer).or_default();
+                *fence = (*fence).max(*token);
+                w.restore(table, *customer, now);
+                None
+            }
             Op::DeleteMany(ids) => {
                 // One operation per row written (the call itself was counted above).
                 w.counters.db_ops += (ids.len() as u64).saturating_sub(1);
@@ -307,7 +328,16 @@ impl DataService {
     pub fn new(table: TableKind, cfg: ServiceConfig, source: Box<dyn Source>) -> Self {
         let name = table.owner().name();
         let workers = Workers::new(cfg.workers);
-        let core = DataCore { table, name, cfg, workers, processed: Vec::new(), changes: None, billing: None };
+        let core = DataCore {
+            table,
+            name,
+            cfg,
+            workers,
+            processed: Vec::new(),
+            changes: None,
+            fences: Default::default(),
+            billing: None,
+        };
         DataService { core, source }
     }
 

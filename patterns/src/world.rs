@@ -44,6 +44,11 @@ pub struct RequestRecord {
     pub deleted: [Option<SimTime>; 3],
     /// Whether a compensation re-inserted any of the rows.
     pub restored: bool,
+    /// When the saga decided to compensate (orchestrated pattern): which
+    /// tables' deletes it knew had happened (replied). A row of another
+    /// table that is gone at the end went by a call the saga gave up on:
+    /// a late delete.
+    pub compensated_knowing: Option<[bool; 3]>,
 }
 
 /// The consistency lags of one customer told "unsubscribed".
@@ -122,6 +127,9 @@ pub struct Counters {
     pub double_charges: u64,
     /// Deletes that found no row (idempotent replays).
     pub idempotent_noops: u64,
+    /// Fenced deletes a participant refused because a newer compensation
+    /// for the same customer had reached it first.
+    pub fenced_rejections: u64,
 }
 
 /// One entry of a run's timeline, for trace viewers. Recorded only when
@@ -311,6 +319,14 @@ impl World {
         changed
     }
 
+    /// Records that the customer's saga compensates, knowing of the deletes
+    /// in `confirmed` (by table index).
+    pub fn begin_compensation(&mut self, c: CustomerId, confirmed: [bool; 3]) {
+        if let Some(r) = self.request_mut_of(c) {
+            r.compensated_knowing = Some(confirmed);
+        }
+    }
+
     /// Re-inserts a row through a compensation. Returns whether it was missing.
     pub fn restore(&mut self, t: TableKind, c: CustomerId, now: SimTime) -> bool {
         let changed = self.set(t, c, true, now);
@@ -335,6 +351,7 @@ impl World {
             outcome: Outcome::Pending,
             deleted: [None; 3],
             restored: false,
+            compensated_knowing: None,
         });
         self.request_of[customer as usize] = RequestSlot::of(id);
         self.log(|| TimelineEvent::Request { req: id, customer, at: arrival });

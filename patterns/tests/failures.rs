@@ -51,6 +51,36 @@ fn a_timed_out_delete_lands_after_its_compensation_and_leaves_the_customer_incon
     assert_eq!(rec.deleted, [None, None, Some(t("11h23m14s"))]);
     assert_eq!(r.inconsistent_at_end, 1);
     assert_eq!(r.counters.manual_repairs, 0, "the race is invisible to the saga");
+    // ... but not to the measurement: a row went by a call the saga gave up on.
+    assert_eq!(r.late_deletes, 1);
+}
+
+/// The standard cure: fencing tokens. The failed saga also compensates
+/// Billing, whose delete it never heard back from, with a newer token.
+#[test]
+fn with_fencing_the_late_delete_is_undone_and_the_failure_answer_waits_for_it() {
+    let mut s = book_example();
+    s.faults = vec![FaultSpec::Pause { node: "billing".into(), at: t("11h23m"), duration: d("13s") }];
+    let fenced = PatternConfig::Orchestrated(OrchestratedConfig { fencing: true, ..Default::default() });
+    let r = go(&s, fenced);
+    let plain = go(&s, orchestrated());
+    let rec = &r.request_log[0];
+    // As above, the saga gives up on Billing at +7.6 s, and now restores
+    // Profile, Contract and Billing. Billing's restore attempts go out at
+    // +7.6 s, +9.8 s (after a 2 s timeout and 0.2 s backoff) and +12.2 s
+    // (0.4 s backoff); the pause defers all of them, and the three deletes
+    // queued before them, to +13 s. Sixteen workers run the six operations
+    // side by side, 1 s each, in the order they came: the deletes remove the
+    // row at +14 s, then the restores put it back at +14 s. The third
+    // restore's reply beats its timeout (+14.2 s), so the compensation
+    // succeeds and the user hears "failed" at +14 s, 5.4 s later than
+    // without fencing.
+    assert_eq!((rec.outcome, rec.answered), (Outcome::Error, Some(t("11h23m14s"))));
+    assert_eq!(plain.request_log[0].answered, Some(t("11h23m8.6s")));
+    assert_eq!(rec.deleted, [None, None, None]);
+    assert_eq!((r.late_deletes, r.inconsistent_at_end, r.counters.manual_repairs), (0, 0, 0));
+    // The cost: the extra compensation calls to Billing.
+    assert!(r.messages_per_request > plain.messages_per_request);
 }
 
 #[test]
@@ -212,4 +242,25 @@ fn background_sync_is_unaffected_by_a_pause_between_its_runs() {
     s.faults.clear();
     let without = go(&s, PatternConfig::BackgroundSync(SyncConfig::default()));
     assert_eq!(with.request_log[0].deleted, without.request_log[0].deleted);
+}
+
+/// The network delivers the user's request to the orchestrator twice: the
+/// second copy starts no second saga (which would orphan the first one's
+/// calls), frees its worker at once, and is counted as a duplicate.
+#[test]
+fn a_duplicated_request_starts_one_saga() {
+    use patterns::config::LinkOverride;
+    use sim_core::LinkConfig;
+    let mut s = book_example();
+    let mut link = LinkConfig::with_latency(Dist::constant(SimDuration::ZERO));
+    link.duplicate = 1.0;
+    s.network.links = vec![LinkOverride { from: "client".into(), to: "orchestrator".into(), link }];
+    let r = go(&s, orchestrated());
+    let rec = &r.request_log[0];
+    // The book's timeline, unchanged: Profile at +1 s, Contract and Billing
+    // in parallel at +2 s, the answer at +2 s.
+    assert_eq!((rec.outcome, rec.answered), (Outcome::Ok, Some(t("11h23m2s"))));
+    assert_eq!(r.counters.duplicates, 1);
+    assert_eq!(r.counters.db_ops, 3, "one delete per table, no second saga");
+    assert_eq!(r.inconsistent_at_end, 0);
 }
