@@ -25,7 +25,7 @@ use patterns::RunReport;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Experiment;
-use crate::runner::Job;
+use crate::runner::{Done, Job};
 
 /// The record format's name and revision.
 pub(crate) const FORMAT: &str = "ecsim-shard-1";
@@ -142,7 +142,7 @@ impl Journal {
     /// Opens the journal at `path` for `header`'s jobs. With `resume`, keeps
     /// the jobs an earlier, interrupted run of the same config and version
     /// recorded there, and returns them by index; otherwise starts afresh.
-    pub(crate) fn open(path: &Path, header: &Header, resume: bool) -> Result<(Journal, BTreeMap<usize, Line>)> {
+    pub(crate) fn open(path: &Path, header: &Header, resume: bool) -> Result<(Journal, Done)> {
         let mut kept = BTreeMap::new();
         if resume && path.exists() {
             let old = read(path).map_err(|e| ResumeError(format!("{}: {e}", path.display())))?;
@@ -184,6 +184,7 @@ impl Journal {
             serde_json::to_writer(&mut buf, line)?;
             buf.push(b'\n');
         }
+        let kept = kept.into_iter().map(|(k, l)| (k, (l.job, l.report))).collect();
         let mut file = OpenOptions::new()
             .create(true)
             .write(true)
@@ -246,7 +247,8 @@ mod tests {
 
         let (journal, kept) = Journal::open(&path, &header, false).unwrap();
         assert!(kept.is_empty());
-        let whole = runner::run_jobs(&exp, &all, BTreeMap::new(), Some(&journal), Some(1), true).unwrap();
+        let record = |k, job, r: &RunReport| journal.record(k, job, r);
+        let whole = runner::run_jobs(&exp, &all, BTreeMap::new(), &record, Some(1), true).unwrap();
         drop(journal);
         assert_eq!(read(&path).unwrap().lines.len(), 6);
 
@@ -260,7 +262,8 @@ mod tests {
         let (journal, kept) = Journal::open(&path, &header, true).unwrap();
         assert_eq!(kept.len(), 2);
         assert!(read(&path).unwrap().damage.is_none(), "the torn line stayed");
-        let resumed = runner::run_jobs(&exp, &all, kept, Some(&journal), Some(1), true).unwrap();
+        let record = |k, job, r: &RunReport| journal.record(k, job, r);
+        let resumed = runner::run_jobs(&exp, &all, kept, &record, Some(1), true).unwrap();
         assert_eq!(json(&resumed), json(&whole));
         assert_eq!(read(&path).unwrap().lines.len(), 6);
 

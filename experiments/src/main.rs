@@ -227,7 +227,8 @@ fn run(config: Option<&Path>, args: &RunArgs) -> Result<()> {
     if args.resume {
         eprintln!("resuming: {} of {runs} runs kept from {}", done.len(), journal.path().display());
     }
-    let results = runner::run_jobs(&exp, &all, done, Some(&journal), args.threads()?, args.quiet)?;
+    let record = |k, job, r: &patterns::RunReport| journal.record(k, job, r);
+    let results = runner::run_jobs(&exp, &all, done, &record, args.threads()?, args.quiet)?;
     output::write_all(staging.dir(), &exp, &results)?;
     let charts = charts::render_all(staging.dir())?;
     manifest::write(staging.dir(), &exp)?;

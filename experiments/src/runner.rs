@@ -18,7 +18,6 @@ use rayon::prelude::*;
 use sim_core::RngFactory;
 
 use crate::config::Experiment;
-use crate::journal::{Journal, Line};
 
 /// One simulation to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -32,6 +31,9 @@ pub(crate) struct Job {
     /// The seed of this replication.
     pub seed: u64,
 }
+
+/// Finished jobs and their reports, by index into [`jobs`].
+pub(crate) type Done = BTreeMap<usize, (Job, RunReport)>;
 
 /// The seed of replication `r` of an experiment with master seed `master`.
 pub(crate) fn replication_seed(master: u64, r: u32) -> u64 {
@@ -77,13 +79,13 @@ pub(crate) fn stop_on_ctrl_c() {
 /// Runs the jobs at `indices` (into [`jobs`]) on `threads` threads (`None`:
 /// every core) and returns them in the order given. Jobs already in `done`
 /// (read back from a journal by `--resume`) are not run again; every job that
-/// finishes is appended to `journal` at once, so an interruption loses only
-/// the jobs still running.
+/// finishes is handed to `on_done` at once (which journals it), so an
+/// interruption loses only the jobs still running.
 pub(crate) fn run_jobs(
     exp: &Experiment,
     indices: &[usize],
-    mut done: BTreeMap<usize, Line>,
-    journal: Option<&Journal>,
+    mut done: Done,
+    on_done: &(dyn Fn(usize, Job, &RunReport) -> Result<()> + Sync),
     threads: Option<usize>,
     quiet: bool,
 ) -> Result<Vec<(Job, RunReport)>> {
@@ -120,9 +122,7 @@ pub(crate) fn run_jobs(
                     // the others would hold up to three points per request.
                     report.series = Vec::new();
                 }
-                if let Some(j) = journal {
-                    j.record(k, job, &report)?;
-                }
+                on_done(k, job, &report)?;
                 bar.inc(1);
                 Ok((k, job, report))
             })
@@ -131,10 +131,7 @@ pub(crate) fn run_jobs(
     bar.finish_and_clear();
     for r in results {
         let (index, job, report) = r?;
-        done.insert(index, Line { index, job, report });
+        done.insert(index, (job, report));
     }
-    indices
-        .iter()
-        .map(|k| done.remove(k).map(|l| (l.job, l.report)).with_context(|| format!("job {k} did not run")))
-        .collect()
+    indices.iter().map(|k| done.remove(k).with_context(|| format!("job {k} did not run"))).collect()
 }

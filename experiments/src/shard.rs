@@ -96,7 +96,8 @@ pub(crate) fn run_shard(
     if resume {
         eprintln!("resuming: {} of {} runs kept from {}", done.len(), mine.len(), journal.path().display());
     }
-    let results = runner::run_jobs(exp, &mine, done, Some(&journal), threads, quiet)?;
+    let record = |k, job, r: &RunReport| journal.record(k, job, r);
+    let results = runner::run_jobs(exp, &mine, done, &record, threads, quiet)?;
     let mut buf = serde_json::to_vec(&header)?;
     buf.push(b'\n');
     for (k, (job, report)) in mine.iter().zip(results) {
