@@ -23,10 +23,22 @@ fn patterns(c: &mut Criterion) {
     g.sample_size(10);
     for p in PatternConfig::book_defaults() {
         // Count the requests once, so the throughput is exact.
+        let started = std::time::Instant::now();
         let probe = run(&s, &p, 1, RunOptions::default()).expect("valid scenario");
+        let wall = started.elapsed();
         assert_eq!(probe.inconsistent_at_end, 0);
         g.throughput(Throughput::Elements(probe.requests));
-        eprintln!("{}: {} requests, {} kernel events per run", p.name(), probe.requests, probe.kernel.events);
+        // Events per unsubscribe attribute a gain to the model (fewer events)
+        // or to the kernel (less time per event); the probe's time per event
+        // is one unwarmed run, a rough guide beside criterion's figures.
+        eprintln!(
+            "{}: {} requests, {} kernel events per run, {:.1} events per unsubscribe, ~{:.0} ns per event",
+            p.name(),
+            probe.requests,
+            probe.kernel.events,
+            probe.kernel.events as f64 / probe.requests as f64,
+            wall.as_nanos() as f64 / probe.kernel.events as f64
+        );
         g.bench_function(p.name(), |b| b.iter(|| run(&s, &p, 1, RunOptions::default()).expect("valid scenario")));
     }
     g.finish();
