@@ -223,7 +223,7 @@ fn run(config: Option<&Path>, args: &RunArgs) -> Result<()> {
     let staging = publish::Staging::begin(&out)?;
     let all: Vec<usize> = (0..runner::jobs(&exp).len()).collect();
     let header = journal::Header::new(&exp, 0, 1, all.clone());
-    let (journal, done) = journal::Journal::open(&staging.journal(), &header, args.resume)?;
+    let (journal, done) = journal::Journal::open(&staging.journal()?, &header, args.resume)?;
     if args.resume {
         eprintln!("resuming: {} of {runs} runs kept from {}", done.len(), journal.path().display());
     }

@@ -35,14 +35,13 @@ fn ours(dir: &Path) -> Result<bool> {
     if !dir.is_dir() {
         return Ok(false);
     }
-    let mut names = fs::read_dir(dir)?.map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()));
     let mut empty = true;
-    for name in &mut names {
-        let name = name?;
-        empty = false;
+    for entry in fs::read_dir(dir)? {
+        let name = entry?.file_name().to_string_lossy().into_owned();
         if MARKERS.contains(&name.as_str()) || is_shard_file(&name) {
             return Ok(true);
         }
+        empty = false;
     }
     Ok(empty)
 }
@@ -142,9 +141,8 @@ impl Staging {
 
     /// Where the run's journal goes: beside `out`, outliving an
     /// interrupted run so that `--resume` can pick it up.
-    pub(crate) fn journal(&self) -> PathBuf {
-        let name = self.out.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-        self.out.with_file_name(format!(".{name}.journal.jsonl"))
+    pub(crate) fn journal(&self) -> Result<PathBuf> {
+        beside(&self.out, "journal.jsonl")
     }
 
     /// The folder every output goes into.

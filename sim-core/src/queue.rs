@@ -226,19 +226,30 @@ impl<T> EventQueue<T> {
                     e
                 }
             };
-            self.held -= 1;
-            let payload = self.payloads[e.at as usize].take().expect("a held entry has its payload");
-            self.free_payloads.push(e.at);
-            if e.slot() != NO_SLOT {
-                if self.slots[e.slot() as usize] != e.seq() {
-                    self.cancelled_pending -= 1;
-                    self.release(e.slot());
-                    continue;
-                }
-                self.release(e.slot());
+            if let Some(payload) = self.remove(e) {
+                return Some((SimTime::from_nanos(e.time), payload));
             }
-            return Some((SimTime::from_nanos(e.time), payload));
         }
+    }
+
+    /// Lets go of an entry taken out of the buckets: frees its payload's
+    /// place and its cancellation slot. Returns the payload, or `None` if
+    /// the entry was cancelled.
+    #[inline]
+    fn remove(&mut self, e: Entry) -> Option<T> {
+        self.held -= 1;
+        let payload = self.payloads[e.at as usize].take().expect("a held entry has its payload");
+        self.free_payloads.push(e.at);
+        if e.slot() == NO_SLOT {
+            return Some(payload);
+        }
+        let cancelled = self.slots[e.slot() as usize] != e.seq();
+        self.release(e.slot());
+        if cancelled {
+            self.cancelled_pending -= 1;
+            return None;
+        }
+        Some(payload)
     }
 
     #[inline]
@@ -285,11 +296,8 @@ impl<T> EventQueue<T> {
                 Some(e) if self.cancelled_pending == 0 || !self.is_cancelled(e) => return true,
                 Some(_) => {
                     let e = self.front.pop_front().expect("a front entry");
-                    self.held -= 1;
-                    self.cancelled_pending -= 1;
-                    self.release(e.slot());
-                    self.payloads[e.at as usize] = None;
-                    self.free_payloads.push(e.at);
+                    let dropped = self.remove(e);
+                    debug_assert!(dropped.is_none(), "only a cancelled entry is skipped");
                 }
                 None => match self.lowest() {
                     Some(i) => self.refill(i),
