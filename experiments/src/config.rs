@@ -405,7 +405,7 @@ fn resolve(
                 toml_problem(&e),
             )
         })?;
-        cfg.validate(&format!("patterns[{i}]")).map_err(|e| fail(e.key, e.problem))?;
+        cfg.validate(&format!("patterns[{i}]"), &scenario).map_err(|e| fail(e.key, e.problem))?;
         out.push(cfg);
     }
     let mut names: Vec<String> = out.iter().map(PatternConfig::name).collect();

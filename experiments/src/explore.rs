@@ -15,7 +15,7 @@ use anyhow::Result;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use patterns::event_based::EventConfig;
 use patterns::promises::{broken, Promise};
-use patterns::{NodeName, PatternConfig, RunOptions, Scenario};
+use patterns::{PatternConfig, Role, RunOptions, Scenario};
 use rand::Rng;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -41,8 +41,10 @@ pub(crate) enum FaultItem {
 
 /// The nodes faults may hit (users are never faulted: they are the observers).
 /// Every node a fault can hit: all but the users.
-fn targets() -> Vec<NodeName> {
-    NodeName::ALL.into_iter().filter(|n| *n != NodeName::Client).collect()
+fn targets() -> Vec<String> {
+    let t = base_scenario().topology();
+    let client = t.id(Role::Client).index();
+    t.names().iter().enumerate().filter(|(i, _)| *i != client).map(|(_, n)| n.clone()).collect()
 }
 
 /// The small scenario every explored run uses.
@@ -86,7 +88,7 @@ fn secs(rng: &mut impl Rng, lo: f64, hi: f64) -> SimDuration {
 
 fn node(rng: &mut impl Rng) -> String {
     let targets = targets();
-    targets[rng.random_range(0..targets.len())].name().to_string()
+    targets[rng.random_range(0..targets.len())].clone()
 }
 
 /// Draws the fault mix of one seed.

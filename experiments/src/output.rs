@@ -104,10 +104,16 @@ pub(crate) fn write_all(dir: &Path, exp: &Experiment, results: &[(Job, RunReport
     write_csv(&dir.join("timeseries.csv"), timeseries(exp, results))?;
     write_csv(&dir.join("cdf.csv"), cdfs(exp, results))?;
     write_csv(&dir.join("faults.csv"), faults(results))?;
+    // Only configs that name their followers get the per-follower file:
+    // the book's one side effect (Billing's charge) is already in the
+    // summary's charge columns, and its result folders stay as they were.
+    if exp.points.iter().any(|p| !p.scenario.followers.is_empty()) {
+        write_csv(&dir.join("side_effects.csv"), side_effect_rows(exp, results))?;
+    }
     let rows: u64 = results.iter().map(|(_, r)| r.request_log.len() as u64).sum();
     let requests = dir.join("requests.csv");
     if rows <= exp.requests_csv_limit {
-        write_csv(&requests, request_rows(exp, results))?;
+        write_requests(&requests, exp, results)?;
     } else if requests.exists() {
         // A stale file from an earlier, smaller run would mislead.
         std::fs::remove_file(&requests).ok();
@@ -313,6 +319,50 @@ fn cdfs(exp: &Experiment, results: &[(Job, RunReport)]) -> Vec<CdfRow> {
     rows
 }
 
+/// One row of `side_effects.csv`: one follower's side effect in one run.
+#[derive(Serialize)]
+struct SideEffectRow<'a> {
+    sweep_x: String,
+    x: String,
+    sweep_y: String,
+    y: String,
+    pattern: &'a str,
+    replication: u32,
+    seed: u64,
+    follower: &'a str,
+    action: &'a str,
+    actions: u64,
+    after_unsubscribe: u64,
+    cost_cents: u64,
+    doubles: u64,
+}
+
+fn side_effect_rows<'a>(
+    exp: &'a Experiment,
+    results: &'a [(Job, RunReport)],
+) -> impl Iterator<Item = SideEffectRow<'a>> {
+    results.iter().flat_map(move |(job, r)| {
+        r.side_effects.iter().map(move |e| {
+            let ((sweep_x, x), (sweep_y, y)) = (coord(exp, job, 0), coord(exp, job, 1));
+            SideEffectRow {
+                sweep_x,
+                x,
+                sweep_y,
+                y,
+                pattern: &r.pattern,
+                replication: job.replication,
+                seed: job.seed,
+                follower: &e.follower,
+                action: &e.action,
+                actions: e.tally.actions,
+                after_unsubscribe: e.tally.after_unsubscribe,
+                cost_cents: e.tally.cost_cents,
+                doubles: e.tally.doubles,
+            }
+        })
+    })
+}
+
 /// One row of `faults.csv`.
 #[derive(Serialize, serde::Deserialize, Clone, Debug)]
 pub(crate) struct FaultRow {
@@ -344,39 +394,58 @@ fn faults(results: &[(Job, RunReport)]) -> Vec<FaultRow> {
         .unwrap_or_default()
 }
 
-#[derive(Serialize)]
-struct RequestRow {
-    x: String,
-    y: String,
-    pattern: String,
-    request: usize,
-    customer: u32,
-    arrival_s: f64,
-    answered_s: Option<f64>,
-    outcome: Outcome,
-    profile_deleted_s: Option<f64>,
-    contract_deleted_s: Option<f64>,
-    billing_deleted_s: Option<f64>,
-    restored: bool,
-}
-
-fn request_rows<'a>(exp: &'a Experiment, results: &'a [(Job, RunReport)]) -> impl Iterator<Item = RequestRow> + 'a {
-    results.iter().filter(|(j, _)| j.replication == 0).flat_map(move |(job, r)| {
-        r.request_log.iter().enumerate().map(move |(i, q)| RequestRow {
-            x: coord(exp, job, 0).1,
-            y: coord(exp, job, 1).1,
-            pattern: r.pattern.clone(),
-            request: i,
-            customer: q.customer,
-            arrival_s: q.arrival.as_secs_f64(),
-            answered_s: q.answered.map(SimTime::as_secs_f64),
-            outcome: q.outcome,
-            profile_deleted_s: q.deleted[0].map(SimTime::as_secs_f64),
-            contract_deleted_s: q.deleted[1].map(SimTime::as_secs_f64),
-            billing_deleted_s: q.deleted[2].map(SimTime::as_secs_f64),
-            restored: q.restored,
-        })
-    })
+/// Writes `requests.csv`: one row per request of replication 0, with one
+/// `<table>_deleted_s` column per table of any sweep point (the source's
+/// first), empty where the row exists or the point has no such table.
+fn write_requests(path: &Path, exp: &Experiment, results: &[(Job, RunReport)]) -> Result<()> {
+    let mut tables: Vec<String> = Vec::new();
+    let mut columns_of = Vec::new();
+    for point in &exp.points {
+        let t = point.scenario.topology();
+        let cols: Vec<usize> = t
+            .tables()
+            .map(|id| {
+                let name = t.table_name(id);
+                tables.iter().position(|n| n == name).unwrap_or_else(|| {
+                    tables.push(name.to_string());
+                    tables.len() - 1
+                })
+            })
+            .collect();
+        columns_of.push(cols);
+    }
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header: Vec<String> =
+        ["x", "y", "pattern", "request", "customer", "arrival_s", "answered_s", "outcome"].map(String::from).into();
+    header.extend(tables.iter().map(|t| format!("{t}_deleted_s")));
+    header.push("restored".into());
+    w.write_record(&header)?;
+    let secs = |t: Option<SimTime>| t.map(|t| t.as_secs_f64().to_string()).unwrap_or_default();
+    for (job, r) in results.iter().filter(|(j, _)| j.replication == 0) {
+        let cols = &columns_of[job.point];
+        for (i, q) in r.request_log.iter().enumerate() {
+            let outcome = serde_json::to_value(q.outcome)?.as_str().unwrap_or_default().to_string();
+            let mut rec = vec![
+                coord(exp, job, 0).1,
+                coord(exp, job, 1).1,
+                r.pattern.clone(),
+                i.to_string(),
+                q.customer.to_string(),
+                q.arrival.as_secs_f64().to_string(),
+                secs(q.answered),
+                outcome,
+            ];
+            let mut deleted = vec![String::new(); tables.len()];
+            for (t, d) in q.deleted.iter().enumerate() {
+                deleted[cols[t]] = secs(*d);
+            }
+            rec.extend(deleted);
+            rec.push(q.restored.to_string());
+            w.write_record(&rec)?;
+        }
+    }
+    let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))?;
+    write_atomic(path, &bytes)
 }
 
 #[cfg(test)]

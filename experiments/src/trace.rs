@@ -9,7 +9,7 @@
 
 use anyhow::{Context as _, Result};
 use patterns::world::TimelineEvent;
-use patterns::{NodeName, TableKind, NODE_NAMES};
+use patterns::Role;
 use serde_json::{json, Value};
 use sim_core::{SimTime, TraceKind, TraceMode};
 
@@ -31,14 +31,6 @@ pub(crate) struct TraceFilter {
 
 fn us(t: SimTime) -> f64 {
     t.as_nanos() as f64 / 1e3
-}
-
-fn tid(node: &str) -> usize {
-    node.parse::<NodeName>().map_or(0, |n| n.id().index())
-}
-
-fn table_node(t: TableKind) -> &'static str {
-    t.owner().name()
 }
 
 /// Builds the trace of replication 0 at the experiment's first sweep point.
@@ -66,7 +58,9 @@ pub(crate) fn chrome_trace(exp: &Experiment, filter: &TraceFilter) -> Result<Val
         built.sim.run_until(point.scenario.horizon());
         events.push(json!({"ph": "M", "name": "process_name", "pid": pid, "args": {"name": pattern.name()}}));
         events.push(json!({"ph": "M", "name": "process_sort_index", "pid": pid, "args": {"sort_index": pid}}));
-        for (i, n) in NODE_NAMES.iter().enumerate() {
+        let topology = point.scenario.topology();
+        let client = topology.id(Role::Client).index();
+        for (i, n) in topology.names().iter().enumerate() {
             events.push(json!({"ph": "M", "name": "thread_name", "pid": pid, "tid": i, "args": {"name": n}}));
             events
                 .push(json!({"ph": "M", "name": "thread_sort_index", "pid": pid, "tid": i, "args": {"sort_index": i}}));
@@ -80,7 +74,7 @@ pub(crate) fn chrome_trace(exp: &Experiment, filter: &TraceFilter) -> Result<Val
             }
             customer_seen = true;
             events.push(json!({
-                "ph": "X", "cat": "request", "name": "user waits (unsubscribe)", "pid": pid, "tid": tid(NodeName::Client.name()),
+                "ph": "X", "cat": "request", "name": "user waits (unsubscribe)", "pid": pid, "tid": client,
                 "ts": us(r.arrival), "dur": us(end) - us(r.arrival),
                 "args": {"request": req, "customer": r.customer, "outcome": format!("{:?}", r.outcome)}
             }));
@@ -95,7 +89,7 @@ pub(crate) fn chrome_trace(exp: &Experiment, filter: &TraceFilter) -> Result<Val
                             args = json!({"customer": c});
                         }
                         events.push(json!({
-                            "ph": "X", "cat": "work", "name": name, "pid": pid, "tid": tid(node),
+                            "ph": "X", "cat": "work", "name": name, "pid": pid, "tid": node.index(),
                             "ts": us(*start), "dur": dur.as_nanos() as f64 / 1e3, "args": args
                         }));
                     }
@@ -104,10 +98,11 @@ pub(crate) fn chrome_trace(exp: &Experiment, filter: &TraceFilter) -> Result<Val
                     if !wanted(Some(*customer)) || !in_window(*at, *at) {
                         continue;
                     }
-                    let node = table_node(*table);
+                    let node = topology.owner(*table).index();
+                    let name = topology.table_name(*table);
                     let what = if *deleted { "deleted" } else { "restored" };
                     events.push(json!({
-                        "ph": "X", "cat": "row", "name": format!("{node} row {what}"), "pid": pid, "tid": tid(node),
+                        "ph": "X", "cat": "row", "name": format!("{name} row {what}"), "pid": pid, "tid": node,
                         "ts": us(*at), "dur": 0.001, "args": {"customer": customer, "request": req}
                     }));
                     if let Some(req) = req {
@@ -117,11 +112,11 @@ pub(crate) fn chrome_trace(exp: &Experiment, filter: &TraceFilter) -> Result<Val
                             let id = format!("{pid}-{req}-{}-{what}", table.index());
                             events.push(json!({
                                 "ph": "s", "cat": "cause", "name": "request -> row", "id": id, "pid": pid,
-                                "tid": tid(NodeName::Client.name()), "ts": us(r.arrival)
+                                "tid": client, "ts": us(r.arrival)
                             }));
                             events.push(json!({
                                 "ph": "f", "bp": "e", "cat": "cause", "name": "request -> row", "id": id, "pid": pid,
-                                "tid": tid(node), "ts": us(*at)
+                                "tid": node, "ts": us(*at)
                             }));
                         }
                     }
@@ -134,7 +129,7 @@ pub(crate) fn chrome_trace(exp: &Experiment, filter: &TraceFilter) -> Result<Val
                 let node = built.sim.network().name(rec.node).to_string();
                 events.push(json!({
                     "ph": "i", "s": "g", "cat": "fault", "name": format!("fault: {} {node}", rec.label), "pid": pid,
-                    "tid": tid(&node), "ts": us(rec.time)
+                    "tid": rec.node.index(), "ts": us(rec.time)
                 }));
             }
         }

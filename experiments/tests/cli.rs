@@ -160,7 +160,43 @@ fn chart_redraws_from_the_csv_files() {
 #[test]
 fn bad_configs_get_clear_errors_and_write_nothing() {
     let tmp = tempfile::tempdir().unwrap();
-    let cases: [(&str, &str, &str, &str); 21] = [
+    let cases: [(&str, &str, &str, &str); 27] = [
+        (
+            "a follower with no table",
+            "name = \"x\"\n[[followers]]\nname = \"marketing\"\n",
+            "followers[0].table",
+            "table it owns",
+        ),
+        (
+            "a duplicate service name",
+            "name = \"x\"\n[[followers]]\nname = \"a\"\ntable = \"a\"\n[[followers]]\nname = \"a\"\ntable = \"b\"\n",
+            "followers[1].name",
+            "duplicate service name",
+        ),
+        (
+            "a fault on a service the config does not have",
+            "name = \"x\"\n[[followers]]\nname = \"marketing\"\ntable = \"subscribers\"\n[[faults]]\nkind = \"crash\"\nnode = \"billing\"\nat = \"1m\"\n",
+            "faults[0].node",
+            "unknown node \"billing\"",
+        ),
+        (
+            "more than 64 followers",
+            "name = \"x\"\n[[followers]]\nname = \"svc\"\ntable = \"rows\"\ncount = 65\n",
+            "followers",
+            "65 followers in all; at most 64",
+        ),
+        (
+            "a built-in follower's key beside configured followers",
+            "name = \"x\"\n[services.billing]\nworkers = 3\n[[followers]]\nname = \"marketing\"\ntable = \"subscribers\"\n",
+            "services.billing",
+            "built-in",
+        ),
+        (
+            "a stage naming no follower",
+            "name = \"x\"\n[[patterns]]\nkind = \"orchestrated\"\nstages = [[\"contract\"], [\"biling\"]]\n",
+            "patterns[0].stages",
+            "unknown node \"biling\"",
+        ),
         ("syntax", "name = \"x\"\n[workload\nrate_per_s = 1.0\n", "line", "invalid"),
         ("unknown key", "name = \"x\"\n[workload]\nrate_per_sec = 1.0\n", "workload.rate_per_sec", "unknown field"),
         ("negative rate", "name = \"x\"\n[workload]\nrate_per_s = -5.0\n", "workload.rate_per_s", ">= 0"),

@@ -3,10 +3,11 @@
 //! The Profile service deletes its row and answers the user at once. A
 //! separate sync job wakes on a schedule (every `interval`, or nightly at
 //! `nightly_at`), learns what changed, and deletes the customer's rows from
-//! Contract and Billing directly, writing into tables it does not own.
+//! every follower's table (the book's Contract and Billing) directly,
+//! writing into tables it does not own, one follower after the other.
 //!
 //! It learns what changed in one of two ways ([`Detect`]):
-//! - `diff`: full-table scans of Profile, then of Contract and Billing,
+//! - `diff`: a full-table scan of Profile, then of each follower's table,
 //!   diffed; the scans cost database time in proportion to table size;
 //! - `change_table`: a trigger on Profile's delete fills a change table,
 //!   which the job reads and clears.
@@ -26,9 +27,10 @@ use sim_core::{Component, NodeId, SimDuration, SimTime};
 use crate::calls::{Attempts, RetryPolicy};
 use crate::config::{self, ConfigError};
 use crate::ctx::Ctx;
-use crate::msg::{unexpected, CallId, CustomerId, Msg, Op, TableKind};
-use crate::node::{Node, NodeName};
+use crate::msg::{unexpected, CallId, CustomerId, Msg, Op};
+use crate::node::Node;
 use crate::plugin::{Env, Pattern};
+use crate::topology::{Role, TableId};
 use crate::world::World;
 
 /// How the sync job learns which customers left.
@@ -124,9 +126,9 @@ enum Stage {
     /// Reading Profile (scan or change table).
     Read,
     /// Scanning a target table for which candidates it still has (diff).
-    Scan(TableKind),
+    Scan(TableId),
     /// Deleting batches from a target table.
-    Delete(TableKind, Vec<Arc<[CustomerId]>>),
+    Delete(TableId, Vec<Arc<[CustomerId]>>),
     /// Clearing the processed change-table entries.
     Clear,
 }
@@ -138,7 +140,7 @@ struct Run {
     /// The attempt awaiting its reply; `None` during a retry's backoff.
     call: Option<CallId>,
     attempts: Attempts,
-    table: TableKind,
+    table: TableId,
     op: Op,
 }
 
@@ -146,15 +148,16 @@ struct Run {
 #[derive(Debug)]
 pub struct SyncJob {
     cfg: SyncConfig,
-    /// Profile, Contract, Billing.
-    tables: [NodeId; 3],
+    /// Each table's owner, by table index (the source's first).
+    tables: Vec<NodeId>,
     run: Option<Run>,
     next_call: CallId,
 }
 
 impl SyncJob {
-    /// A job syncing the given Profile, Contract and Billing nodes.
-    pub fn new(cfg: SyncConfig, tables: [NodeId; 3]) -> Self {
+    /// A job syncing the tables owned by `tables`, by table index: the
+    /// source's first, then each follower's.
+    pub fn new(cfg: SyncConfig, tables: Vec<NodeId>) -> Self {
         SyncJob { cfg, tables, run: None, next_call: 0 }
     }
 
@@ -163,7 +166,7 @@ impl SyncJob {
         ctx.schedule_at(next, Msg::SyncTick);
     }
 
-    fn call(&mut self, ctx: &mut Ctx<'_>, table: TableKind, op: Op, stage: Stage, candidates: Arc<[CustomerId]>) {
+    fn call(&mut self, ctx: &mut Ctx<'_>, table: TableId, op: Op, stage: Stage, candidates: Arc<[CustomerId]>) {
         self.run = Some(Run { stage, candidates, call: None, attempts: Attempts::default(), table, op });
         self.send(ctx);
     }
@@ -194,31 +197,35 @@ impl SyncJob {
         ids.chunks(self.cfg.batch_size as usize).rev().map(Arc::from).collect()
     }
 
-    /// Moves to the next step after `table`'s deletes are done.
-    fn after_deletes(&mut self, ctx: &mut Ctx<'_>, table: TableKind, candidates: Arc<[CustomerId]>) {
-        match (table, self.cfg.detect) {
-            (TableKind::Contract, Detect::Diff) => self.call(
-                ctx,
-                TableKind::Billing,
-                Op::ScanPresent(candidates.clone()),
-                Stage::Scan(TableKind::Billing),
-                candidates,
-            ),
-            (TableKind::Contract, Detect::ChangeTable) => {
+    /// Starts on follower table `table`: scan it (diff) or delete every
+    /// candidate from it (change table).
+    fn sync_table(&mut self, ctx: &mut Ctx<'_>, table: TableId, candidates: Arc<[CustomerId]>) {
+        match self.cfg.detect {
+            Detect::Diff => self.call(ctx, table, Op::ScanPresent(candidates.clone()), Stage::Scan(table), candidates),
+            Detect::ChangeTable => {
                 let batches = self.batches(&candidates);
-                self.delete_next(ctx, TableKind::Billing, batches, candidates)
+                self.delete_next(ctx, table, batches, candidates)
             }
-            (_, Detect::ChangeTable) => {
-                self.call(ctx, TableKind::Profile, Op::ClearChanges(candidates.clone()), Stage::Clear, candidates)
-            }
-            _ => self.run = None,
+        }
+    }
+
+    /// Moves to the next step after `table`'s deletes are done: the next
+    /// follower's table, or the end of the run.
+    fn after_deletes(&mut self, ctx: &mut Ctx<'_>, table: TableId, candidates: Arc<[CustomerId]>) {
+        let next = table.index() + 1;
+        if next < self.tables.len() {
+            self.sync_table(ctx, TableId::follower(next - 1), candidates);
+        } else if self.cfg.detect == Detect::ChangeTable {
+            self.call(ctx, TableId::SOURCE, Op::ClearChanges(candidates.clone()), Stage::Clear, candidates)
+        } else {
+            self.run = None;
         }
     }
 
     fn delete_next(
         &mut self,
         ctx: &mut Ctx<'_>,
-        table: TableKind,
+        table: TableId,
         mut batches: Vec<Arc<[CustomerId]>>,
         candidates: Arc<[CustomerId]>,
     ) {
@@ -240,19 +247,7 @@ impl SyncJob {
         run.attempts.disarm(ctx);
         let rows = rows.unwrap_or_else(|| Arc::from(Vec::new()));
         match run.stage {
-            Stage::Read => match self.cfg.detect {
-                Detect::Diff => self.call(
-                    ctx,
-                    TableKind::Contract,
-                    Op::ScanPresent(rows.clone()),
-                    Stage::Scan(TableKind::Contract),
-                    rows,
-                ),
-                Detect::ChangeTable => {
-                    let batches = self.batches(&rows);
-                    self.delete_next(ctx, TableKind::Contract, batches, rows)
-                }
-            },
+            Stage::Read => self.sync_table(ctx, TableId::follower(0), rows),
             Stage::Scan(table) => {
                 let batches = self.batches(&rows);
                 self.delete_next(ctx, table, batches, run.candidates)
@@ -280,7 +275,7 @@ impl Component<World> for SyncJob {
                         Detect::Diff => Op::ScanAbsent,
                         Detect::ChangeTable => Op::ReadChanges,
                     };
-                    self.call(ctx, TableKind::Profile, op, Stage::Read, Arc::from(Vec::new()));
+                    self.call(ctx, TableId::SOURCE, op, Stage::Read, Arc::from(Vec::new()));
                 }
             }
             Msg::Reply { call, ok, rows } => self.on_reply(ctx, call, ok, rows),
@@ -315,7 +310,7 @@ impl Pattern for SyncConfig {
         self.name.clone().unwrap_or_else(|| "background_sync".into())
     }
 
-    fn validate(&self, key: &str) -> Result<(), ConfigError> {
+    fn validate(&self, key: &str, _scenario: &crate::config::Scenario) -> Result<(), ConfigError> {
         SyncConfig::validate(self, key)
     }
 
@@ -323,8 +318,11 @@ impl Pattern for SyncConfig {
         self.detect == Detect::ChangeTable
     }
 
-    fn component(&self, node: NodeName, env: &Env<'_>) -> Option<Node> {
-        (node == NodeName::Sync).then(|| Node::new(SyncJob::new(self.clone(), env.tables)))
+    fn component(&self, role: Role, env: &Env<'_>) -> Option<Node> {
+        (role == Role::Sync).then(|| {
+            let tables = env.topology.tables().map(|t| env.topology.owner(t)).collect();
+            Node::new(SyncJob::new(self.clone(), tables))
+        })
     }
 }
 

@@ -1,7 +1,7 @@
 //! The message broker of the event-based pattern.
 //!
-//! One topic, `CustomerUnsubscribed`, with a durable subscription each for
-//! Contract and Billing. Durable state (survives a broker crash): the ready
+//! One topic, `CustomerUnsubscribed`, with a durable subscription for each
+//! follower (the book's Contract and Billing). Durable state (survives a broker crash): the ready
 //! queues, the delayed redeliveries and the dead-letter queue. Volatile
 //! state: which deliveries are out awaiting an acknowledgement; after a
 //! restart they are all delivered again (at least once).
@@ -13,7 +13,6 @@ use sim_core::{Component, NodeId, SimTime, TimerId};
 use crate::config::BrokerConfig;
 use crate::ctx::Ctx;
 use crate::msg::{unexpected, CustomerId, Delivery, Msg, RequestId, Work};
-use crate::node::NodeName;
 use crate::workers::Workers;
 use crate::world::World;
 
@@ -38,8 +37,8 @@ struct Subscription {
 pub struct Broker {
     cfg: BrokerConfig,
     workers: Workers,
-    subscribers: [NodeId; 2],
-    subs: [Subscription; 2],
+    subscribers: Vec<NodeId>,
+    subs: Vec<Subscription>,
     dlq: Vec<(u8, Stored)>,
     /// Durable: the events persisted so far, by id.
     published: Vec<bool>,
@@ -49,14 +48,19 @@ pub struct Broker {
 }
 
 impl Broker {
-    /// A broker delivering to Contract (subscription 0) and Billing (1).
-    pub fn new(cfg: BrokerConfig, subscribers: [NodeId; 2]) -> Self {
+    /// A broker delivering to `subscribers`, subscription `i` to
+    /// `subscribers[i]` (follower `i`: the book's Contract 0, Billing 1).
+    ///
+    /// # Panics
+    /// With more than 256 subscribers (a delivery names its subscription in a byte).
+    pub fn new(cfg: BrokerConfig, subscribers: Vec<NodeId>) -> Self {
+        assert!(subscribers.len() <= 256, "at most 256 subscriptions");
         let workers = Workers::new(cfg.workers);
         Broker {
             cfg,
             workers,
+            subs: subscribers.iter().map(|_| Subscription::default()).collect(),
             subscribers,
-            subs: Default::default(),
             dlq: Vec::new(),
             published: Vec::new(),
             next_tag: 0,
@@ -80,7 +84,7 @@ impl Broker {
         self.dlq.len()
     }
 
-    /// Messages stored and not yet acknowledged, over both subscriptions.
+    /// Messages stored and not yet acknowledged, over every subscription.
     pub fn backlog(&self) -> usize {
         self.subs.iter().map(|s| s.ready.len() + s.delayed.len() + s.in_flight.len()).sum()
     }
@@ -155,7 +159,7 @@ impl Broker {
     fn start(&mut self, ctx: &mut Ctx<'_>, work: Work) {
         let d = self.cfg.publish_time.sample(ctx.rng());
         let d = ctx.stretch(d);
-        crate::workers::begin(ctx, NodeName::Broker.name(), work, d);
+        crate::workers::begin(ctx, work, d);
     }
 }
 

@@ -1,8 +1,9 @@
 //! Pattern 3: event-based.
 //!
 //! The Profile service deletes its row, publishes `CustomerUnsubscribed` to
-//! a broker topic and answers the user. Contract and Billing are durable
-//! subscribers: the broker persists each event per subscription and
+//! a broker topic and answers the user. Every follower (the book's Contract
+//! and Billing) is a durable subscriber with its own subscription, queue,
+//! redelivery and dead-letter entries: the broker persists each event per subscription and
 //! delivers it at least once, redelivering on a negative acknowledgement or
 //! an acknowledgement timeout, with backoff, up to `max_deliveries`; then
 //! the message goes to a dead-letter queue, which an automated repair job
@@ -12,8 +13,8 @@
 //! **The dual-write gap.** Without an outbox, the delete commits and the
 //! publish follows `publish_gap` later, from process memory. A crash in
 //! between (a scheduled crash, or `dual_write_crash_prob` per request)
-//! loses the event: Profile says the customer is gone, Contract and Billing
-//! never hear of it. With `outbox = true` the event is written in the same
+//! loses the event: Profile says the customer is gone, the followers never
+//! hear of it. With `outbox = true` the event is written in the same
 //! transaction as the delete, and a relay re-sends it until the broker
 //! confirms, across crashes.
 //!
@@ -28,12 +29,13 @@ use serde::{Deserialize, Serialize};
 use sim_core::{NodeId, SimDuration, SimTime, Simulation, TimerId};
 
 use crate::broker::Broker;
-use crate::config::{self, ConfigError};
+use crate::config::{self, ConfigError, Scenario};
 use crate::ctx::Ctx;
 use crate::msg::{unexpected, CustomerId, Msg, RequestId};
-use crate::node::{Node, NodeName};
+use crate::node::Node;
 use crate::plugin::{Env, Pattern};
 use crate::service::{DataCore, Source};
+use crate::topology::{Role, TableId};
 use crate::world::World;
 
 /// Knobs of the event-based pattern.
@@ -221,25 +223,29 @@ impl Pattern for EventConfig {
         self.name.clone().unwrap_or_else(|| "event_based".into())
     }
 
-    fn validate(&self, key: &str) -> Result<(), ConfigError> {
+    fn validate(&self, key: &str, _scenario: &Scenario) -> Result<(), ConfigError> {
         EventConfig::validate(self, key)
     }
 
     fn source(&self, env: &Env<'_>) -> Box<dyn Source> {
-        Box::new(Publisher::new(self.clone(), env.broker))
+        Box::new(Publisher::new(self.clone(), env.topology.id(Role::Broker)))
     }
 
-    fn component(&self, node: NodeName, env: &Env<'_>) -> Option<Node> {
-        let [_, contract, billing] = env.tables;
-        (node == NodeName::Broker)
-            .then(|| Node::new(Broker::new(env.scenario.services.broker.clone(), [contract, billing])))
+    fn component(&self, role: Role, env: &Env<'_>) -> Option<Node> {
+        (role == Role::Broker).then(|| {
+            let t = env.topology;
+            let subscribers = t.follower_tables().map(|f| t.owner(f)).collect();
+            Node::new(Broker::new(env.scenario.services.broker.clone(), subscribers))
+        })
     }
 
     /// Customers Profile deleted whose event the broker never persisted.
     fn events_lost(&self, sim: &Simulation<Node, World>) -> u64 {
-        let broker = sim.component(NodeName::Broker.id()).service().as_any().downcast_ref::<Broker>();
+        // The broker is the node that runs a `Broker`.
+        let broker = sim.components().find_map(|(_, n)| n.service().as_any().downcast_ref::<Broker>());
         let published = |i: usize| broker.is_some_and(|b| b.has_published(i as RequestId));
         let w = sim.state();
-        w.requests.iter().enumerate().filter(|(i, r)| r.deleted[0].is_some() && !published(*i)).count() as u64
+        let source = TableId::SOURCE.index();
+        w.requests.iter().enumerate().filter(|(i, r)| r.deleted[source].is_some() && !published(*i)).count() as u64
     }
 }

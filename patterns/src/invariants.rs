@@ -7,7 +7,6 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use sim_core::{SimTime, Stats};
 
-use crate::msg::TableKind;
 use crate::workers::QueueStats;
 use crate::world::World;
 
@@ -110,9 +109,7 @@ impl fmt::Display for Violation {
 
 /// Customers who never unsubscribed but lost a row.
 pub fn lost_customers(w: &World) -> Vec<u32> {
-    (0..w.customers())
-        .filter(|&c| w.request_of(c).is_none() && TableKind::ALL.iter().any(|&t| !w.present(t, c)))
-        .collect()
+    (0..w.customers()).filter(|&c| w.request_of(c).is_none() && w.any_absent(c)).collect()
 }
 
 /// Checks every invariant of a finished run. `pools` are the worker pools

@@ -4,14 +4,19 @@
 //!
 //! ## The scenario
 //!
-//! Three services each own one table: the Customer Profile Service owns
-//! Profile, the Support Contract Service owns Contract, the Billing Payment
-//! Service owns Billing. Every customer starts with a row in all three. A
-//! customer unsubscribes and is told "unsubscribed, you will no longer be
-//! billed"; eventually the three tables must agree. Billing charges every
-//! customer who still has a billing row once per billing period, at the
-//! customer's own offset; a charge after the customer was told they are
-//! unsubscribed is an anomaly.
+//! A source service owns the master record: the book's Customer Profile
+//! Service owns Profile. Any number of followers (1 to 64) each own a table
+//! that must follow the source's delete: by default the book's two, the
+//! Support Contract Service (Contract) and the Billing Payment Service
+//! (Billing), or the `[[followers]]` a config lists ([`FollowerConfig`];
+//! nodes and tables by name in [`topology`]). Every customer starts with a
+//! row in every table. A customer unsubscribes and is told "unsubscribed,
+//! you will no longer be billed"; eventually every table must agree. A
+//! follower may have a periodic side effect on each of its rows
+//! ([`SideEffectConfig`]): Billing charges every customer who still has a
+//! billing row once per billing period, at the customer's own offset, and
+//! a charge after the customer was told they are unsubscribed is an
+//! anomaly; a Marketing follower's newsletter is another.
 //!
 //! Requests arrive as a Poisson stream ([`client`]). Every service has a
 //! pool of workers and a service-time distribution ([`ServiceConfig`]), so
@@ -22,13 +27,15 @@
 //!
 //! - [`background_sync`]: Profile deletes and answers at once; a periodic
 //!   job finds the change (table diff or change table) and deletes from
-//!   Contract and Billing directly. Knobs: `interval` or `nightly_at`,
+//!   every follower's table directly. Knobs: `interval` or `nightly_at`,
 //!   `detect`, `batch_size`, `call_timeout`.
-//! - [`orchestrated`]: the user waits while an orchestrator deletes from all
-//!   three, with timeouts, retries and compensation. Knobs: `placement`,
-//!   `order`, `call_timeout`, `max_retries`, `backoff`, `on_failure`.
+//! - [`orchestrated`]: the user waits while an orchestrator deletes from
+//!   every table (followers in parallel, serially or in stages), with
+//!   timeouts, retries and compensation. Knobs: `placement`, `order` or
+//!   `stages`, `call_timeout`, `max_retries`, `backoff`, `on_failure`,
+//!   `fencing`.
 //! - [`event_based`]: Profile deletes, publishes an event and answers;
-//!   durable subscribers apply it, with redelivery and a dead-letter queue.
+//!   every follower's durable subscription applies it, with redelivery and a dead-letter queue.
 //!   Knobs: `outbox`, `publish_gap`, `dual_write_crash_prob`, and the
 //!   broker's under `services.broker`.
 //!
@@ -74,19 +81,20 @@
 //!   answer, over answered requests; **error share**: errors and timeouts
 //!   over all requests.
 //! - **Consistency lag from the answer**: for each customer told
-//!   "unsubscribed" whose three rows are all gone, the time from the answer
-//!   until both the Contract and the Billing rows were gone (zero if they
-//!   went before the answer, as in the orchestrated pattern). **From the
+//!   "unsubscribed" whose rows are all gone, the time from the answer until
+//!   every follower's row was gone (zero if they went before the answer, as
+//!   in the orchestrated pattern). **From the
 //!   Profile deletion**: from the Profile row's deletion until the last row
 //!   went.
-//! - **Inconsistent at end**: customers whose three rows disagree after the
+//! - **Inconsistent at end**: customers whose rows disagree after the
 //!   drain period. **Inconsistency over time**: the same count at every
 //!   change.
 //! - **Throughput**: "unsubscribed" answers given during the arrival window,
 //!   per second of virtual time.
 //! - **Failure counters** ([`Counters`]): retries, timeouts, compensations,
 //!   failed compensations, redeliveries, duplicates, dead letters, manual
-//!   repairs, events lost, charges after unsubscribe (count and cents).
+//!   repairs, events lost, charges after unsubscribe (count and cents; per
+//!   follower in [`RunReport::side_effects`]).
 //! - **Cost**: network messages and database operations per request.
 //!
 //! ## Example
@@ -113,17 +121,20 @@ pub mod promises;
 pub mod report;
 pub mod scenario;
 pub mod service;
+pub mod topology;
 pub mod validation;
 pub mod workers;
 pub mod world;
 
-pub use config::{Arrival, ConfigError, PinnedArrival, Scenario, ServiceConfig};
+pub use config::{
+    Arrival, ConfigError, Follower, FollowerConfig, PinnedArrival, Scenario, ServiceConfig, SideEffectConfig,
+};
 pub use ctx::Ctx;
 pub use invariants::Violation;
-pub use msg::{Msg, TableKind};
-pub use node::{NodeName, NODE_NAMES};
+pub use msg::Msg;
 pub use pattern::PatternConfig;
 pub use plugin::Pattern;
 pub use report::{Percentiles, RunReport};
 pub use scenario::{build, run, Built, RunOptions, ScenarioError};
+pub use topology::{Role, TableId, Topology, UnknownNode, MAX_FOLLOWERS};
 pub use world::{Counters, Lags, Outcome, World};

@@ -12,28 +12,6 @@ pub type RequestId = u32;
 /// A synchronous call, unique within its caller.
 pub type CallId = u64;
 
-/// The three tables of the book's scenario.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TableKind {
-    /// Owned by the Customer Profile Service.
-    Profile,
-    /// Owned by the Support Contract Service.
-    Contract,
-    /// Owned by the Billing Payment Service.
-    Billing,
-}
-
-impl TableKind {
-    /// All three, in the book's order.
-    pub const ALL: [TableKind; 3] = [TableKind::Profile, TableKind::Contract, TableKind::Billing];
-
-    /// Index 0, 1 or 2.
-    pub fn index(self) -> usize {
-        self as usize
-    }
-}
-
 /// A database operation a service performs on its own table.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Op {
@@ -72,7 +50,7 @@ pub enum Op {
 /// Why the broker sent a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Delivery {
-    /// Subscription index (0 = contract, 1 = billing).
+    /// Subscription index: follower `i`'s is `i` (the book's Contract 0, Billing 1).
     pub sub: u8,
     /// The event (equal to the request that caused it).
     pub event: RequestId,

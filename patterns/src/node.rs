@@ -1,122 +1,18 @@
-//! The scenario's nodes: their typed identity, and what every component on
-//! them is.
+//! What every component on a scenario's nodes is.
 //!
-//! Every pattern gets the same seven nodes, in [`NodeName::ALL`] order (an
-//! unused one stays [`Idle`]), so node ids, stream names and therefore the
-//! workload and fault draws are the same for every pattern under one seed.
-//! Every list of node names derives from [`NodeName::ALL`].
+//! Every pattern gets the same nodes ([`crate::topology`]; an unused one
+//! stays [`Idle`]), so node ids, stream names and therefore the workload
+//! and fault draws are the same for every pattern under one seed.
 
 use std::any::Any;
 use std::fmt;
-use std::str::FromStr;
 
 use sim_core::{Component, NodeId, SimTime};
 
 use crate::ctx::Ctx;
-use crate::msg::{label, Msg, TableKind};
+use crate::msg::{label, Msg};
 use crate::workers::Workers;
 use crate::world::World;
-
-/// A node of the scenario, by role.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum NodeName {
-    /// The users.
-    Client,
-    /// The Customer Profile Service (the source of the delete).
-    Profile,
-    /// The Support Contract Service.
-    Contract,
-    /// The Billing Payment Service.
-    Billing,
-    /// The Unsubscribe Orchestrator (orchestrated pattern, dedicated placement).
-    Orchestrator,
-    /// The message broker (event-based pattern).
-    Broker,
-    /// The background sync job.
-    Sync,
-}
-
-impl NodeName {
-    /// Every node, in id order.
-    pub const ALL: [NodeName; 7] = [
-        NodeName::Client,
-        NodeName::Profile,
-        NodeName::Contract,
-        NodeName::Billing,
-        NodeName::Orchestrator,
-        NodeName::Broker,
-        NodeName::Sync,
-    ];
-
-    /// The name used in configs, traces and outputs.
-    ///
-    /// ```
-    /// use patterns::NodeName;
-    /// assert_eq!(NodeName::Billing.name(), "billing");
-    /// assert_eq!("billing".parse::<NodeName>(), Ok(NodeName::Billing));
-    /// ```
-    pub const fn name(self) -> &'static str {
-        match self {
-            NodeName::Client => "client",
-            NodeName::Profile => "profile",
-            NodeName::Contract => "contract",
-            NodeName::Billing => "billing",
-            NodeName::Orchestrator => "orchestrator",
-            NodeName::Broker => "broker",
-            NodeName::Sync => "sync",
-        }
-    }
-
-    /// The node's id in every scenario simulation.
-    pub const fn id(self) -> NodeId {
-        NodeId::from_index(self as usize)
-    }
-
-    /// Every name, comma-separated, for error messages.
-    pub fn list() -> String {
-        NodeName::ALL.map(NodeName::name).join(", ")
-    }
-}
-
-impl TableKind {
-    /// The service that owns the table.
-    pub const fn owner(self) -> NodeName {
-        match self {
-            TableKind::Profile => NodeName::Profile,
-            TableKind::Contract => NodeName::Contract,
-            TableKind::Billing => NodeName::Billing,
-        }
-    }
-}
-
-impl fmt::Display for NodeName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// A name that is no node of the scenario.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown node {0:?}; nodes are {nodes}", nodes = NodeName::list())]
-pub struct UnknownNode(pub String);
-
-impl FromStr for NodeName {
-    type Err = UnknownNode;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        NodeName::ALL.into_iter().find(|n| n.name() == s).ok_or_else(|| UnknownNode(s.to_string()))
-    }
-}
-
-/// The nodes of every scenario, in id order.
-pub const NODE_NAMES: [&str; 7] = [
-    NodeName::Client.name(),
-    NodeName::Profile.name(),
-    NodeName::Contract.name(),
-    NodeName::Billing.name(),
-    NodeName::Orchestrator.name(),
-    NodeName::Broker.name(),
-    NodeName::Sync.name(),
-];
 
 /// Lets the measurements look at a node's concrete component.
 pub trait AsAny {

@@ -1,8 +1,9 @@
 //! Pattern 2: orchestrated request-based.
 //!
-//! The user waits while an orchestrator deletes the customer from all three
-//! services: Profile first, then Contract and Billing (in parallel by
-//! default, or one after the other). Every call has a timeout and retries
+//! The user waits while an orchestrator deletes the customer from every
+//! service: Profile (the source) first, then the followers (the book's
+//! Contract and Billing): all in parallel by default, one after the other,
+//! or in configured stages, each stage in parallel. Every call has a timeout and retries
 //! with exponential backoff. When a step still fails, the default policy
 //! compensates: it re-inserts every row it may have deleted and tells the
 //! user the unsubscribe failed. A compensation that itself fails leaves the
@@ -17,8 +18,8 @@
 //! failing downstream service eats the orchestrating service's capacity.
 //!
 //! Knobs ([`OrchestratedConfig`]): `placement` (a dedicated orchestrator or
-//! the Profile service), `order`, `call_timeout`, `max_retries`, `backoff`,
-//! `on_failure`.
+//! the Profile service), `order` or `stages`, `call_timeout`, `max_retries`,
+//! `backoff`, `on_failure`, `fencing`.
 
 use std::collections::BTreeMap;
 
@@ -27,12 +28,13 @@ use sim_core::{Component, Dist, NodeId, SimDuration, SimTime};
 
 use crate::calls::{Attempts, RetryPolicy};
 use crate::config::ServiceConfig;
-use crate::config::{self, ConfigError};
+use crate::config::{self, ConfigError, Scenario};
 use crate::ctx::Ctx;
-use crate::msg::{unexpected, CallId, CustomerId, Msg, Op, RequestId, TableKind, Work};
-use crate::node::{Node, NodeName};
+use crate::msg::{unexpected, CallId, CustomerId, Msg, Op, RequestId, Work};
+use crate::node::Node;
 use crate::plugin::{Env, Pattern};
 use crate::service::{DataCore, Plain, Source};
+use crate::topology::{Role, TableId, Topology};
 use crate::workers::Workers;
 use crate::world::World;
 
@@ -47,14 +49,14 @@ pub enum Placement {
     Profile,
 }
 
-/// How Contract and Billing are called after Profile.
+/// How the followers are called after Profile.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Order {
-    /// Both at once.
+    /// All at once.
     #[default]
     Parallel,
-    /// Contract, then Billing.
+    /// One after the other, in the followers' order (Contract, then Billing).
     Serial,
 }
 
@@ -79,6 +81,12 @@ pub struct OrchestratedConfig {
     pub placement: Placement,
     /// Parallel or serial calls after Profile.
     pub order: Order,
+    /// Instead of `order`: stages of follower names, run one after the
+    /// other, each stage's calls in parallel, e.g.
+    /// `[["contract"], ["billing", "marketing"]]`. Every follower appears
+    /// in exactly one stage. Written to resolved configs only when given.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<Vec<String>>,
     /// How long to wait for each call's reply.
     pub call_timeout: SimDuration,
     /// Retries per call after the first attempt.
@@ -104,6 +112,7 @@ impl Default for OrchestratedConfig {
             name: None,
             placement: Placement::Dedicated,
             order: Order::Parallel,
+            stages: Vec::new(),
             call_timeout: SimDuration::from_secs(2),
             max_retries: 2,
             backoff: SimDuration::from_millis(200),
@@ -119,21 +128,59 @@ impl OrchestratedConfig {
         RetryPolicy { timeout: self.call_timeout, max_retries: self.max_retries, backoff: self.backoff }
     }
 
-    pub(crate) fn validate(&self, key: &str) -> Result<(), ConfigError> {
+    pub(crate) fn validate(&self, key: &str, scenario: &Scenario) -> Result<(), ConfigError> {
         if self.call_timeout.is_zero() {
             return config::err(&format!("{key}.call_timeout"), "must be above zero");
         }
         if self.max_retries > 30 {
             return config::err(&format!("{key}.max_retries"), "at most 30 (the backoff doubles each time)");
         }
-        Ok(())
+        self.plan(&scenario.topology())
+            .map(|_| ())
+            .map_err(|problem| ConfigError { key: format!("{key}.stages"), problem })
+    }
+
+    /// The follower tables to delete from after the source's, stage by
+    /// stage; the calls of one stage go out together.
+    pub fn plan(&self, topology: &Topology) -> Result<Vec<Vec<TableId>>, String> {
+        if self.stages.is_empty() {
+            let all = topology.follower_tables();
+            return Ok(match self.order {
+                Order::Parallel => vec![all.collect()],
+                Order::Serial => all.map(|t| vec![t]).collect(),
+            });
+        }
+        let mut seen = vec![false; topology.table_count()];
+        let mut plan = Vec::new();
+        for (i, stage) in self.stages.iter().enumerate() {
+            if stage.is_empty() {
+                return Err(format!("stage {i} is empty"));
+            }
+            let mut tables = Vec::new();
+            for name in stage {
+                let id = topology.lookup(name).map_err(|e| e.to_string())?;
+                let Role::Follower(f) = topology.role(id) else {
+                    return Err(format!("{name:?} is not a follower; stages list followers only"));
+                };
+                let t = TableId::follower(f);
+                if std::mem::replace(&mut seen[t.index()], true) {
+                    return Err(format!("follower {name:?} appears in two stages"));
+                }
+                tables.push(t);
+            }
+            plan.push(tables);
+        }
+        if let Some(t) = topology.follower_tables().find(|t| !seen[t.index()]) {
+            return Err(format!("follower {:?} is in no stage", topology.name(topology.owner(t))));
+        }
+        Ok(plan)
     }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Step {
-    Delete(TableKind),
-    Restore(TableKind),
+    Delete(TableId),
+    Restore(TableId),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -148,8 +195,10 @@ enum StepState {
 struct Saga {
     customer: CustomerId,
     client: NodeId,
-    /// Forward steps, by table.
-    steps: [StepState; 3],
+    /// Forward steps, by table index.
+    steps: Vec<StepState>,
+    /// The stage of follower calls under way (see [`OrchestratedConfig::plan`]).
+    stage: usize,
     compensating: bool,
     /// Compensation calls still open.
     open_compensations: u32,
@@ -179,8 +228,10 @@ pub struct Finished {
 #[derive(Debug)]
 pub struct SagaEngine {
     cfg: OrchestratedConfig,
-    /// Profile, Contract, Billing.
-    services: [NodeId; 3],
+    /// Each table's owner, by table index (the source's first).
+    services: Vec<NodeId>,
+    /// The follower calls, stage by stage.
+    plan: Vec<Vec<TableId>>,
     /// When the engine runs inside the Profile service: the service time of
     /// Profile's own table write, done by the saga's thread.
     local_profile: Option<Dist>,
@@ -190,11 +241,16 @@ pub struct SagaEngine {
 }
 
 impl SagaEngine {
-    /// An engine calling the given Profile, Contract and Billing nodes.
-    /// `local_profile` is Profile's service time when the engine runs inside
-    /// the Profile service, `None` for a dedicated orchestrator.
-    pub fn new(cfg: OrchestratedConfig, services: [NodeId; 3], local_profile: Option<Dist>) -> Self {
-        SagaEngine { cfg, services, local_profile, sagas: BTreeMap::new(), calls: BTreeMap::new(), next_call: 0 }
+    /// An engine calling the data services of `topology`. `local_profile`
+    /// is Profile's service time when the engine runs inside the Profile
+    /// service, `None` for a dedicated orchestrator.
+    ///
+    /// # Panics
+    /// If `cfg`'s stages do not fit `topology` (validation refuses them).
+    pub fn new(cfg: OrchestratedConfig, topology: &Topology, local_profile: Option<Dist>) -> Self {
+        let services = topology.tables().map(|t| topology.owner(t)).collect();
+        let plan = cfg.plan(topology).expect("validated stages");
+        SagaEngine { cfg, services, plan, local_profile, sagas: BTreeMap::new(), calls: BTreeMap::new(), next_call: 0 }
     }
 
     /// Drops every saga (a crash).
@@ -216,11 +272,9 @@ impl SagaEngine {
             ctx.state_mut().counters.duplicates += 1;
             return false;
         }
-        self.sagas.insert(
-            req,
-            Saga { customer, client, steps: [StepState::NotStarted; 3], compensating: false, open_compensations: 0 },
-        );
-        self.issue(ctx, req, Step::Delete(TableKind::Profile));
+        let steps = vec![StepState::NotStarted; self.services.len()];
+        self.sagas.insert(req, Saga { customer, client, steps, stage: 0, compensating: false, open_compensations: 0 });
+        self.issue(ctx, req, Step::Delete(TableId::SOURCE));
         true
     }
 
@@ -247,7 +301,7 @@ impl SagaEngine {
             (Step::Delete(t), true) => (t, Op::FencedDelete { customer, token }),
             (Step::Restore(t), true) => (t, Op::FencedRestore { customer, token: token + 1 }),
         };
-        if let (TableKind::Profile, Some(dist)) = (table, &self.local_profile) {
+        if let (TableId::SOURCE, Some(dist)) = (table, &self.local_profile) {
             // The saga's own thread writes the Profile table: no network, no
             // timeout. The first delete is the write the request's own unit
             // of work already paid for (a request's service time includes one
@@ -315,30 +369,38 @@ impl SagaEngine {
             }
             Step::Delete(t) => {
                 saga.steps[t.index()] = if ok { StepState::Done } else { StepState::Failed };
-                let [p, c, b] = saga.steps;
-                if t == TableKind::Profile {
+                if t == TableId::SOURCE {
                     if !ok {
                         return self.fail(ctx, req);
                     }
-                    self.issue(ctx, req, Step::Delete(TableKind::Contract));
-                    if self.cfg.order == Order::Parallel {
-                        self.issue(ctx, req, Step::Delete(TableKind::Billing));
-                    }
+                    self.issue_stage(ctx, req, 0);
                     return None;
                 }
-                debug_assert_eq!(p, StepState::Done);
-                if self.cfg.order == Order::Serial && t == TableKind::Contract && ok {
-                    self.issue(ctx, req, Step::Delete(TableKind::Billing));
-                    return None;
+                debug_assert_eq!(saga.steps[TableId::SOURCE.index()], StepState::Done);
+                let stage = &self.plan[saga.stage];
+                if stage.iter().any(|t| saga.steps[t.index()] == StepState::InFlight) {
+                    return None; // wait for the stage's other calls
                 }
-                if c == StepState::InFlight || b == StepState::InFlight {
-                    return None; // wait for the other parallel call
+                if !stage.iter().all(|t| saga.steps[t.index()] == StepState::Done) {
+                    return self.fail(ctx, req);
                 }
-                if c == StepState::Done && b == StepState::Done {
+                let next = saga.stage + 1;
+                if next == self.plan.len() {
                     return self.finish(req, true);
                 }
-                self.fail(ctx, req)
+                self.issue_stage(ctx, req, next);
+                None
             }
+        }
+    }
+
+    /// Sends the deletes of stage `stage`, in the followers' order.
+    fn issue_stage(&mut self, ctx: &mut Ctx<'_>, req: RequestId, stage: usize) {
+        if let Some(s) = self.sagas.get_mut(&req) {
+            s.stage = stage;
+        }
+        for i in 0..self.plan[stage].len() {
+            self.issue(ctx, req, Step::Delete(self.plan[stage][i]));
         }
     }
 
@@ -352,7 +414,7 @@ impl SagaEngine {
                 let saga = self.sagas.get_mut(&req)?;
                 let w = ctx.state_mut();
                 w.counters.compensations += 1;
-                w.begin_compensation(saga.customer, saga.steps.map(|s| s == StepState::Done));
+                w.begin_compensation(saga.customer, saga.steps.iter().map(|s| *s == StepState::Done).collect());
                 saga.compensating = true;
                 // Without fencing, only confirmed deletes are undone, as in
                 // the book. A delete that timed out may still land later; if
@@ -360,8 +422,8 @@ impl SagaEngine {
                 // fencing, every participant that was sent a delete gets the
                 // compensation, whose newer token stops or undoes it.
                 let fencing = self.cfg.fencing;
-                let touched: Vec<TableKind> = TableKind::ALL
-                    .into_iter()
+                let touched: Vec<TableId> = (0..saga.steps.len())
+                    .map(TableId::from_index)
                     .filter(|t| match saga.steps[t.index()] {
                         StepState::Done => true,
                         StepState::Failed | StepState::InFlight => fencing,
@@ -451,14 +513,14 @@ impl Pattern for OrchestratedConfig {
         self.name.clone().unwrap_or_else(|| "orchestrated".into())
     }
 
-    fn validate(&self, key: &str) -> Result<(), ConfigError> {
-        OrchestratedConfig::validate(self, key)
+    fn validate(&self, key: &str, scenario: &Scenario) -> Result<(), ConfigError> {
+        OrchestratedConfig::validate(self, key, scenario)
     }
 
-    fn entry(&self) -> NodeName {
+    fn entry(&self) -> Role {
         match self.placement {
-            Placement::Dedicated => NodeName::Orchestrator,
-            Placement::Profile => NodeName::Profile,
+            Placement::Dedicated => Role::Orchestrator,
+            Placement::Profile => Role::Source,
         }
     }
 
@@ -467,15 +529,16 @@ impl Pattern for OrchestratedConfig {
             Placement::Dedicated => Box::new(Plain),
             Placement::Profile => {
                 let local = env.scenario.services.profile.request_time.clone();
-                Box::new(ProfileSaga::new(SagaEngine::new(self.clone(), env.tables, Some(local))))
+                Box::new(ProfileSaga::new(SagaEngine::new(self.clone(), env.topology, Some(local))))
             }
         }
     }
 
-    fn component(&self, node: NodeName, env: &Env<'_>) -> Option<Node> {
-        let cfg = env.scenario.services.orchestrator.clone();
-        (node == NodeName::Orchestrator && self.placement == Placement::Dedicated)
-            .then(|| Node::new(Orchestrator::new(cfg, SagaEngine::new(self.clone(), env.tables, None))))
+    fn component(&self, role: Role, env: &Env<'_>) -> Option<Node> {
+        (role == Role::Orchestrator && self.placement == Placement::Dedicated).then(|| {
+            let cfg = env.scenario.services.orchestrator.clone();
+            Node::new(Orchestrator::new(cfg, SagaEngine::new(self.clone(), env.topology, None)))
+        })
     }
 }
 
@@ -502,7 +565,7 @@ impl Orchestrator {
     fn start(&mut self, ctx: &mut Ctx<'_>, work: Work) {
         let d = self.cfg.request_time.sample(ctx.rng());
         let d = ctx.stretch(d);
-        crate::workers::begin(ctx, NodeName::Orchestrator.name(), work, d);
+        crate::workers::begin(ctx, work, d);
     }
 
     fn finished(&mut self, ctx: &mut Ctx<'_>, f: Option<Finished>) {

@@ -45,8 +45,9 @@ impl PatternConfig {
         ]
     }
 
-    /// Checks the pattern's knobs; `key` is where the pattern sits in the config.
-    pub fn validate(&self, key: &str) -> Result<(), ConfigError> {
-        self.pattern().validate(key)
+    /// Checks the pattern's knobs against `scenario`; `key` is where the
+    /// pattern sits in the config.
+    pub fn validate(&self, key: &str, scenario: &crate::Scenario) -> Result<(), ConfigError> {
+        self.pattern().validate(key, scenario)
     }
 }

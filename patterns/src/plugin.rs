@@ -1,8 +1,9 @@
 //! The interface every pattern implements: what it adds to the book's
 //! scenario.
 //!
-//! A scenario always has the same seven nodes ([`NodeName::ALL`]). A
-//! pattern decides, through [`Pattern`]:
+//! A scenario always has the same nodes ([`crate::topology`]): the client,
+//! the source, the followers, the orchestrator, the broker and the sync
+//! job. A pattern decides, through [`Pattern`]:
 //! - which node answers the user ([`Pattern::entry`]);
 //! - what the source service (Profile) does once it has committed the
 //!   delete ([`Pattern::source`]): answer, publish, run the saga inline;
@@ -13,11 +14,12 @@
 //!
 //! [`scenario::build`](crate::scenario::build) asks these once per run.
 
-use sim_core::{NodeId, Simulation};
+use sim_core::Simulation;
 
 use crate::config::{ConfigError, Scenario};
-use crate::node::{Node, NodeName};
+use crate::node::Node;
 use crate::service::{Plain, Source};
+use crate::topology::{Role, Topology};
 use crate::world::World;
 
 /// What a pattern can see while it is built into a scenario.
@@ -25,10 +27,8 @@ use crate::world::World;
 pub struct Env<'a> {
     /// The scenario.
     pub scenario: &'a Scenario,
-    /// The Profile, Contract and Billing nodes.
-    pub tables: [NodeId; 3],
-    /// The broker node.
-    pub broker: NodeId,
+    /// Its nodes and tables.
+    pub topology: &'a Topology,
 }
 
 /// An eventual-consistency pattern, as a plug-in of the scenario.
@@ -36,12 +36,13 @@ pub trait Pattern: std::fmt::Debug {
     /// The name used in outputs.
     fn name(&self) -> String;
 
-    /// Checks the pattern's knobs; `key` is where the pattern sits in the config.
-    fn validate(&self, key: &str) -> Result<(), ConfigError>;
+    /// Checks the pattern's knobs against the scenario it runs in; `key` is
+    /// where the pattern sits in the config.
+    fn validate(&self, key: &str, scenario: &Scenario) -> Result<(), ConfigError>;
 
     /// The node the users send their unsubscribe requests to.
-    fn entry(&self) -> NodeName {
-        NodeName::Profile
+    fn entry(&self) -> Role {
+        Role::Source
     }
 
     /// What the Profile service does around its delete.
@@ -54,9 +55,10 @@ pub trait Pattern: std::fmt::Debug {
         false
     }
 
-    /// The component the pattern runs on `node`, one of the nodes no
-    /// service owns (orchestrator, broker, sync); `None` leaves it idle.
-    fn component(&self, _node: NodeName, _env: &Env<'_>) -> Option<Node> {
+    /// The component the pattern runs on the node playing `role`, one of
+    /// the nodes no service owns (orchestrator, broker, sync); `None`
+    /// leaves it idle.
+    fn component(&self, _role: Role, _env: &Env<'_>) -> Option<Node> {
         None
     }
 

@@ -8,7 +8,20 @@ use crate::invariants::{self, Violation};
 use crate::node::Node;
 use crate::pattern::PatternConfig;
 use crate::workers::QueueStats;
-use crate::world::{Counters, Outcome, RequestRecord, World};
+use crate::world::{Counters, Outcome, RequestRecord, SideEffectTally, World};
+
+/// One follower's side effect over a run: how often it acted, and how often
+/// on a customer already told they left (an anomaly).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SideEffectReport {
+    /// The follower.
+    pub follower: String,
+    /// The action, e.g. `charge`.
+    pub action: String,
+    /// Its counts.
+    #[serde(flatten)]
+    pub tally: SideEffectTally,
+}
 
 /// Summary statistics of a sample, in seconds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -83,13 +96,13 @@ pub struct RunReport {
     pub error_share: f64,
     /// Response time the user saw, over answered requests.
     pub response_time: Percentiles,
-    /// Consistency lag from the "unsubscribed" answer until the Contract and
-    /// Billing rows were both gone (zero if they went first), over customers
-    /// told "unsubscribed" whose three rows are all gone.
+    /// Consistency lag from the "unsubscribed" answer until every
+    /// follower's row was gone (zero if they went first), over customers
+    /// told "unsubscribed" whose rows are all gone.
     pub lag_from_answer: Percentiles,
     /// The same lag, measured from the Profile deletion.
     pub lag_from_profile: Percentiles,
-    /// Customers whose three rows disagree at the end (after the drain).
+    /// Customers whose rows disagree at the end (after the drain).
     pub inconsistent_at_end: u32,
     /// Customers told "unsubscribed" whose rows are not all gone at the end.
     pub told_ok_not_converged: u64,
@@ -109,6 +122,9 @@ pub struct RunReport {
     pub events_lost: u64,
     /// The pattern's failure counters.
     pub counters: Counters,
+    /// Every follower's side effect, in follower order (followers without
+    /// one are left out).
+    pub side_effects: Vec<SideEffectReport>,
     /// The kernel's counters.
     pub kernel: Stats,
     /// Broken invariants. Empty when all hold.
@@ -162,8 +178,8 @@ impl RunReport {
             }
             // A late delete that nothing undid: after the saga compensated,
             // a row is gone whose delete the saga never heard of.
-            if let Some(knew) = r.compensated_knowing {
-                if (0..3).any(|t| !knew[t] && r.deleted[t].is_some()) {
+            if let Some(knew) = &r.compensated_knowing {
+                if knew.iter().zip(&r.deleted).any(|(knew, gone)| !knew && gone.is_some()) {
                     late_deletes += 1;
                 }
             }
@@ -203,6 +219,18 @@ impl RunReport {
             queues.push(QueueLaw { service: name.to_string(), l, lambda, w: wait, arrivals: q.arrivals });
         }
         let duration = scenario.workload.duration.as_secs_f64();
+        let side_effects = scenario
+            .followers()
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, f)| {
+                Some(SideEffectReport {
+                    follower: f.name,
+                    action: f.side_effect?.name,
+                    tally: w.side_effects[crate::TableId::follower(i).index()].clone(),
+                })
+            })
+            .collect();
         RunReport {
             pattern: pattern.name(),
             seed,
@@ -224,6 +252,7 @@ impl RunReport {
             db_ops_per_request: if n == 0 { 0.0 } else { w.counters.db_ops as f64 / n as f64 },
             events_lost,
             counters: w.counters.clone(),
+            side_effects,
             kernel: stats,
             violations,
             data_loss,

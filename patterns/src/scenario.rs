@@ -1,20 +1,20 @@
 //! Builds one simulation of the book's scenario under one pattern, runs it,
 //! and measures it.
 //!
-//! Every pattern gets the same seven nodes ([`NodeName::ALL`]; unused ones
-//! stay idle), so node ids, stream names and therefore the workload and
-//! fault draws are the same for every pattern under one seed.
+//! Every pattern gets the same nodes ([`crate::topology`]; unused ones stay
+//! idle), so node ids, stream names and therefore the workload and fault
+//! draws are the same for every pattern under one seed.
 
-use sim_core::{FaultError, SimTime, Simulation, TraceMode};
+use sim_core::{FaultError, NodeId, SimTime, Simulation, TraceMode};
 
 use crate::client::Client;
 use crate::config::{ConfigError, Scenario};
-use crate::msg::TableKind;
-use crate::node::{Idle, Node, NodeName};
+use crate::node::{Idle, Node};
 use crate::pattern::PatternConfig;
 use crate::plugin::Env;
 use crate::report::RunReport;
 use crate::service::{DataService, Plain};
+use crate::topology::{Role, TableId};
 use crate::world::World;
 
 /// Why a scenario could not be built.
@@ -55,9 +55,11 @@ pub fn build(
     trace: TraceMode,
 ) -> Result<Built, ScenarioError> {
     scenario.validate()?;
-    pattern.validate("pattern")?;
+    pattern.validate("pattern", scenario)?;
     let plugin = pattern.pattern();
-    let mut world = World::new(scenario.customers);
+    let topology = scenario.topology();
+    let followers = scenario.followers();
+    let mut world = World::new(scenario.customers, topology.table_count());
     if trace == TraceMode::Record {
         // A full trace also gets the model's timeline (spans, requests, rows).
         world.record_timeline();
@@ -65,48 +67,49 @@ pub fn build(
     let mut sim: Simulation<Node, World> = Simulation::with_state(seed, world);
     sim.set_trace(trace);
     let factory = sim.rng_factory();
-    let env = Env {
-        scenario,
-        tables: [NodeName::Profile.id(), NodeName::Contract.id(), NodeName::Billing.id()],
-        broker: NodeName::Broker.id(),
-    };
-    let svc = &scenario.services;
-    for name in NodeName::ALL {
-        let node = match name {
-            NodeName::Client => Node::new(Client::new(
+    let env = Env { scenario, topology: &topology };
+    for (i, name) in topology.names().iter().enumerate() {
+        let role = topology.role(NodeId::from_index(i));
+        let node = match role {
+            Role::Client => Node::new(Client::new(
                 scenario.workload.clone(),
-                plugin.entry().id(),
+                topology.id(plugin.entry()),
                 scenario.customers,
                 factory.stream("workload"),
             )),
-            NodeName::Profile => {
-                let profile = DataService::new(TableKind::Profile, svc.profile.clone(), plugin.source(&env));
-                Node::new(if plugin.change_table() { profile.with_change_table() } else { profile })
+            Role::Source => {
+                let source =
+                    DataService::new(name, TableId::SOURCE, scenario.services.profile.clone(), plugin.source(&env));
+                Node::new(if plugin.change_table() { source.with_change_table() } else { source })
             }
-            NodeName::Contract => {
-                Node::new(DataService::new(TableKind::Contract, svc.contract.clone(), Box::new(Plain)))
+            Role::Follower(f) => {
+                let cfg = &followers[f];
+                let service = DataService::new(name, TableId::follower(f), cfg.service.clone(), Box::new(Plain));
+                Node::new(match &cfg.side_effect {
+                    // The stream is named after the follower, so adding one
+                    // leaves every other follower's offsets as they were.
+                    Some(e) => service.with_side_effect(
+                        e.clone(),
+                        scenario.customers,
+                        &mut factory.stream(&format!("{name}/offsets")),
+                    ),
+                    None => service,
+                })
             }
-            NodeName::Billing => {
-                Node::new(DataService::new(TableKind::Billing, svc.billing.clone(), Box::new(Plain)).with_billing(
-                    scenario.billing.clone(),
-                    scenario.customers,
-                    &mut factory.stream("billing/offsets"),
-                ))
-            }
-            NodeName::Orchestrator | NodeName::Broker | NodeName::Sync => {
-                plugin.component(name, &env).unwrap_or_else(|| Node::new(Idle))
+            Role::Orchestrator | Role::Broker | Role::Sync => {
+                plugin.component(role, &env).unwrap_or_else(|| Node::new(Idle))
             }
         };
-        let id = sim.add_node(name.name(), node);
-        debug_assert_eq!(id, name.id());
+        let id = sim.add_node(name, node);
+        debug_assert_eq!(id.index(), i);
     }
     sim.network_mut().set_default_link(scenario.network.default.clone());
     for l in &scenario.network.links {
         // Validated above: both ends are node names.
-        let (Ok(from), Ok(to)) = (l.from.parse::<NodeName>(), l.to.parse::<NodeName>()) else {
+        let (Ok(from), Ok(to)) = (topology.lookup(&l.from), topology.lookup(&l.to)) else {
             unreachable!("Scenario::validate checks link ends")
         };
-        sim.network_mut().set_link(from.id(), to.id(), l.link.clone());
+        sim.network_mut().set_link(from, to, l.link.clone());
     }
     sim.install_faults(&scenario.fault_plan(), scenario.horizon())?;
     Ok(Built { sim, pattern: plugin.name() })

@@ -1,10 +1,11 @@
-//! The three data services of the book: Customer Profile, Support Contract
-//! and Billing Payment.
+//! The data services: the source (the book's Customer Profile) and every
+//! follower (the book's Support Contract and Billing Payment).
 //!
 //! Each service owns one table and serves requests with a pool of workers
 //! ([`Workers`]). A data service knows no pattern: it executes database
-//! operations, consumes broker deliveries idempotently, and, for Billing,
-//! charges every customer once per billing period; a delete trigger can
+//! operations, consumes broker deliveries idempotently, and, with a side
+//! effect (the book's Billing charge), acts on every row once per period;
+//! a delete trigger can
 //! fill a change table, a database feature a pattern may install
 //! ([`DataService::with_change_table`]). What the source service (the
 //! book's Profile) does around its delete is the pattern's business: a
@@ -16,9 +17,10 @@ use std::sync::Arc;
 use rand::Rng;
 use sim_core::{Component, NodeId, SimDuration, SimRng, SimTime};
 
-use crate::config::{BillingConfig, ServiceConfig};
+use crate::config::{ServiceConfig, SideEffectConfig};
 use crate::ctx::Ctx;
-use crate::msg::{unexpected, CallId, CustomerId, Msg, Op, RequestId, TableKind, Work};
+use crate::msg::{unexpected, CallId, CustomerId, Msg, Op, RequestId, Work};
+use crate::topology::TableId;
 use crate::workers::Workers;
 use crate::world::World;
 
@@ -65,10 +67,10 @@ pub struct Plain;
 
 impl Source for Plain {}
 
-/// Billing's charging schedule.
+/// A side effect's schedule: each row once per period, at its own offset.
 #[derive(Debug)]
-struct BillingCycle {
-    cfg: BillingConfig,
+struct SideEffectCycle {
+    cfg: SideEffectConfig,
     /// `(offset within the period, customer)`, sorted.
     offsets: Vec<(SimDuration, CustomerId)>,
     /// Next entry of `offsets` to charge, and the period it belongs to.
@@ -78,7 +80,7 @@ struct BillingCycle {
     last_charged: Vec<u64>,
 }
 
-impl BillingCycle {
+impl SideEffectCycle {
     fn due(&self) -> Option<SimTime> {
         let (offset, _) = *self.offsets.get(self.cursor)?;
         let start = self.cfg.period.as_nanos().checked_mul(self.period)?;
@@ -89,8 +91,8 @@ impl BillingCycle {
 /// What every data service has: its table, its workers, its consumers' memory.
 #[derive(Debug)]
 pub struct DataCore {
-    table: TableKind,
-    name: &'static str,
+    table: TableId,
+    name: String,
     cfg: ServiceConfig,
     workers: Workers,
     /// Durable: events already applied, by id (idempotent consumer).
@@ -100,10 +102,10 @@ pub struct DataCore {
     /// Durable: per customer, the newest fencing token applied (fenced
     /// sagas only; a customer appears once a fenced operation reached it).
     fences: std::collections::BTreeMap<CustomerId, u64>,
-    billing: Option<BillingCycle>,
+    side_effect: Option<SideEffectCycle>,
 }
 
-/// One of the three data services, with the pattern's hook.
+/// A data service (the source or a follower), with the pattern's hook.
 #[derive(Debug)]
 pub struct DataService {
     core: DataCore,
@@ -135,7 +137,7 @@ impl DataCore {
 
     fn start(&mut self, ctx: &mut Ctx<'_>, work: Work) {
         let d = self.service_time(ctx, &work);
-        crate::workers::begin(ctx, self.name, work, d);
+        crate::workers::begin(ctx, work, d);
     }
 
     fn submit(&mut self, ctx: &mut Ctx<'_>, work: Work) {
@@ -293,23 +295,29 @@ impl DataCore {
 
     fn charge_due(&mut self, ctx: &mut Ctx<'_>) {
         let now = ctx.now();
-        let Some(b) = self.billing.as_mut() else { return };
+        let table = self.table;
+        let Some(b) = self.side_effect.as_mut() else { return };
         let w = ctx.state_mut();
         while let Some(due) = b.due() {
             if due > now {
                 break;
             }
             let c = b.offsets[b.cursor].1;
-            if w.present(TableKind::Billing, c) {
-                w.counters.charges += 1;
-                if b.last_charged[c as usize] == b.period + 1 {
-                    w.counters.double_charges += 1;
-                }
+            if w.present(table, c) {
+                let double = b.last_charged[c as usize] == b.period + 1;
                 b.last_charged[c as usize] = b.period + 1;
-                if w.told_unsubscribed(c, now) {
-                    w.counters.charges_after_unsubscribe += 1;
-                    w.counters.charged_after_unsubscribe_cents += b.cfg.price_cents;
-                }
+                let anomaly = w.told_unsubscribed(c, now);
+                let cost = if anomaly { b.cfg.cost_cents } else { 0 };
+                let tally = &mut w.side_effects[table.index()];
+                tally.actions += 1;
+                tally.doubles += u64::from(double);
+                tally.after_unsubscribe += u64::from(anomaly);
+                tally.cost_cents += cost;
+                let counters = &mut w.counters;
+                counters.charges += 1;
+                counters.double_charges += u64::from(double);
+                counters.charges_after_unsubscribe += u64::from(anomaly);
+                counters.charged_after_unsubscribe_cents += cost;
             }
             b.cursor += 1;
             if b.cursor == b.offsets.len() {
@@ -324,9 +332,9 @@ impl DataCore {
 }
 
 impl DataService {
-    /// A service owning `table`, with the pattern's hook `source`.
-    pub fn new(table: TableKind, cfg: ServiceConfig, source: Box<dyn Source>) -> Self {
-        let name = table.owner().name();
+    /// A service called `name` owning `table`, with the pattern's hook `source`.
+    pub fn new(name: &str, table: TableId, cfg: ServiceConfig, source: Box<dyn Source>) -> Self {
+        let name = name.to_string();
         let workers = Workers::new(cfg.workers);
         let core = DataCore {
             table,
@@ -336,7 +344,7 @@ impl DataService {
             processed: Vec::new(),
             changes: None,
             fences: Default::default(),
-            billing: None,
+            side_effect: None,
         };
         DataService { core, source }
     }
@@ -354,14 +362,15 @@ impl DataService {
         self.core.pending_changes()
     }
 
-    /// Makes this service charge every customer once per period, at offsets
-    /// drawn uniformly within the period from `rng`.
-    pub fn with_billing(mut self, cfg: BillingConfig, customers: u32, rng: &mut SimRng) -> Self {
+    /// Makes this service act on every customer's row once per period (the
+    /// book's Billing charge), at offsets drawn uniformly within the period
+    /// from `rng`.
+    pub fn with_side_effect(mut self, cfg: SideEffectConfig, customers: u32, rng: &mut SimRng) -> Self {
         let mut offsets: Vec<(SimDuration, CustomerId)> =
             (0..customers).map(|c| (SimDuration::from_nanos(rng.random_range(0..cfg.period.as_nanos())), c)).collect();
         offsets.sort_unstable();
-        self.core.billing =
-            Some(BillingCycle { cfg, offsets, cursor: 0, period: 0, last_charged: vec![0; customers as usize] });
+        self.core.side_effect =
+            Some(SideEffectCycle { cfg, offsets, cursor: 0, period: 0, last_charged: vec![0; customers as usize] });
         self
     }
 
@@ -391,7 +400,7 @@ impl DataService {
                 }
             }
             Work::Consume { delivery, broker } => core.consume(ctx, delivery, broker),
-            Work::Persist { .. } => unexpected(core.name, &Msg::Done(work)),
+            Work::Persist { .. } => unexpected(&core.name, &Msg::Done(work)),
         }
     }
 }
@@ -400,7 +409,7 @@ impl Component<World> for DataService {
     type Msg = Msg;
 
     fn on_start(&mut self, ctx: &mut Ctx<'_>) {
-        if self.core.billing.is_some() {
+        if self.core.side_effect.is_some() {
             self.core.charge_due(ctx);
         }
     }
@@ -425,8 +434,8 @@ impl Component<World> for DataService {
 
     fn on_restart(&mut self, ctx: &mut Ctx<'_>) {
         self.source.on_restart(&mut self.core, ctx);
-        if self.core.billing.is_some() {
-            // Billing catches up on the charges it missed while it was down.
+        if self.core.side_effect.is_some() {
+            // The service catches up on the actions it missed while it was down.
             self.core.charge_due(ctx);
         }
     }

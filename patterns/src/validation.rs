@@ -22,11 +22,11 @@ use statrs::distribution::{ContinuousCDF, Normal, StudentsT};
 
 use crate::background_sync::SyncConfig;
 use crate::config::Scenario;
-use crate::node::NodeName;
 use crate::orchestrated::OrchestratedConfig;
 use crate::pattern::PatternConfig;
 use crate::report::RunReport;
 use crate::scenario::{build, run, RunOptions};
+use crate::topology::Role;
 use crate::world::Outcome;
 
 /// The resolution every case must have: it must tell the simulator apart
@@ -295,7 +295,8 @@ pub fn little(seed: u64) -> ValidationRow {
                 break;
             }
             built.sim.run_until(t);
-            let pool = built.sim.component(NodeName::Profile.id()).service().workers().expect("profile has workers");
+            let pool =
+                built.sim.component(s.topology().id(Role::Source)).service().workers().expect("profile has workers");
             sum += f64::from(pool.busy()) + pool.waiting() as f64;
             k += 1;
         }
@@ -364,8 +365,8 @@ pub fn retries(seed: u64) -> ValidationRow {
     s.workload.drain = SimDuration::from_mins(10);
     s.workload.client_timeout = SimDuration::from_hours(1);
     s.network.links.push(crate::config::LinkOverride {
-        from: NodeName::Orchestrator.name().into(),
-        to: NodeName::Contract.name().into(),
+        from: "orchestrator".into(),
+        to: "contract".into(),
         link: LinkConfig { loss: p_loss, ..s.network.default.clone() },
     });
     // Enough retries that the truncated law is the geometric one (p^21 ~ 2e-15).

@@ -13,10 +13,11 @@ use crate::ctx::Ctx;
 use crate::msg::{Msg, Work};
 use crate::world::TimelineEvent;
 
-/// Starts `work` on a worker of `node` for `d`: records the span on the
+/// Starts `work` on a worker of the current node for `d`: records the span on the
 /// timeline (when one is kept) and schedules the work's completion.
-pub fn begin(ctx: &mut Ctx<'_>, node: &'static str, work: Work, d: SimDuration) {
+pub fn begin(ctx: &mut Ctx<'_>, work: Work, d: SimDuration) {
     let start = ctx.now();
+    let node = ctx.id();
     ctx.state_mut().log(|| TimelineEvent::Span { node, name: work.label(), customer: work.customer(), start, dur: d });
     ctx.schedule_after(d, Msg::Done(work));
 }
@@ -184,11 +185,11 @@ mod tests {
         w.submit(work(0), t(0));
         w.finish(t(10));
         let mut q = w.stats().clone();
-        assert_eq!(crate::invariants::check(&crate::World::new(1), &Default::default(), [("p", &q)], t(10)), vec![]);
+        assert_eq!(crate::invariants::check(&crate::World::new(1, 3), &Default::default(), [("p", &q)], t(10)), vec![]);
         // An arrival recorded 3 ns late: the unit's time in system shrinks,
         // the occupancy integral does not.
         q.sum_arrival_ns += 3;
-        let v = crate::invariants::check(&crate::World::new(1), &Default::default(), [("p", &q)], t(10));
+        let v = crate::invariants::check(&crate::World::new(1, 3), &Default::default(), [("p", &q)], t(10));
         assert_eq!(v, vec![crate::Violation::LittlesLaw { service: "p".into(), area_ns: 10, sojourn_ns: 7 }]);
         assert_eq!(v[0].promise(), crate::promises::Promise::Accounting);
     }

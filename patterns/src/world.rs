@@ -1,4 +1,4 @@
-//! The model state of one run: the three tables and what the run measures.
+//! The model state of one run: the tables and what the run measures.
 //!
 //! The simulation owns the one [`World`] and lends it to whichever handler
 //! runs ([`sim_core::Context::state_mut`]), so no borrow can clash.
@@ -13,7 +13,8 @@ use std::num::NonZeroU32;
 use serde::{Deserialize, Serialize};
 use sim_core::{SimDuration, SimTime};
 
-use crate::msg::{CustomerId, RequestId, TableKind};
+use crate::msg::{CustomerId, RequestId};
+use crate::topology::TableId;
 
 /// What the user was told.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,44 +41,49 @@ pub struct RequestRecord {
     pub answered: Option<SimTime>,
     /// What the user was told.
     pub outcome: Outcome,
-    /// When each table's row was (last) deleted; `None` while the row exists.
-    pub deleted: [Option<SimTime>; 3],
+    /// When each table's row was (last) deleted, by [`TableId::index`]
+    /// (the source's first); `None` while the row exists.
+    pub deleted: Vec<Option<SimTime>>,
     /// Whether a compensation re-inserted any of the rows.
     pub restored: bool,
     /// When the saga decided to compensate (orchestrated pattern): which
-    /// tables' deletes it knew had happened (replied). A row of another
-    /// table that is gone at the end went by a call the saga gave up on:
-    /// a late delete.
-    pub compensated_knowing: Option<[bool; 3]>,
+    /// tables' deletes it knew had happened (replied), by table index. A
+    /// row of another table that is gone at the end went by a call the saga
+    /// gave up on: a late delete.
+    pub compensated_knowing: Option<Vec<bool>>,
 }
 
 /// The consistency lags of one customer told "unsubscribed".
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Lags {
-    /// From the answer until the Contract and Billing rows were both gone
-    /// (zero if they went before the answer, as in the orchestrated pattern).
+    /// From the answer until every follower's row was gone (zero if they
+    /// went before the answer, as in the orchestrated pattern).
     pub from_answer: SimDuration,
-    /// From the Profile deletion until the last row went.
+    /// From the source's (Profile's) deletion until the last row went.
     pub from_profile: SimDuration,
 }
 
 impl RequestRecord {
-    /// When the last of the three rows went, if all three are gone.
+    /// When the last of the customer's rows went, if all are gone.
     pub fn consistent_at(&self) -> Option<SimTime> {
-        let [p, c, b] = self.deleted;
-        Some(p?.max(c?).max(b?))
+        self.deleted.iter().try_fold(SimTime::ZERO, |m, d| Some(m.max((*d)?)))
     }
 
-    /// The lags of a customer told "unsubscribed" whose three rows are all
-    /// gone; `None` for anyone else. The one definition every output uses.
+    /// When the last follower's row went, if all are gone.
+    fn followers_done_at(&self) -> Option<SimTime> {
+        self.deleted[1..].iter().try_fold(SimTime::ZERO, |m, d| Some(m.max((*d)?)))
+    }
+
+    /// The lags of a customer told "unsubscribed" whose rows are all gone;
+    /// `None` for anyone else. The one definition every output uses.
     pub fn lags(&self) -> Option<Lags> {
         if self.outcome != Outcome::Ok {
             return None;
         }
         let (told, done) = (self.answered?, self.consistent_at()?);
-        let [profile, contract, billing] = self.deleted;
-        let others = contract?.max(billing?);
-        Some(Lags { from_answer: others.saturating_since(told), from_profile: done.saturating_since(profile?) })
+        let others = self.followers_done_at()?;
+        let source = self.deleted[TableId::SOURCE.index()]?;
+        Some(Lags { from_answer: others.saturating_since(told), from_profile: done.saturating_since(source) })
     }
 }
 
@@ -117,13 +123,15 @@ pub struct Counters {
     pub sync_failed_runs: u64,
     /// Rows re-inserted by a compensation (the only way a row comes back).
     pub rows_restored: u64,
-    /// Charges made.
+    /// Side-effect actions taken (the book's Billing charges), over every
+    /// follower; [`World::side_effects`] has them per follower.
     pub charges: u64,
-    /// Charges made after the customer was told "you will no longer be billed".
+    /// Of those, actions after the customer was told "you will no longer be
+    /// billed": anomalies.
     pub charges_after_unsubscribe: u64,
-    /// Their amount, in cents.
+    /// Their cost, in cents.
     pub charged_after_unsubscribe_cents: u64,
-    /// Customers charged twice for one billing period.
+    /// Rows acted on twice in one period.
     pub double_charges: u64,
     /// Deletes that found no row (idempotent replays).
     pub idempotent_noops: u64,
@@ -139,7 +147,7 @@ pub enum TimelineEvent {
     /// A service worked on something from `start` for `dur`.
     Span {
         /// The node.
-        node: &'static str,
+        node: sim_core::NodeId,
         /// What it did.
         name: &'static str,
         /// The customer, when the work is about one.
@@ -172,7 +180,7 @@ pub enum TimelineEvent {
     /// A row was deleted, or restored by a compensation.
     Row {
         /// The table.
-        table: TableKind,
+        table: TableId,
         /// The customer.
         customer: CustomerId,
         /// The customer's request, if any.
@@ -199,11 +207,29 @@ impl RequestSlot {
     }
 }
 
+/// One follower's side effect, counted.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SideEffectTally {
+    /// Actions taken.
+    pub actions: u64,
+    /// Actions after the customer was told they left: anomalies.
+    pub after_unsubscribe: u64,
+    /// The anomalies' cost, in cents.
+    pub cost_cents: u64,
+    /// Rows acted on twice in one period.
+    pub doubles: u64,
+}
+
 /// The tables and the measurements.
 #[derive(Debug)]
 pub struct World {
-    tables: [Vec<bool>; 3],
-    rows: [u32; 3],
+    tables: usize,
+    /// Customer-major: customer `c`'s row in table `t` is at `c * tables + t`,
+    /// so one customer's rows share a cache line.
+    present: Vec<bool>,
+    /// Per customer, how many of its rows exist.
+    present_count: Vec<u8>,
+    rows: Vec<u32>,
     inconsistent: u32,
     /// `(time, inconsistent customers)` at every change.
     pub series: Vec<(SimTime, u32)>,
@@ -213,21 +239,32 @@ pub struct World {
     request_of: Vec<RequestSlot>,
     /// The counters.
     pub counters: Counters,
+    /// Side effects by table index (the source's, and followers' without
+    /// one, stay zero).
+    pub side_effects: Vec<SideEffectTally>,
     /// The timeline, when recorded.
     pub timeline: Option<Vec<TimelineEvent>>,
 }
 
 impl World {
-    /// `customers` subscribed customers, each with a row in all three tables.
-    pub fn new(customers: u32) -> Self {
+    /// `customers` subscribed customers, each with a row in each of `tables`
+    /// tables (the source's and one per follower).
+    ///
+    /// # Panics
+    /// Unless there are 2 to 65 tables.
+    pub fn new(customers: u32, tables: usize) -> Self {
+        assert!((2..=crate::topology::MAX_FOLLOWERS + 1).contains(&tables), "{tables} tables");
         World {
-            tables: [vec![true; customers as usize], vec![true; customers as usize], vec![true; customers as usize]],
-            rows: [customers; 3],
+            tables,
+            present: vec![true; customers as usize * tables],
+            present_count: vec![tables as u8; customers as usize],
+            rows: vec![customers; tables],
             inconsistent: 0,
             series: vec![(SimTime::ZERO, 0)],
             requests: Vec::new(),
             request_of: vec![RequestSlot::default(); customers as usize],
             counters: Counters::default(),
+            side_effects: vec![SideEffectTally::default(); tables],
             timeline: None,
         }
     }
@@ -237,37 +274,49 @@ impl World {
         self.request_of.len() as u32
     }
 
+    /// The number of tables.
+    pub fn tables(&self) -> usize {
+        self.tables
+    }
+
     /// Rows in a table.
-    pub fn rows(&self, t: TableKind) -> u32 {
+    pub fn rows(&self, t: TableId) -> u32 {
         self.rows[t.index()]
     }
 
     /// Whether the customer has a row in the table.
-    pub fn present(&self, t: TableKind, c: CustomerId) -> bool {
-        self.tables[t.index()][c as usize]
+    pub fn present(&self, t: TableId, c: CustomerId) -> bool {
+        self.present[c as usize * self.tables + t.index()]
     }
 
-    /// Customers whose three rows disagree right now.
+    /// Whether the customer has lost a row in any table.
+    pub fn any_absent(&self, c: CustomerId) -> bool {
+        usize::from(self.present_count[c as usize]) != self.tables
+    }
+
+    /// Customers whose rows disagree right now.
     pub fn inconsistent(&self) -> u32 {
         self.inconsistent
     }
 
     fn is_inconsistent(&self, c: CustomerId) -> bool {
-        let c = c as usize;
-        let p = self.tables[0][c];
-        p != self.tables[1][c] || p != self.tables[2][c]
+        let n = usize::from(self.present_count[c as usize]);
+        n != 0 && n != self.tables
     }
 
-    fn set(&mut self, t: TableKind, c: CustomerId, present: bool, now: SimTime) -> bool {
-        if self.tables[t.index()][c as usize] == present {
+    fn set(&mut self, t: TableId, c: CustomerId, present: bool, now: SimTime) -> bool {
+        let slot = c as usize * self.tables + t.index();
+        if self.present[slot] == present {
             return false;
         }
         let before = self.is_inconsistent(c);
-        self.tables[t.index()][c as usize] = present;
+        self.present[slot] = present;
         if present {
             self.rows[t.index()] += 1;
+            self.present_count[c as usize] += 1;
         } else {
             self.rows[t.index()] -= 1;
+            self.present_count[c as usize] -= 1;
         }
         let after = self.is_inconsistent(c);
         if before != after {
@@ -296,7 +345,7 @@ impl World {
         }
     }
 
-    fn log_row(&mut self, table: TableKind, customer: CustomerId, deleted: bool, at: SimTime) {
+    fn log_row(&mut self, table: TableId, customer: CustomerId, deleted: bool, at: SimTime) {
         if self.timeline.is_some() {
             let req = self.request_of.get(customer as usize).and_then(|s| s.get());
             self.log(|| TimelineEvent::Row { table, customer, req, deleted, at });
@@ -304,7 +353,7 @@ impl World {
     }
 
     /// Deletes a row. Returns whether there was one.
-    pub fn delete(&mut self, t: TableKind, c: CustomerId, now: SimTime) -> bool {
+    pub fn delete(&mut self, t: TableId, c: CustomerId, now: SimTime) -> bool {
         let changed = self.set(t, c, false, now);
         if changed {
             self.log_row(t, c, true, now);
@@ -321,14 +370,14 @@ impl World {
 
     /// Records that the customer's saga compensates, knowing of the deletes
     /// in `confirmed` (by table index).
-    pub fn begin_compensation(&mut self, c: CustomerId, confirmed: [bool; 3]) {
+    pub fn begin_compensation(&mut self, c: CustomerId, confirmed: Vec<bool>) {
         if let Some(r) = self.request_mut_of(c) {
             r.compensated_knowing = Some(confirmed);
         }
     }
 
     /// Re-inserts a row through a compensation. Returns whether it was missing.
-    pub fn restore(&mut self, t: TableKind, c: CustomerId, now: SimTime) -> bool {
+    pub fn restore(&mut self, t: TableId, c: CustomerId, now: SimTime) -> bool {
         let changed = self.set(t, c, true, now);
         if changed {
             self.log_row(t, c, false, now);
@@ -349,7 +398,7 @@ impl World {
             arrival,
             answered: None,
             outcome: Outcome::Pending,
-            deleted: [None; 3],
+            deleted: vec![None; self.tables],
             restored: false,
             compensated_knowing: None,
         });
@@ -391,19 +440,20 @@ mod tests {
 
     #[test]
     fn inconsistency_follows_the_tables() {
-        let mut w = World::new(3);
+        let mut w = World::new(3, 3);
+        let [profile, contract, billing] = [TableId::SOURCE, TableId::follower(0), TableId::follower(1)];
         let t = |s| SimTime::from_nanos(s);
         w.new_request(1, t(0));
-        assert!(w.delete(TableKind::Profile, 1, t(1)));
+        assert!(w.delete(profile, 1, t(1)));
         assert_eq!(w.inconsistent(), 1);
-        assert!(!w.delete(TableKind::Profile, 1, t(2)));
-        w.delete(TableKind::Contract, 1, t(3));
+        assert!(!w.delete(profile, 1, t(2)));
+        w.delete(contract, 1, t(3));
         assert_eq!(w.inconsistent(), 1);
-        w.delete(TableKind::Billing, 1, t(4));
+        w.delete(billing, 1, t(4));
         assert_eq!(w.inconsistent(), 0);
         assert_eq!(w.request_of(1).unwrap().consistent_at(), Some(t(4)));
         assert_eq!(w.series, vec![(t(0), 0), (t(1), 1), (t(4), 0)]);
-        w.restore(TableKind::Billing, 1, t(5));
+        w.restore(billing, 1, t(5));
         assert_eq!(w.inconsistent(), 1);
         assert!(w.request_of(1).unwrap().restored);
         assert_eq!(w.request_of(1).unwrap().consistent_at(), None);

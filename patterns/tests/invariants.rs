@@ -4,7 +4,7 @@
 
 use patterns::invariants::{self, Violation};
 use patterns::promises::{broken, Promise};
-use patterns::{build, PatternConfig, RunReport, Scenario, TableKind};
+use patterns::{build, PatternConfig, RunReport, Scenario, TableId};
 use sim_core::{SimDuration, TraceMode};
 
 fn finished() -> (Scenario, PatternConfig, patterns::Built) {
@@ -32,7 +32,7 @@ fn a_row_lost_by_a_customer_who_never_left_is_data_loss() {
     let now = built.sim.now();
     let w = built.sim.state_mut();
     let bystander = (0..w.customers()).find(|&c| w.request_of(c).is_none()).expect("most customers stay");
-    assert!(w.delete(TableKind::Billing, bystander, now));
+    assert!(w.delete(TableId::follower(1), bystander, now));
     let r = RunReport::measure(&s, &p, &built.sim, 11, false);
     assert_eq!(r.violations, vec![Violation::DataLoss { customers: 1, examples: vec![bystander] }]);
     assert_eq!(r.data_loss, 1);

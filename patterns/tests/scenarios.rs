@@ -211,7 +211,7 @@ fn a_billing_outage_between_sync_runs_changes_nothing_for_background_sync() {
     let with = go(&billing_down(), sync.clone());
     let without = go(&small(), sync);
     assert_eq!(with.inconsistent_at_end, 0);
-    let rows = |r: &RunReport| r.request_log.iter().map(|x| x.deleted).collect::<Vec<_>>();
+    let rows = |r: &RunReport| r.request_log.iter().map(|x| x.deleted.clone()).collect::<Vec<_>>();
     assert_eq!(rows(&with), rows(&without));
     let last = with.request_log.iter().filter_map(|x| x.consistent_at()).max().unwrap();
     assert!(last >= t("1h") && last < t("1h5m"), "converged at {last}");
