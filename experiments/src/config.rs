@@ -528,10 +528,11 @@ pub(crate) fn numeric(v: &Value) -> Option<f64> {
 
 /// The bundled configs folder, next to this crate's sources.
 /// The bundled experiments, embedded in the binary: `(name, config text)`.
-pub(crate) const BUNDLED: [(&str, &str); 9] = [
+pub(crate) const BUNDLED: [(&str, &str); 10] = [
     ("baseline", BASELINE),
     ("broker-outage", include_str!("../configs/broker-outage.toml")),
     ("failures", include_str!("../configs/failures.toml")),
+    ("fan-out", include_str!("../configs/fan-out.toml")),
     ("latency", include_str!("../configs/latency.toml")),
     ("load", include_str!("../configs/load.toml")),
     ("max-throughput", include_str!("../configs/max-throughput.toml")),

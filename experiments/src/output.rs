@@ -104,10 +104,11 @@ pub(crate) fn write_all(dir: &Path, exp: &Experiment, results: &[(Job, RunReport
     write_csv(&dir.join("timeseries.csv"), timeseries(exp, results))?;
     write_csv(&dir.join("cdf.csv"), cdfs(exp, results))?;
     write_csv(&dir.join("faults.csv"), faults(results))?;
-    // Only configs that name their followers get the per-follower file:
-    // the book's one side effect (Billing's charge) is already in the
-    // summary's charge columns, and its result folders stay as they were.
-    if exp.points.iter().any(|p| !p.scenario.followers.is_empty()) {
+    // Only configs that give their own followers side effects get the
+    // per-follower file: the book's one side effect (Billing's charge) is
+    // already in the summary's charge columns, and its result folders stay
+    // as they were.
+    if exp.points.iter().any(|p| p.scenario.followers.iter().any(|f| f.side_effect.is_some())) {
         write_csv(&dir.join("side_effects.csv"), side_effect_rows(exp, results))?;
     }
     let rows: u64 = results.iter().map(|(_, r)| r.request_log.len() as u64).sum();

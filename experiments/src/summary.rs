@@ -66,7 +66,7 @@ pub(crate) fn table(exp: &Experiment, results: &[(Job, RunReport)]) -> String {
         out.push('\n');
     }
     out.push_str(&format!(
-        "means over {} replication(s); lag = answer until Contract and Billing rows are gone; inconsistent = customers whose rows disagree after the drain\n",
+        "means over {} replication(s); lag = answer until every follower's row is gone; inconsistent = customers whose rows disagree after the drain\n",
         exp.replications
     ));
     out

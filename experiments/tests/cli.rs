@@ -474,6 +474,52 @@ fn trace_writes_chrome_trace_events_in_virtual_time() {
     assert_eq!(names.iter().filter(|n| n.ends_with("row deleted")).count(), 9);
 }
 
+/// 32 followers validate, run, and show in the trace: one track per
+/// follower, named from the config, each with its own row's deletion.
+#[test]
+fn thirty_two_followers_run_and_trace_on_their_own_tracks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = write(
+        tmp.path(),
+        "wide.toml",
+        "name = \"wide\"\ncustomers = 500\nreplications = 1\n[workload]\nrate_per_s = 1.0\nduration = \"2m\"\n\
+         drain = \"70m\"\nat = [{ at = \"1m\", customer = 123 }]\n\
+         [[followers]]\nname = \"svc\"\ntable = \"rows\"\ncount = 32\n",
+    );
+    let cfg = cfg.to_str().unwrap();
+    let r = ecsim(&["validate", cfg], tmp.path());
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let run = tmp.path().join("run");
+    let r = ecsim(&["run", cfg, "--quiet", "--out", run.to_str().unwrap()], tmp.path());
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let rows = summary_rows(&run.join("summary.csv"));
+    assert_eq!(rows.len(), 3);
+    for row in &rows {
+        assert_eq!(row["inconsistent_at_end"], "0", "{row:?}");
+        assert_eq!(row["answered_ok"], "1", "{row:?}");
+    }
+    let dir = tmp.path().join("traces");
+    let r = ecsim(&["trace", cfg, "--customer", "123", "--out", dir.to_str().unwrap()], tmp.path());
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("trace-customer-123.json")).unwrap()).unwrap();
+    let events = v["traceEvents"].as_array().unwrap();
+    for pid in 1..=3u64 {
+        let of = |ph: &'static str| events.iter().filter(move |e| e["ph"] == ph && e["pid"].as_u64() == Some(pid));
+        let tracks: std::collections::BTreeMap<u64, String> = of("M")
+            .filter(|e| e["name"] == "thread_name")
+            .map(|e| (e["tid"].as_u64().unwrap(), e["args"]["name"].as_str().unwrap().to_string()))
+            .collect();
+        assert_eq!(tracks.len(), 37, "client, profile, 32 followers, orchestrator, broker, sync");
+        for k in 1..=32u64 {
+            let tid = tracks.iter().find(|(_, n)| **n == format!("svc{k}")).map(|(t, _)| *t).expect("a track");
+            let deleted =
+                of("X").any(|e| e["tid"].as_u64() == Some(tid) && e["name"] == format!("rows{k} row deleted"));
+            assert!(deleted, "pattern {pid}: no deletion of rows{k} on svc{k}'s track");
+        }
+    }
+}
+
 #[test]
 fn sharded_sweeps_merge_byte_identical_and_name_missing_shards() {
     let tmp = tempfile::tempdir().unwrap();

@@ -21,8 +21,8 @@ use sim_core::{Dist, LinkConfig, RngFactory, SimDuration, SimTime, TraceMode};
 use statrs::distribution::{ContinuousCDF, Normal, StudentsT};
 
 use crate::background_sync::SyncConfig;
-use crate::config::Scenario;
-use crate::orchestrated::OrchestratedConfig;
+use crate::config::{FollowerConfig, Scenario};
+use crate::orchestrated::{OrchestratedConfig, Order};
 use crate::pattern::PatternConfig;
 use crate::report::RunReport;
 use crate::scenario::{build, run, RunOptions};
@@ -416,6 +416,100 @@ pub fn billing_anomaly(seed: u64) -> ValidationRow {
     )
 }
 
+/// Followers in the fan-out cases.
+pub const FAN_OUT: u32 = 8;
+
+/// Mean follower service time in the fan-out cases (mu = 10/s).
+const FAN_OUT_SERVICE: SimDuration = SimDuration::from_millis(100);
+
+/// The source's constant service time in the fan-out cases.
+const FAN_OUT_SOURCE: SimDuration = SimDuration::from_millis(10);
+
+/// A fan-out scenario: the orchestrator calls [`FAN_OUT`] followers with
+/// exponential service times of mean 1/mu, at a load low enough that no
+/// call waits for a worker, with no network delay and no timeouts, so a
+/// saga's response time is the source's time plus its calls' times.
+fn fan_out_scenario(requests: u32, error_rate: f64) -> Scenario {
+    let mut s = Scenario { customers: requests, ..Default::default() };
+    s.workload.rate_per_s = 2.0;
+    s.workload.duration = SimDuration::from_secs_f64(1.5 * f64::from(requests) / s.workload.rate_per_s);
+    s.workload.drain = SimDuration::from_mins(10);
+    s.workload.client_timeout = SimDuration::from_hours(1000);
+    s.network.default = LinkConfig::with_latency(Dist::constant(SimDuration::ZERO));
+    s.services.profile.request_time = Dist::constant(FAN_OUT_SOURCE);
+    s.services.orchestrator.request_time = Dist::constant(SimDuration::ZERO);
+    s.services.orchestrator.workers = 1_000;
+    let mut f =
+        FollowerConfig { name: Some("svc".into()), table: Some("rows".into()), count: FAN_OUT, ..Default::default() };
+    f.service.workers = 1_000;
+    f.service.request_time = Dist::exponential(FAN_OUT_SERVICE);
+    f.service.error_rate = error_rate;
+    s.followers = vec![f];
+    s
+}
+
+/// The N-th harmonic number.
+pub fn harmonic(n: u32) -> f64 {
+    (1..=n).map(|k| 1.0 / f64::from(k)).sum()
+}
+
+/// Orchestrated fan-out to N followers at low load, with follower service
+/// times Exp(mu): in parallel, the response is the source's time plus
+/// E\[max of N Exp(mu)\] = H_N / mu; serially, plus N / mu.
+pub fn fan_out(order: Order, seed: u64) -> ValidationRow {
+    let s = fan_out_scenario(5_000, 0.0);
+    let cfg = OrchestratedConfig { order, call_timeout: SimDuration::from_hours(1), ..Default::default() };
+    let p = PatternConfig::Orchestrated(cfg);
+    let rt = response_times(&s, &p, seed);
+    let mean = |mu: f64| {
+        let calls = match order {
+            Order::Parallel => harmonic(FAN_OUT) / mu,
+            Order::Serial => f64::from(FAN_OUT) / mu,
+        };
+        FAN_OUT_SOURCE.as_secs_f64() + calls
+    };
+    let mu = 1.0 / FAN_OUT_SERVICE.as_secs_f64();
+    let (name, law) = match order {
+        Order::Parallel => ("parallel", "H_N/mu"),
+        Order::Serial => ("serial", "N/mu"),
+    };
+    ValidationRow::new(
+        format!("orchestrated {name} fan-out to {FAN_OUT} followers, Exp(mu) service, source + {law}"),
+        "mean response time (s)",
+        Estimate::of_iid(&rt),
+        mean(mu),
+        mean(mu / (1.0 + RESOLUTION)),
+        rt.len() as u64,
+    )
+}
+
+/// Orchestrated parallel fan-out to N followers, each call failing with
+/// probability p and retried r times: a saga compensates when some
+/// follower's call fails every attempt, with probability 1 - (1 - p^(r+1))^N.
+pub fn fan_out_compensation(seed: u64) -> ValidationRow {
+    let (p_fail, retries) = (0.2, 1);
+    let s = fan_out_scenario(20_000, p_fail);
+    let cfg = OrchestratedConfig {
+        max_retries: retries,
+        backoff: SimDuration::from_millis(10),
+        call_timeout: SimDuration::from_hours(1),
+        ..Default::default()
+    };
+    let r = run(&s, &PatternConfig::Orchestrated(cfg), seed, RunOptions::default()).expect("valid scenario");
+    let law = |p: f64| 1.0 - (1.0 - p.powi(retries as i32 + 1)).powi(FAN_OUT as i32);
+    let n = r.requests as f64;
+    let share = r.counters.compensations as f64 / n;
+    let expected = law(p_fail);
+    ValidationRow::new(
+        format!("orchestrated fan-out to {FAN_OUT} followers, call error rate {p_fail}, {retries} retry"),
+        "share of sagas compensated",
+        Estimate { mean: share, std_err: (expected * (1.0 - expected) / n).sqrt(), dof: None },
+        expected,
+        law(p_fail * (1.0 + RESOLUTION)),
+        r.requests,
+    )
+}
+
 /// Every case.
 pub fn all(seed: u64) -> Vec<ValidationRow> {
     let mut rows = queues(seed);
@@ -423,6 +517,9 @@ pub fn all(seed: u64) -> Vec<ValidationRow> {
     rows.push(sync_lag(seed));
     rows.push(retries(seed));
     rows.push(billing_anomaly(seed));
+    rows.push(fan_out(Order::Parallel, seed));
+    rows.push(fan_out(Order::Serial, seed));
+    rows.push(fan_out_compensation(seed));
     rows
 }
 

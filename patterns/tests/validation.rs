@@ -3,7 +3,7 @@
 //! Each test runs its cases under every seed in [`SEEDS`] and checks every
 //! interval at once, corrected for their number (Bonferroni): each test's
 //! family-wise false-failure probability is at most [`ALPHA`] = 0.2%, so
-//! at most 1% for the file's five tests, were the seeds drawn afresh. The
+//! at most 1.2% for the file's six tests, were the seeds drawn afresh. The
 //! seeds are fixed, so CI is deterministic; `scripts/validation-seeds.sh`
 //! prints the list and every row.
 //!
@@ -13,6 +13,7 @@
 //! off by 5%, `validation::RESOLUTION`). An interval that could not tell
 //! the two apart would make the check meaningless.
 
+use patterns::orchestrated::Order;
 use patterns::validation::{self, Queue, ValidationRow};
 
 /// The seeds every statistical test runs under.
@@ -82,6 +83,17 @@ fn sync_lag_attempts_per_call_and_late_charges_match_their_laws() {
         rows.push((s, validation::sync_lag(s)));
         rows.push((s, validation::retries(s)));
         rows.push((s, validation::billing_anomaly(s)));
+    }
+    check(rows);
+}
+
+#[test]
+fn orchestrated_fan_out_follows_the_harmonic_serial_and_compensation_laws() {
+    let mut rows = Vec::new();
+    for &s in &SEEDS {
+        rows.push((s, validation::fan_out(Order::Parallel, s)));
+        rows.push((s, validation::fan_out(Order::Serial, s)));
+        rows.push((s, validation::fan_out_compensation(s)));
     }
     check(rows);
 }
