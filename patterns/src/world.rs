@@ -42,8 +42,10 @@ pub struct RequestRecord {
     /// What the user was told.
     pub outcome: Outcome,
     /// When each table's row was (last) deleted, by [`TableId::index`]
-    /// (the source's first); `None` while the row exists.
-    pub deleted: Vec<Option<SimTime>>,
+    /// (the source's first); `None` while the row exists. Inline for up to
+    /// three tables: a delete then touches the record's one cache line,
+    /// not a second allocation.
+    pub deleted: Deletions,
     /// Whether a compensation re-inserted any of the rows.
     pub restored: bool,
     /// When the saga decided to compensate (orchestrated pattern): which
@@ -52,6 +54,9 @@ pub struct RequestRecord {
     /// gave up on: a late delete.
     pub compensated_knowing: Option<Vec<bool>>,
 }
+
+/// A request's per-table deletion times.
+pub type Deletions = smallvec::SmallVec<[Option<SimTime>; 3]>;
 
 /// The consistency lags of one customer told "unsubscribed".
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -398,7 +403,7 @@ impl World {
             arrival,
             answered: None,
             outcome: Outcome::Pending,
-            deleted: vec![None; self.tables],
+            deleted: smallvec::smallvec![None; self.tables],
             restored: false,
             compensated_knowing: None,
         });

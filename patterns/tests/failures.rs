@@ -48,7 +48,7 @@ fn a_timed_out_delete_lands_after_its_compensation_and_leaves_the_customer_incon
     assert_eq!((r.counters.timeouts, r.counters.retries, r.counters.compensations), (3, 2, 1));
     // The pause ends at +13 s and Billing runs the three deferred deletes:
     // the row goes at +14 s, after the compensation, and no one counts it.
-    assert_eq!(rec.deleted, [None, None, Some(t("11h23m14s"))]);
+    assert_eq!(rec.deleted[..], [None, None, Some(t("11h23m14s"))]);
     assert_eq!(r.inconsistent_at_end, 1);
     assert_eq!(r.counters.manual_repairs, 0, "the race is invisible to the saga");
     // ... but not to the measurement: a row went by a call the saga gave up on.
@@ -77,7 +77,7 @@ fn with_fencing_the_late_delete_is_undone_and_the_failure_answer_waits_for_it() 
     // without fencing.
     assert_eq!((rec.outcome, rec.answered), (Outcome::Error, Some(t("11h23m14s"))));
     assert_eq!(plain.request_log[0].answered, Some(t("11h23m8.6s")));
-    assert_eq!(rec.deleted, [None, None, None]);
+    assert_eq!(rec.deleted[..], [None, None, None]);
     assert_eq!((r.late_deletes, r.inconsistent_at_end, r.counters.manual_repairs), (0, 0, 0));
     // The cost: the extra compensation calls to Billing.
     assert!(r.messages_per_request > plain.messages_per_request);
@@ -94,7 +94,7 @@ fn an_orchestrator_crash_loses_its_sagas_and_their_users_time_out() {
     // reaches a dead orchestrator, so Contract and Billing are never called
     // and the user gives up after the 30 s client timeout.
     assert_eq!((rec.outcome, rec.answered), (Outcome::Timeout, Some(t("11h23m30s"))));
-    assert_eq!(rec.deleted, [Some(t("11h23m1s")), None, None]);
+    assert_eq!(rec.deleted[..], [Some(t("11h23m1s")), None, None]);
     assert_eq!(r.kernel.dropped_node_down, 1, "exactly the Profile reply");
     assert_eq!(r.inconsistent_at_end, 1);
     assert_eq!(r.counters.compensations, 0);
@@ -110,7 +110,7 @@ fn a_serial_saga_that_fails_at_contract_never_calls_billing() {
     // +5.2 s and +7.6 s; the saga restores Profile (1 s) and answers at
     // +8.6 s. Billing comes after Contract, so it is never called.
     assert_eq!((rec.outcome, rec.answered), (Outcome::Error, Some(t("11h23m8.6s"))));
-    assert_eq!(rec.deleted, [None, None, None]);
+    assert_eq!(rec.deleted[..], [None, None, None]);
     assert!(rec.restored);
     // One delete and one restore on Profile; nothing on Billing.
     assert_eq!(r.counters.db_ops, 2);
@@ -128,7 +128,7 @@ fn a_late_reply_to_a_timed_out_attempt_still_completes_the_saga() {
     // first attempt's reply at +4 s carries the same call id and completes
     // the saga.
     assert_eq!((rec.outcome, rec.answered), (Outcome::Ok, Some(t("11h23m4s"))));
-    assert_eq!(rec.deleted, [Some(t("11h23m1s")), Some(t("11h23m2s")), Some(t("11h23m4s"))]);
+    assert_eq!(rec.deleted[..], [Some(t("11h23m1s")), Some(t("11h23m2s")), Some(t("11h23m4s"))]);
     assert_eq!((r.counters.timeouts, r.counters.retries), (1, 1));
 }
 
@@ -153,7 +153,7 @@ fn a_billing_pause_delays_event_based_consistency_by_the_pause() {
     // Answered at +1 s; Contract consumes by +2 s; Billing's delivery waits
     // out the pause and is consumed at +21 s, within the 30 s ack timeout.
     assert_eq!(rec.answered, Some(t("11h23m1s")));
-    assert_eq!(rec.deleted, [Some(t("11h23m1s")), Some(t("11h23m2s")), Some(t("11h23m21s"))]);
+    assert_eq!(rec.deleted[..], [Some(t("11h23m1s")), Some(t("11h23m2s")), Some(t("11h23m21s"))]);
     assert_eq!(r.lag_from_answer.max, 20.0);
     assert_eq!(r.counters.redeliveries, 0);
 }
@@ -192,7 +192,7 @@ fn without_an_outbox_an_unconfirmed_publish_is_resent_until_the_broker_confirms(
     // +5, +7 and +9 s. The one at +11 s gets through; both consumers apply
     // it by +12 s.
     assert_eq!(r.counters.publish_retries, 5);
-    assert_eq!(rec.deleted, [Some(t("11h23m1s")), Some(t("11h23m12s")), Some(t("11h23m12s"))]);
+    assert_eq!(rec.deleted[..], [Some(t("11h23m1s")), Some(t("11h23m12s")), Some(t("11h23m12s"))]);
     assert_eq!(r.events_lost, 0);
 }
 
@@ -210,7 +210,7 @@ fn a_consumer_slower_than_the_ack_timeout_applies_the_event_once_yet_ends_in_man
     // deliveries at most). The repair job re-queues it 10 min later, where
     // the same happens again (two more duplicates, one more redelivery and
     // dead letter), and then it is left for a human, though the row is gone.
-    assert_eq!(rec.deleted, [Some(t("11h23m1s")), Some(t("11h23m2s")), Some(t("11h23m2s"))]);
+    assert_eq!(rec.deleted[..], [Some(t("11h23m1s")), Some(t("11h23m2s")), Some(t("11h23m2s"))]);
     let c = &r.counters;
     assert_eq!((c.duplicates, c.redeliveries, c.dead_lettered, c.dlq_repaired), (6, 4, 4, 2));
     assert_eq!(c.manual_repairs, 2);
