@@ -528,9 +528,10 @@ pub(crate) fn numeric(v: &Value) -> Option<f64> {
 
 /// The bundled configs folder, next to this crate's sources.
 /// The bundled experiments, embedded in the binary: `(name, config text)`.
-pub(crate) const BUNDLED: [(&str, &str); 10] = [
+pub(crate) const BUNDLED: [(&str, &str); 11] = [
     ("baseline", BASELINE),
     ("broker-outage", include_str!("../configs/broker-outage.toml")),
+    ("cdc", include_str!("../configs/cdc.toml")),
     ("failures", include_str!("../configs/failures.toml")),
     ("fan-out", include_str!("../configs/fan-out.toml")),
     ("latency", include_str!("../configs/latency.toml")),

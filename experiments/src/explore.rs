@@ -13,6 +13,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use patterns::cdc::CdcConfig;
 use patterns::event_based::EventConfig;
 use patterns::promises::{broken, Promise};
 use patterns::{PatternConfig, Role, RunOptions, Scenario};
@@ -43,8 +44,15 @@ pub(crate) enum FaultItem {
 /// Every node a fault can hit: all but the users.
 fn targets() -> Vec<String> {
     let t = base_scenario().topology();
-    let client = t.id(Role::Client).index();
-    t.names().iter().enumerate().filter(|(i, _)| *i != client).map(|(_, n)| n.clone()).collect()
+    // The tailer is hit by draws of its own (see `draw_mix`), so that the
+    // mixes drawn for the other nodes stay what they were before it existed.
+    let skip = [t.id(Role::Client), t.id(Role::Tailer)];
+    t.names()
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !skip.iter().any(|s| s.index() == *i))
+        .map(|(_, n)| n.clone())
+        .collect()
 }
 
 /// The small scenario every explored run uses.
@@ -75,6 +83,14 @@ pub(crate) fn explored_patterns() -> Vec<PatternConfig> {
         PatternConfig::EventBased(EventConfig {
             outbox: true,
             name: Some("event_based_outbox".into()),
+            ..Default::default()
+        }),
+        // Change data capture keeps its log for a day: no outage here outlasts it.
+        PatternConfig::Cdc(CdcConfig::default()),
+        // ... and for one minute, which a tailer crash can outlast.
+        PatternConfig::Cdc(CdcConfig {
+            retention: SimDuration::from_mins(1),
+            name: Some("cdc_short_retention".into()),
             ..Default::default()
         }),
     ]
@@ -144,6 +160,16 @@ pub(crate) fn draw_mix(seed: u64) -> Vec<FaultItem> {
     }
     if rng.random_bool(0.5) {
         items.push(FaultItem::Reorder);
+    }
+    // The change-data-capture tailer, from a stream of its own: the mixes
+    // above are what they were before it existed.
+    let mut rng = RngFactory::new(seed).stream("explore/tailer");
+    if rng.random_bool(0.5) {
+        items.push(FaultItem::Spec(FaultSpec::Crash {
+            node: "tailer".into(),
+            at: SimTime::ZERO + secs(&mut rng, 0.0, window),
+            restart_after: Some(secs(&mut rng, 5.0, 180.0)),
+        }));
     }
     items
 }

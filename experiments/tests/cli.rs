@@ -412,6 +412,44 @@ fn explore_finds_the_late_delete_and_fencing_cures_it() {
     }
 }
 
+/// Change data capture with a day of log retention breaks no promise under
+/// the explored faults (source crashes among them); with one minute, a
+/// tailer that falls behind loses events, and the shrunk reproducer shows
+/// it: the lost events are exactly the customers left inconsistent, and a
+/// long retention cures the same faults.
+#[test]
+fn explore_finds_the_tailer_falling_behind_the_log_retention() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("explore");
+    let r =
+        ecsim(&["explore", "--seeds", "40", "--pattern", "cdc", "--quiet", "--out", out.to_str().unwrap()], tmp.path());
+    assert_eq!(r.status.code(), Some(1), "{}", String::from_utf8_lossy(&r.stderr));
+    let rows = summary_rows(&out.join("summary.csv"));
+    let broken = |p: &str| -> u64 {
+        rows.iter().filter(|r| r["pattern"] == p).map(|r| r["violations"].parse::<u64>().unwrap()).sum()
+    };
+    assert_eq!(broken("cdc"), 0, "{rows:?}");
+    assert!(broken("cdc_short_retention") > 0, "{rows:?}");
+    let row = rows.iter().find(|r| r["pattern"] == "cdc_short_retention" && r["promise"] == "convergence").unwrap();
+    let repro = std::fs::read_to_string(out.join(&row["reproducer"])).unwrap();
+    let long = repro.replace("retention = \"1m\"", "retention = \"1d\"");
+    assert_ne!(long, repro);
+    for (name, text) in [("short", repro), ("long", long)] {
+        let cfg = write(tmp.path(), &format!("{name}.toml"), &text);
+        let replay = tmp.path().join(name);
+        let r = ecsim(&["run", cfg.to_str().unwrap(), "--quiet", "--out", replay.to_str().unwrap()], tmp.path());
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        let run = &summary_rows(&replay.join("summary.csv"))[0];
+        let (lost, inconsistent): (u64, u64) =
+            (run["events_lost"].parse().unwrap(), run["inconsistent_at_end"].parse().unwrap());
+        if name == "short" {
+            assert!(lost > 0 && inconsistent == lost, "{run:?}");
+        } else {
+            assert_eq!((lost, inconsistent), (0, 0), "{run:?}");
+        }
+    }
+}
+
 #[test]
 fn trace_writes_chrome_trace_events_in_virtual_time() {
     let tmp = tempfile::tempdir().unwrap();
@@ -510,7 +548,7 @@ fn thirty_two_followers_run_and_trace_on_their_own_tracks() {
             .filter(|e| e["name"] == "thread_name")
             .map(|e| (e["tid"].as_u64().unwrap(), e["args"]["name"].as_str().unwrap().to_string()))
             .collect();
-        assert_eq!(tracks.len(), 37, "client, profile, 32 followers, orchestrator, broker, sync");
+        assert_eq!(tracks.len(), 38, "client, profile, 32 followers, orchestrator, broker, sync, tailer");
         for k in 1..=32u64 {
             let tid = tracks.iter().find(|(_, n)| **n == format!("svc{k}")).map(|(t, _)| *t).expect("a track");
             let deleted =

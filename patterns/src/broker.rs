@@ -8,11 +8,14 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use sim_core::{Component, NodeId, SimTime, TimerId};
+use sim_core::{Component, NodeId, SimTime, Simulation, TimerId};
 
 use crate::config::BrokerConfig;
 use crate::ctx::Ctx;
 use crate::msg::{unexpected, CustomerId, Delivery, Msg, RequestId, Work};
+use crate::node::Node;
+use crate::plugin::Env;
+use crate::topology::TableId;
 use crate::workers::Workers;
 use crate::world::World;
 
@@ -67,6 +70,18 @@ impl Broker {
             dispatch_at: None,
             repair_armed: false,
         }
+    }
+
+    /// Customers the source deleted whose event no broker of `sim`
+    /// persisted: lost on the way (the dual-write gap, a commit log that
+    /// dropped entries before they were read).
+    pub fn unpublished(sim: &Simulation<Node, World>) -> u64 {
+        // The broker is the node that runs a `Broker`.
+        let broker = sim.components().find_map(|(_, n)| n.service().as_any().downcast_ref::<Broker>());
+        let published = |i: usize| broker.is_some_and(|b| b.has_published(i as RequestId));
+        let source = TableId::SOURCE.index();
+        let w = sim.state();
+        w.requests.iter().enumerate().filter(|(i, r)| r.deleted[source].is_some() && !published(*i)).count() as u64
     }
 
     /// Whether the broker durably persisted `event`.
@@ -161,6 +176,13 @@ impl Broker {
         let d = ctx.stretch(d);
         crate::workers::begin(ctx, work, d);
     }
+}
+
+/// A broker with one subscription per follower of `env`'s scenario.
+pub fn for_followers(env: &Env<'_>) -> Node {
+    let t = env.topology;
+    let subscribers = t.follower_tables().map(|f| t.owner(f)).collect();
+    Node::new(Broker::new(env.scenario.services.broker.clone(), subscribers))
 }
 
 impl Component<World> for Broker {

@@ -35,7 +35,7 @@ use crate::msg::{unexpected, CustomerId, Msg, RequestId};
 use crate::node::Node;
 use crate::plugin::{Env, Pattern};
 use crate::service::{DataCore, Source};
-use crate::topology::{Role, TableId};
+use crate::topology::Role;
 use crate::world::World;
 
 /// Knobs of the event-based pattern.
@@ -232,20 +232,11 @@ impl Pattern for EventConfig {
     }
 
     fn component(&self, role: Role, env: &Env<'_>) -> Option<Node> {
-        (role == Role::Broker).then(|| {
-            let t = env.topology;
-            let subscribers = t.follower_tables().map(|f| t.owner(f)).collect();
-            Node::new(Broker::new(env.scenario.services.broker.clone(), subscribers))
-        })
+        (role == Role::Broker).then(|| crate::broker::for_followers(env))
     }
 
     /// Customers Profile deleted whose event the broker never persisted.
     fn events_lost(&self, sim: &Simulation<Node, World>) -> u64 {
-        // The broker is the node that runs a `Broker`.
-        let broker = sim.components().find_map(|(_, n)| n.service().as_any().downcast_ref::<Broker>());
-        let published = |i: usize| broker.is_some_and(|b| b.has_published(i as RequestId));
-        let w = sim.state();
-        let source = TableId::SOURCE.index();
-        w.requests.iter().enumerate().filter(|(i, r)| r.deleted[source].is_some() && !published(*i)).count() as u64
+        Broker::unpublished(sim)
     }
 }

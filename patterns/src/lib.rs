@@ -1,4 +1,4 @@
-//! # patterns: the book's scenario and its three eventual-consistency patterns
+//! # patterns: the book's scenario, its three eventual-consistency patterns, and change data capture
 //!
 //! Built on [`sim_core`]'s public API only.
 //!
@@ -34,6 +34,13 @@
 //!   timeouts, retries and compensation. Knobs: `placement`, `order` or
 //!   `stages`, `call_timeout`, `max_retries`, `backoff`, `on_failure`,
 //!   `fencing`.
+//! - [`cdc`] (change data capture, beyond the book): Profile deletes and
+//!   answers; a log tailer reads Profile's commit log and publishes each
+//!   delete to the broker, whose subscriptions deliver it as in the
+//!   event-based pattern. No dual-write gap; a tailer crash re-publishes
+//!   from its last committed offset, and an outage past the log's
+//!   retention loses events. Knobs: `mode` (`poll` or `stream`),
+//!   `poll_interval`, `stream_lag`, `retention`, `offset_commit_interval`.
 //! - [`event_based`]: Profile deletes, publishes an event and answers;
 //!   every follower's durable subscription applies it, with redelivery and a dead-letter queue.
 //!   Knobs: `outbox`, `publish_gap`, `dual_write_crash_prob`, and the
@@ -55,16 +62,24 @@
 //!
 //! ## Adding a pattern
 //!
-//! A fourth pattern (change data capture, say) touches exactly:
+//! A pattern that needs nothing new from the services touches:
 //!
 //! 1. **`patterns/src/<pattern>.rs`**, new: its config struct (serde, with
 //!    `deny_unknown_fields` and a `name: Option<String>`), `impl Pattern`
 //!    for it, and its components: a [`service::Source`] for what Profile
-//!    does, and any [`node::Service`] it runs on the orchestrator, broker or
-//!    sync node. New message kinds go into [`Msg`] (and its `label`).
+//!    does, and any [`node::Service`] it runs on the orchestrator, broker,
+//!    sync or tailer node. New message kinds go into [`Msg`] (and its `label`).
 //! 2. **`patterns/src/lib.rs`**: one `pub mod <pattern>;` line.
 //! 3. **`patterns/src/pattern.rs`**: one variant of [`PatternConfig`] and
 //!    one arm in [`PatternConfig::pattern`].
+//!
+//! Change data capture ([`cdc`]) needed more than that, and shows what
+//! more looks like: a database feature of the source (its commit log, in
+//! `service.rs`, switched on by [`Pattern::commit_log`] in `plugin.rs` and
+//! `scenario.rs`), a node of its own (the tailer, in `topology.rs`), four
+//! message kinds (`msg.rs`), a counter (`world.rs`), and the broker's
+//! constructor and lost-event count shared with the event-based pattern
+//! (`broker.rs`, `event_based.rs`).
 //!
 //! The report, the CSV files, the charts and `ecsim trace` pick it up by
 //! its name. Two optional lines put it in the defaults: a config in
@@ -106,6 +121,7 @@
 pub mod background_sync;
 pub mod broker;
 pub mod calls;
+pub mod cdc;
 pub mod client;
 pub mod config;
 pub mod ctx;

@@ -45,6 +45,14 @@ pub enum Op {
     ReadChanges,
     /// Remove processed entries from the change table.
     ClearChanges(Arc<[CustomerId]>),
+    /// Read up to `max` entries of the commit log from sequence number
+    /// `from` (change data capture); answered by [`Msg::LogRead`].
+    ReadLog {
+        /// The first log sequence number wanted.
+        from: u64,
+        /// At most this many entries.
+        max: u32,
+    },
 }
 
 /// Why the broker sent a message.
@@ -213,6 +221,37 @@ pub enum Msg {
         /// The event.
         event: RequestId,
     },
+
+    // Change data capture.
+    /// The answer to [`Op::ReadLog`]: the deleted customers from log
+    /// sequence number `first` on. `first` is above the `from` asked for
+    /// when the log no longer holds those entries (retention passed).
+    LogRead {
+        /// The call.
+        call: CallId,
+        /// The sequence number of the first entry returned.
+        first: u64,
+        /// The customers deleted, in commit order.
+        customers: Arc<[CustomerId]>,
+    },
+    /// The source's database ships one commit to a streaming log tailer.
+    LogEntry {
+        /// Its log sequence number.
+        lsn: u64,
+        /// The customer deleted.
+        customer: CustomerId,
+    },
+    /// The source ships a commit once its replication lag has passed.
+    ShipLog {
+        /// Its log sequence number.
+        lsn: u64,
+        /// The customer deleted.
+        customer: CustomerId,
+    },
+    /// The log tailer reads the log.
+    TailTick,
+    /// The log tailer commits its offset.
+    OffsetCommit,
 }
 
 impl Work {
@@ -230,6 +269,7 @@ impl Work {
                 Op::ScanPresent(_) => "full scan (sync)",
                 Op::ReadChanges => "read change table (sync)",
                 Op::ClearChanges(_) => "clear change table (sync)",
+                Op::ReadLog { .. } => "read commit log (cdc)",
             },
             Work::Consume { .. } => "consume CustomerUnsubscribed",
             Work::Persist { .. } => "persist CustomerUnsubscribed",
@@ -269,6 +309,7 @@ pub fn label(msg: &Msg) -> &'static str {
             Op::ScanPresent(_) => "call:scan_present",
             Op::ReadChanges => "call:read_changes",
             Op::ClearChanges(_) => "call:clear_changes",
+            Op::ReadLog { .. } => "call:read_log",
         },
         Msg::Reply { .. } => "reply",
         Msg::Publish { .. } => "publish",
@@ -290,6 +331,11 @@ pub fn label(msg: &Msg) -> &'static str {
         Msg::OutboxPoll => "outbox_poll",
         Msg::PublishNow { .. } => "publish_now",
         Msg::PublishRetry { .. } => "publish_retry",
+        Msg::LogRead { .. } => "log_read",
+        Msg::LogEntry { .. } => "log_entry",
+        Msg::ShipLog { .. } => "ship_log",
+        Msg::TailTick => "tail_tick",
+        Msg::OffsetCommit => "offset_commit",
     }
 }
 

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::background_sync::SyncConfig;
+use crate::cdc::CdcConfig;
 use crate::config::ConfigError;
 use crate::event_based::EventConfig;
 use crate::orchestrated::OrchestratedConfig;
@@ -19,6 +20,8 @@ pub enum PatternConfig {
     Orchestrated(OrchestratedConfig),
     /// Event-based.
     EventBased(EventConfig),
+    /// Change data capture.
+    Cdc(CdcConfig),
 }
 
 impl PatternConfig {
@@ -28,6 +31,7 @@ impl PatternConfig {
             PatternConfig::BackgroundSync(c) => c,
             PatternConfig::Orchestrated(c) => c,
             PatternConfig::EventBased(c) => c,
+            PatternConfig::Cdc(c) => c,
         }
     }
 

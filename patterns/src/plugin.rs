@@ -7,9 +7,11 @@
 //! - which node answers the user ([`Pattern::entry`]);
 //! - what the source service (Profile) does once it has committed the
 //!   delete ([`Pattern::source`]): answer, publish, run the saga inline;
-//! - whether Profile's database fills a change table ([`Pattern::change_table`]);
+//! - whether Profile's database fills a change table ([`Pattern::change_table`])
+//!   or keeps a commit log ([`Pattern::commit_log`]);
 //! - which components it puts on its own nodes ([`Pattern::component`]):
-//!   the orchestrator, the broker, the sync job. Nodes it leaves alone are idle;
+//!   the orchestrator, the broker, the sync job, the log tailer. Nodes it
+//!   leaves alone are idle;
 //! - what it measures beyond the common report ([`Pattern::events_lost`]).
 //!
 //! [`scenario::build`](crate::scenario::build) asks these once per run.
@@ -55,9 +57,15 @@ pub trait Pattern: std::fmt::Debug {
         false
     }
 
+    /// Whether Profile's database keeps a commit log that a log tailer
+    /// reads, and for how long it keeps each entry.
+    fn commit_log(&self) -> Option<sim_core::SimDuration> {
+        None
+    }
+
     /// The component the pattern runs on the node playing `role`, one of
-    /// the nodes no service owns (orchestrator, broker, sync); `None`
-    /// leaves it idle.
+    /// the nodes no service owns (orchestrator, broker, sync, tailer);
+    /// `None` leaves it idle.
     fn component(&self, _role: Role, _env: &Env<'_>) -> Option<Node> {
         None
     }

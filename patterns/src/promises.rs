@@ -15,7 +15,7 @@ pub fn broken(r: &RunReport) -> Vec<(Promise, String)> {
         out.push((
             Promise::Convergence,
             format!(
-                "{} customers inconsistent after the drain, {} counted for manual repair ({} events lost in the dual-write gap)",
+                "{} customers inconsistent after the drain, {} counted for manual repair ({} events lost before the broker)",
                 r.inconsistent_at_end, repaired, r.events_lost
             ),
         ));

@@ -80,7 +80,11 @@ pub fn build(
             Role::Source => {
                 let source =
                     DataService::new(name, TableId::SOURCE, scenario.services.profile.clone(), plugin.source(&env));
-                Node::new(if plugin.change_table() { source.with_change_table() } else { source })
+                let source = if plugin.change_table() { source.with_change_table() } else { source };
+                Node::new(match plugin.commit_log() {
+                    Some(retention) => source.with_commit_log(retention),
+                    None => source,
+                })
             }
             Role::Follower(f) => {
                 let cfg = &followers[f];
@@ -96,7 +100,7 @@ pub fn build(
                     None => service,
                 })
             }
-            Role::Orchestrator | Role::Broker | Role::Sync => {
+            Role::Orchestrator | Role::Broker | Role::Sync | Role::Tailer => {
                 plugin.component(role, &env).unwrap_or_else(|| Node::new(Idle))
             }
         };

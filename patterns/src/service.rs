@@ -12,6 +12,7 @@
 //! [`Source`] hook the pattern hands it (publish an event, run a saga).
 //! Without one it deletes and answers ([`Plain`]).
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use rand::Rng;
@@ -88,6 +89,50 @@ impl SideEffectCycle {
     }
 }
 
+/// The source database's commit log: every delete in commit order, kept
+/// for `retention` after its commit (a write-ahead log read by change data
+/// capture). Durable: it survives the service's crashes.
+#[derive(Debug)]
+struct CommitLog {
+    retention: SimDuration,
+    /// The log sequence number of `entries[0]`.
+    first: u64,
+    /// `(commit time, customer)`.
+    entries: VecDeque<(SimTime, CustomerId)>,
+}
+
+impl CommitLog {
+    /// Drops the entries older than the retention.
+    fn truncate(&mut self, now: SimTime) {
+        while self.entries.front().is_some_and(|&(t, _)| now.saturating_since(t) > self.retention) {
+            self.entries.pop_front();
+            self.first += 1;
+        }
+    }
+
+    /// Appends a commit and returns its sequence number.
+    fn append(&mut self, now: SimTime, c: CustomerId) -> u64 {
+        self.truncate(now);
+        self.entries.push_back((now, c));
+        self.first + self.entries.len() as u64 - 1
+    }
+
+    /// Up to `max` entries from `from` on: the first sequence number still
+    /// held at or after `from`, and the customers.
+    fn read(&mut self, now: SimTime, from: u64, max: u32) -> (u64, Arc<[CustomerId]>) {
+        self.truncate(now);
+        let start = from.max(self.first);
+        let skip = usize::try_from(start - self.first).unwrap_or(usize::MAX);
+        (start, self.entries.iter().skip(skip).take(max as usize).map(|&(_, c)| c).collect())
+    }
+
+    /// Entries a read from `from` would find, up to `max`.
+    fn available(&self, from: u64, max: u32) -> usize {
+        let end = self.first + self.entries.len() as u64;
+        (end.saturating_sub(from.max(self.first)) as usize).min(max as usize)
+    }
+}
+
 /// What every data service has: its table, its workers, its consumers' memory.
 #[derive(Debug)]
 pub struct DataCore {
@@ -99,6 +144,8 @@ pub struct DataCore {
     processed: Vec<bool>,
     /// Durable: the change table a delete trigger fills, if one is installed.
     changes: Option<Vec<CustomerId>>,
+    /// Durable: the commit log change data capture reads, if kept.
+    log: Option<CommitLog>,
     /// Durable: per customer, the newest fencing token applied (fenced
     /// sagas only; a customer appears once a fenced operation reached it).
     fences: std::collections::BTreeMap<CustomerId, u64>,
@@ -130,6 +177,10 @@ impl DataCore {
                 per_row(ctx.state().customers() as usize, self.cfg.scan_time_per_row)
             }
             Work::Call { op: Op::ReadChanges, .. } => per_row(self.pending_changes(), self.cfg.scan_time_per_row),
+            Work::Call { op: Op::ReadLog { from, max }, .. } => {
+                let n = self.log.as_ref().map_or(0, |l| l.available(*from, *max));
+                per_row(n, self.cfg.scan_time_per_row)
+            }
             _ => SimDuration::ZERO,
         };
         ctx.stretch(base + extra)
@@ -171,13 +222,23 @@ impl DataCore {
         self.delete_row(w, customer, now)
     }
 
-    /// Deletes a row; the trigger, if installed, records it.
+    /// Deletes a row; the trigger, if installed, records it, and so does
+    /// the commit log, if kept.
     fn delete_row(&mut self, w: &mut World, c: CustomerId, now: SimTime) -> bool {
         let deleted = w.delete(self.table, c, now);
         if let (true, Some(changes)) = (deleted, self.changes.as_mut()) {
             changes.push(c);
         }
+        if let (true, Some(log)) = (deleted, self.log.as_mut()) {
+            log.append(now, c);
+        }
         deleted
+    }
+
+    /// The sequence number of the newest commit-log entry, if any.
+    pub fn last_lsn(&self) -> Option<u64> {
+        let log = self.log.as_ref()?;
+        (log.first + log.entries.len() as u64).checked_sub(1)
     }
 
     /// The change table's current length (0 without a trigger).
@@ -261,6 +322,7 @@ impl DataCore {
                 w.counters.rows_scanned += changes.len() as u64;
                 Some(changes.iter().copied().collect())
             }
+            Op::ReadLog { .. } => unreachable!("answered by DataCore::read_log"),
             Op::ClearChanges(ids) => {
                 // Entries are appended in order and read as a prefix, so the
                 // processed ones are exactly the first `ids.len()`.
@@ -343,6 +405,7 @@ impl DataService {
             workers,
             processed: Vec::new(),
             changes: None,
+            log: None,
             fences: Default::default(),
             side_effect: None,
         };
@@ -360,6 +423,13 @@ impl DataService {
     /// The change table's current length (0 without a trigger).
     pub fn pending_changes(&self) -> usize {
         self.core.pending_changes()
+    }
+
+    /// Keeps a commit log of every delete for `retention`, which
+    /// `Op::ReadLog` reads (change data capture).
+    pub fn with_commit_log(mut self, retention: SimDuration) -> Self {
+        self.core.log = Some(CommitLog { retention, first: 0, entries: VecDeque::new() });
+        self
     }
 
     /// Makes this service act on every customer's row once per period (the
@@ -389,6 +459,22 @@ impl DataService {
         let DataService { core, source } = self;
         match work {
             Work::Unsubscribe { req, customer, client } => source.on_unsubscribe(core, ctx, req, customer, client),
+            Work::Call { call, op: Op::ReadLog { from, max }, caller, .. } => {
+                let msg = if core.fails(ctx) {
+                    Msg::Reply { call, ok: false, rows: None }
+                } else {
+                    let w = ctx.state_mut();
+                    w.counters.db_ops += 1;
+                    let (first, customers) = match core.log.as_mut() {
+                        Some(log) => log.read(now, from, max),
+                        None => (from, Arc::from(Vec::new())),
+                    };
+                    w.counters.rows_scanned += customers.len() as u64;
+                    Msg::LogRead { call, first, customers }
+                };
+                ctx.send(caller, msg);
+                core.release(ctx);
+            }
             Work::Call { call, op, caller, inline } => {
                 let (ok, rows) =
                     if core.fails(ctx) { (false, None) } else { (true, core.apply(ctx.state_mut(), &op, now)) };

@@ -3,12 +3,13 @@
 //!
 //! Every scenario has a client (the users), one source service (the book's
 //! Customer Profile, which owns the master record), N followers (1 to 64;
-//! the book's Support Contract and Billing Payment by default), and three
-//! nodes the patterns may use: the orchestrator, the broker and the sync
-//! job. Ids follow that order, so every pattern under one seed gets the
-//! same node ids, the same stream names and therefore the same workload
-//! and fault draws; with the book's two followers the ids are those the
-//! model always had.
+//! the book's Support Contract and Billing Payment by default), and four
+//! nodes the patterns may use: the orchestrator, the broker, the sync job
+//! and the change-data-capture log tailer. Ids follow that order, so every
+//! pattern under one seed gets the same node ids, the same stream names and
+//! therefore the same workload and fault draws; with the book's two
+//! followers the ids are those the model always had (the tailer, added
+//! last, took no id from anyone).
 //!
 //! Tables are numbered like their owners: [`TableId::SOURCE`] is the
 //! source's, follower `i` owns `TableId::follower(i)`.
@@ -72,6 +73,8 @@ pub enum Role {
     Broker,
     /// The background sync job.
     Sync,
+    /// The change-data-capture log tailer.
+    Tailer,
 }
 
 /// The fixed names of the nodes no config names.
@@ -79,16 +82,17 @@ const CLIENT: &str = "client";
 const ORCHESTRATOR: &str = "orchestrator";
 const BROKER: &str = "broker";
 const SYNC: &str = "sync";
+const TAILER: &str = "tailer";
 
 /// Names a follower may not take: the nodes every scenario has.
-pub const RESERVED_NAMES: [&str; 4] = [CLIENT, ORCHESTRATOR, BROKER, SYNC];
+pub const RESERVED_NAMES: [&str; 5] = [CLIENT, ORCHESTRATOR, BROKER, SYNC, TAILER];
 
 /// The nodes and tables of one scenario.
 ///
 /// ```
 /// use patterns::{Role, Scenario};
 /// let t = Scenario::default().topology();
-/// assert_eq!(t.names(), ["client", "profile", "contract", "billing", "orchestrator", "broker", "sync"]);
+/// assert_eq!(t.names(), ["client", "profile", "contract", "billing", "orchestrator", "broker", "sync", "tailer"]);
 /// assert_eq!(t.id(Role::Follower(1)), t.lookup("billing").unwrap());
 /// assert!(t.lookup("marketing").is_err());
 /// ```
@@ -106,7 +110,7 @@ impl Topology {
     pub fn new(source: (&str, &str), followers: &[(&str, &str)]) -> Topology {
         let mut names = vec![CLIENT.to_string(), source.0.to_string()];
         names.extend(followers.iter().map(|f| f.0.to_string()));
-        names.extend([ORCHESTRATOR, BROKER, SYNC].map(String::from));
+        names.extend([ORCHESTRATOR, BROKER, SYNC, TAILER].map(String::from));
         let mut tables = vec![source.1.to_string()];
         tables.extend(followers.iter().map(|f| f.1.to_string()));
         Topology { names, tables }
@@ -145,6 +149,7 @@ impl Topology {
             Role::Orchestrator => 2 + n,
             Role::Broker => 3 + n,
             Role::Sync => 4 + n,
+            Role::Tailer => 5 + n,
         })
     }
 
@@ -157,7 +162,8 @@ impl Topology {
             i if i < 2 + n => Role::Follower(i - 2),
             i if i == 2 + n => Role::Orchestrator,
             i if i == 3 + n => Role::Broker,
-            _ => Role::Sync,
+            i if i == 4 + n => Role::Sync,
+            _ => Role::Tailer,
         }
     }
 
@@ -219,7 +225,7 @@ mod tests {
         let followers: Vec<(String, String)> = (0..5).map(|i| (format!("f{i}"), format!("t{i}"))).collect();
         let f: Vec<(&str, &str)> = followers.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
         let t = Topology::new(("src", "master"), &f);
-        assert_eq!(t.names().len(), 10);
+        assert_eq!(t.names().len(), 11);
         for i in 0..t.names().len() {
             let id = NodeId::from_index(i);
             assert_eq!(t.id(t.role(id)), id);

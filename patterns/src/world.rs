@@ -140,6 +140,11 @@ pub struct Counters {
     pub double_charges: u64,
     /// Deletes that found no row (idempotent replays).
     pub idempotent_noops: u64,
+    /// Commit-log entries the change-data-capture tailer came to read but
+    /// found dropped: the log's retention passed while it was behind. Those
+    /// it had not published before are lost events (`events_lost`); the
+    /// rest it had published after its last offset commit.
+    pub log_entries_lost: u64,
     /// Fenced deletes a participant refused because a newer compensation
     /// for the same customer had reached it first.
     pub fenced_rejections: u64,
@@ -410,6 +415,11 @@ impl World {
         self.request_of[customer as usize] = RequestSlot::of(id);
         self.log(|| TimelineEvent::Request { req: id, customer, at: arrival });
         id
+    }
+
+    /// The id of the request a customer made, if any.
+    pub fn request_id_of(&self, c: CustomerId) -> Option<RequestId> {
+        self.request_of[c as usize].get()
     }
 
     /// The request a customer made, if any.

@@ -1,6 +1,9 @@
 //! Helpers the scenario test files share: durations and instants written as
 //! in a config, and the book's worked example.
 
+// Each test file includes this module and uses a subset of it.
+#![allow(dead_code)]
+
 use patterns::Scenario;
 use sim_core::{Dist, SimDuration, SimTime};
 
