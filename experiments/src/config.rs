@@ -528,7 +528,7 @@ pub(crate) fn numeric(v: &Value) -> Option<f64> {
 
 /// The bundled configs folder, next to this crate's sources.
 /// The bundled experiments, embedded in the binary: `(name, config text)`.
-pub(crate) const BUNDLED: [(&str, &str); 11] = [
+pub(crate) const BUNDLED: [(&str, &str); 12] = [
     ("baseline", BASELINE),
     ("broker-outage", include_str!("../configs/broker-outage.toml")),
     ("cdc", include_str!("../configs/cdc.toml")),
@@ -539,6 +539,7 @@ pub(crate) const BUNDLED: [(&str, &str); 11] = [
     ("max-throughput", include_str!("../configs/max-throughput.toml")),
     ("partition", include_str!("../configs/partition.toml")),
     ("partition-trace", include_str!("../configs/partition-trace.toml")),
+    ("resubscribe", include_str!("../configs/resubscribe.toml")),
     ("sync-interval", include_str!("../configs/sync-interval.toml")),
 ];
 

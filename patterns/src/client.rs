@@ -4,6 +4,9 @@
 //! Arrival times and the choice of customer come from the `"workload"`
 //! stream only, so under one seed every pattern sees exactly the same
 //! requests at exactly the same instants (common random numbers).
+//! Re-subscriptions draw from `"workload/resubscribe"`, per request, so
+//! whether and when a customer comes back does not depend on the order in
+//! which the patterns answer.
 
 use std::collections::BTreeMap;
 
@@ -29,15 +32,32 @@ pub struct Client {
     end: SimTime,
     /// Each waiting request's timeout, and its closed-loop user if any.
     waiting: BTreeMap<RequestId, (TimerId, Option<u32>)>,
+    /// Whose re-subscription is drawn from, with the seed of its stream.
+    resubscribe_seed: u64,
 }
 
 impl Client {
     /// Users of `customers` customers sending to `entry`, drawing from `rng`.
-    pub fn new(cfg: WorkloadConfig, entry: NodeId, customers: u32, rng: SimRng) -> Self {
+    ///
+    /// `resubscribe_seed` seeds each request's re-subscription draws
+    /// (see [`RngFactory::child_seed`](sim_core::RngFactory)).
+    pub fn new(cfg: WorkloadConfig, entry: NodeId, customers: u32, rng: SimRng, resubscribe_seed: u64) -> Self {
         let end = SimTime::ZERO + cfg.duration;
         let pinned: std::collections::BTreeSet<CustomerId> = cfg.at.iter().filter_map(|a| a.customer()).collect();
         let order = (0..customers).filter(|c| !pinned.contains(c)).collect();
-        Client { cfg, entry, rng, order, picked: 0, scripted: 0, end, waiting: BTreeMap::new() }
+        Client { cfg, entry, rng, order, picked: 0, scripted: 0, end, waiting: BTreeMap::new(), resubscribe_seed }
+    }
+
+    /// A customer told "unsubscribed" may come back: drawn per request, so
+    /// the same customers come back at the same delays under every pattern.
+    fn maybe_resubscribe(&mut self, ctx: &mut Ctx<'_>, req: RequestId) {
+        let Some(r) = &self.cfg.resubscribe else { return };
+        let mut rng = sim_core::RngFactory::new(self.resubscribe_seed).stream(&format!("request/{req}"));
+        if r.probability > 0.0 && rng.random_bool(r.probability) {
+            let after = r.after.sample(&mut rng);
+            let customer = ctx.state().requests[req as usize].customer;
+            ctx.schedule_after(after, Msg::Resubscribe { customer });
+        }
     }
 
     /// Requests answered or timed out... still waiting for an answer.
@@ -132,10 +152,17 @@ impl Component<World> for Client {
                     let outcome = if ok { Outcome::Ok } else { Outcome::Error };
                     let now = ctx.now();
                     ctx.state_mut().answer(req, outcome, now);
+                    if ok {
+                        self.maybe_resubscribe(ctx, req);
+                    }
                     if let Some(u) = user {
                         self.think(ctx, u);
                     }
                 }
+            }
+            Msg::Resubscribe { customer } => {
+                let now = ctx.now();
+                ctx.state_mut().resubscribe(customer, now);
             }
             Msg::ClientTimeout { req } => {
                 if let Some((_, user)) = self.waiting.remove(&req) {

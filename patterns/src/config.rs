@@ -156,6 +156,25 @@ pub struct WorkloadConfig {
     /// the next. The offered load then follows the system's speed, which
     /// finds the maximum throughput.
     pub closed_loop: Option<ClosedLoop>,
+    /// Customers told "unsubscribed" who come back. Written to resolved
+    /// configs only when given, so older configs keep their hash.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resubscribe: Option<Resubscribe>,
+}
+
+/// Customers who subscribe again after leaving.
+///
+/// A re-subscription creates the customer's rows in every table at once (a
+/// sign-up that writes every service). A delete of the old unsubscribe that
+/// lands after it removes a row of the new subscription: the re-subscribe
+/// race, counted per customer as `resubscribe_anomalies`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resubscribe {
+    /// The chance that a customer told "unsubscribed" comes back.
+    pub probability: f64,
+    /// How long after the answer they come back.
+    pub after: Dist,
 }
 
 /// One scripted arrival.
@@ -243,6 +262,7 @@ impl Default for WorkloadConfig {
             client_timeout: SimDuration::from_secs(30),
             at: Vec::new(),
             closed_loop: None,
+            resubscribe: None,
         }
     }
 }
@@ -605,6 +625,10 @@ impl Scenario {
             return err("workload.client_timeout", "must be above zero");
         }
         self.check_scripted()?;
+        if let Some(r) = &w.resubscribe {
+            check_prob("workload.resubscribe.probability", r.probability)?;
+            check_dist("workload.resubscribe.after", &r.after)?;
+        }
         if let Some(c) = &w.closed_loop {
             if !w.at.is_empty() {
                 return err(

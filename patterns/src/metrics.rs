@@ -182,6 +182,10 @@ pub const METRICS: &[Metric] = &[
     }),
     m("late_deletes", Count, "customers left with a row deleted after their saga compensated", |r| C(r.late_deletes)),
     m("fenced_rejections", Count, "late deletes refused by a fencing token", |r| C(r.counters.fenced_rejections)),
+    m("resubscriptions", Count, "customers who subscribed again after leaving", |r| C(r.counters.resubscriptions)),
+    m("resubscribe_anomalies", Count, "re-subscribed customers who lost a new row to their old unsubscribe", |r| {
+        C(r.resubscribe_anomalies)
+    }),
     m("throughput_per_s", PerSecond, "\"unsubscribed\" answers in the arrival window, per second", |r| {
         R(r.throughput_per_s)
     })

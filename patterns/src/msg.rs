@@ -173,6 +173,11 @@ pub enum Msg {
     // Timers.
     /// The client's next arrival.
     Arrival,
+    /// A customer who left subscribes again.
+    Resubscribe {
+        /// The customer.
+        customer: CustomerId,
+    },
     /// A closed-loop user is done thinking.
     UserReady {
         /// The user.
@@ -319,6 +324,7 @@ pub fn label(msg: &Msg) -> &'static str {
         Msg::Nack(_) => "nack",
         Msg::Arrival => "arrival",
         Msg::UserReady { .. } => "user_ready",
+        Msg::Resubscribe { .. } => "resubscribe",
         Msg::ClientTimeout { .. } => "client_timeout",
         Msg::Done(_) => "done",
         Msg::CallTimeout { .. } => "call_timeout",

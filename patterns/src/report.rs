@@ -109,6 +109,9 @@ pub struct RunReport {
     /// Customers left with a row deleted after their saga had decided to
     /// compensate: the orchestrated pattern's late-delete race, not undone.
     pub late_deletes: u64,
+    /// Customers who subscribed again and lost a row of the new
+    /// subscription to a delete of their old unsubscribe.
+    pub resubscribe_anomalies: u64,
     /// "Unsubscribed" answers given within the arrival window, per second.
     pub throughput_per_s: f64,
     /// Offered load, per second.
@@ -164,6 +167,7 @@ impl RunReport {
         let mut lag_profile = Vec::new();
         let mut not_converged = 0;
         let mut late_deletes = 0;
+        let mut resubscribe_anomalies = 0;
         let mut ok_in_window = 0u64;
         let window_end = SimTime::ZERO + scenario.workload.duration;
         for r in &w.requests {
@@ -183,6 +187,7 @@ impl RunReport {
                     late_deletes += 1;
                 }
             }
+            resubscribe_anomalies += u64::from(r.deleted_after_resubscribe);
             if r.outcome == Outcome::Ok {
                 if r.answered.is_some_and(|t| t <= window_end) {
                     ok_in_window += 1;
@@ -192,6 +197,9 @@ impl RunReport {
                         lag_answer.push(l.from_answer.as_secs_f64());
                         lag_profile.push(l.from_profile.as_secs_f64());
                     }
+                    // A customer who came back before every row went has
+                    // rows again by right: no lag, and nothing to converge.
+                    None if r.resubscribed.is_some() => {}
                     None => not_converged += 1,
                 }
             }
@@ -246,6 +254,7 @@ impl RunReport {
             inconsistent_at_end: w.inconsistent(),
             told_ok_not_converged: not_converged,
             late_deletes,
+            resubscribe_anomalies,
             throughput_per_s: if duration > 0.0 { ok_in_window as f64 / duration } else { 0.0 },
             offered_per_s: scenario.workload.rate_per_s,
             messages_per_request: if n == 0 { 0.0 } else { stats.messages_sent as f64 / n as f64 },

@@ -76,6 +76,7 @@ pub fn build(
                 topology.id(plugin.entry()),
                 scenario.customers,
                 factory.stream("workload"),
+                factory.child_seed("workload/resubscribe", 0),
             )),
             Role::Source => {
                 let source =

@@ -53,6 +53,12 @@ pub struct RequestRecord {
     /// row of another table that is gone at the end went by a call the saga
     /// gave up on: a late delete.
     pub compensated_knowing: Option<Vec<bool>>,
+    /// When the customer subscribed again, if they did
+    /// ([`crate::config::Resubscribe`]). `deleted` then stops changing.
+    pub resubscribed: Option<SimTime>,
+    /// Whether a delete landed after that and removed a row of the new
+    /// subscription: the re-subscribe race.
+    pub deleted_after_resubscribe: bool,
 }
 
 /// A request's per-table deletion times.
@@ -145,6 +151,10 @@ pub struct Counters {
     /// it had not published before are lost events (`events_lost`); the
     /// rest it had published after its last offset commit.
     pub log_entries_lost: u64,
+    /// Customers who subscribed again after leaving.
+    pub resubscriptions: u64,
+    /// Rows of a new subscription removed by the old unsubscribe's delete.
+    pub deletes_after_resubscribe: u64,
     /// Fenced deletes a participant refused because a newer compensation
     /// for the same customer had reached it first.
     pub fenced_rejections: u64,
@@ -370,12 +380,35 @@ impl World {
         }
         if changed {
             if let Some(r) = self.request_mut_of(c) {
-                r.deleted[t.index()] = Some(now);
+                if r.resubscribed.is_some() {
+                    // The old unsubscribe's delete, landing on the new subscription.
+                    r.deleted_after_resubscribe = true;
+                    self.counters.deletes_after_resubscribe += 1;
+                } else {
+                    r.deleted[t.index()] = Some(now);
+                }
             }
         } else {
             self.counters.idempotent_noops += 1;
         }
         changed
+    }
+
+    /// The customer subscribes again: a row in every table at once. The
+    /// deletes already recorded for their unsubscribe stay as they were.
+    pub fn resubscribe(&mut self, c: CustomerId, now: SimTime) {
+        let Some(r) = self.request_mut_of(c) else { return };
+        if r.resubscribed.is_some() {
+            return;
+        }
+        r.resubscribed = Some(now);
+        self.counters.resubscriptions += 1;
+        for t in 0..self.tables {
+            let t = TableId::from_index(t);
+            if self.set(t, c, true, now) {
+                self.log_row(t, c, false, now);
+            }
+        }
     }
 
     /// Records that the customer's saga compensates, knowing of the deletes
@@ -411,6 +444,8 @@ impl World {
             deleted: smallvec::smallvec![None; self.tables],
             restored: false,
             compensated_knowing: None,
+            resubscribed: None,
+            deleted_after_resubscribe: false,
         });
         self.request_of[customer as usize] = RequestSlot::of(id);
         self.log(|| TimelineEvent::Request { req: id, customer, at: arrival });
@@ -443,9 +478,12 @@ impl World {
         }
     }
 
-    /// Whether the customer was told "unsubscribed" at or before `now`.
+    /// Whether the customer was told "unsubscribed" at or before `now`, and
+    /// has not subscribed again since.
     pub fn told_unsubscribed(&self, c: CustomerId, now: SimTime) -> bool {
-        self.request_of(c).is_some_and(|r| r.outcome == Outcome::Ok && r.answered.is_some_and(|t| t <= now))
+        self.request_of(c).is_some_and(|r| {
+            r.outcome == Outcome::Ok && r.answered.is_some_and(|t| t <= now) && r.resubscribed.is_none_or(|t| t > now)
+        })
     }
 }
 
