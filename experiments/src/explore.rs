@@ -40,10 +40,10 @@ pub(crate) enum FaultItem {
     Reorder,
 }
 
-/// The nodes faults may hit (users are never faulted: they are the observers).
-/// Every node a fault can hit: all but the users.
-fn targets() -> Vec<String> {
-    let t = base_scenario().topology();
+/// Every node of `base` a drawn fault may hit: all but the users (the
+/// observers) and the tailer.
+fn targets(base: &Scenario) -> Vec<String> {
+    let t = base.topology();
     // The tailer is hit by draws of its own (see `draw_mix`), so that the
     // mixes drawn for the other nodes stay what they were before it existed.
     let skip = [t.id(Role::Client), t.id(Role::Tailer)];
@@ -55,15 +55,32 @@ fn targets() -> Vec<String> {
         .collect()
 }
 
-/// The small scenario every explored run uses.
-pub(crate) fn base_scenario() -> Scenario {
+/// The small scenario every explored run uses: the book's followers, or
+/// `followers` identical ones (`svc1` ... `svcN`), each charging hourly.
+pub(crate) fn base_scenario(followers: Option<u32>) -> Scenario {
     let mut s = Scenario { customers: 3_000, ..Default::default() };
     s.workload.rate_per_s = 3.0;
     s.workload.duration = SimDuration::from_mins(10);
     // Faults end by minute 13; the drain leaves room for a sync run and a
     // dead-letter repair round after that.
     s.workload.drain = SimDuration::from_mins(50);
-    s.billing.period = SimDuration::from_hours(1);
+    let hourly = SimDuration::from_hours(1);
+    match followers {
+        None => s.billing.period = hourly,
+        Some(count) => {
+            s.followers = vec![patterns::FollowerConfig {
+                name: Some("svc".into()),
+                table: Some("rows".into()),
+                count,
+                side_effect: Some(patterns::SideEffectConfig {
+                    name: "charge".into(),
+                    period: hourly,
+                    cost_cents: 4_900,
+                }),
+                ..Default::default()
+            }]
+        }
+    }
     s
 }
 
@@ -102,13 +119,12 @@ fn secs(rng: &mut impl Rng, lo: f64, hi: f64) -> SimDuration {
     SimDuration::from_millis((rng.random_range(lo..hi) * 1000.0).round() as u64)
 }
 
-fn node(rng: &mut impl Rng) -> String {
-    let targets = targets();
+fn node(rng: &mut impl Rng, targets: &[String]) -> String {
     targets[rng.random_range(0..targets.len())].clone()
 }
 
 /// Draws the fault mix of one seed.
-pub(crate) fn draw_mix(seed: u64) -> Vec<FaultItem> {
+pub(crate) fn draw_mix(seed: u64, targets: &[String]) -> Vec<FaultItem> {
     let mut rng = RngFactory::new(seed).stream("explore/mix");
     let mut items = Vec::new();
     let window = 600.0; // faults start within the 10-minute arrival window
@@ -118,27 +134,27 @@ pub(crate) fn draw_mix(seed: u64) -> Vec<FaultItem> {
         items.push(FaultItem::Spec(FaultSpec::Partition {
             at: SimTime::ZERO + secs(&mut rng, 0.0, window),
             duration: secs(&mut rng, 5.0, 180.0),
-            groups: vec![vec![node(&mut rng)]],
+            groups: vec![vec![node(&mut rng, targets)]],
             one_way,
         }));
     }
     for _ in 0..count(&mut rng) {
         items.push(FaultItem::Spec(FaultSpec::Crash {
-            node: node(&mut rng),
+            node: node(&mut rng, targets),
             at: SimTime::ZERO + secs(&mut rng, 0.0, window),
             restart_after: Some(secs(&mut rng, 5.0, 180.0)),
         }));
     }
     for _ in 0..count(&mut rng) {
         items.push(FaultItem::Spec(FaultSpec::Pause {
-            node: node(&mut rng),
+            node: node(&mut rng, targets),
             at: SimTime::ZERO + secs(&mut rng, 0.0, window),
             duration: secs(&mut rng, 1.0, 60.0),
         }));
     }
     for _ in 0..count(&mut rng) {
         items.push(FaultItem::Spec(FaultSpec::Slow {
-            node: node(&mut rng),
+            node: node(&mut rng, targets),
             at: SimTime::ZERO + secs(&mut rng, 0.0, window),
             duration: secs(&mut rng, 30.0, 180.0),
             factor: rng.random_range(2.0..20.0),
@@ -146,7 +162,7 @@ pub(crate) fn draw_mix(seed: u64) -> Vec<FaultItem> {
     }
     for _ in 0..count(&mut rng) {
         items.push(FaultItem::Spec(FaultSpec::LatencySpike {
-            node: node(&mut rng),
+            node: node(&mut rng, targets),
             at: SimTime::ZERO + secs(&mut rng, 0.0, window),
             duration: secs(&mut rng, 10.0, 180.0),
             extra: secs(&mut rng, 0.05, 2.0),
@@ -319,11 +335,17 @@ pub(crate) struct ExploreArgs {
     pub threads: Option<usize>,
     /// No progress bar or table.
     pub quiet: bool,
+    /// Explore with this many identical followers instead of the book's two.
+    pub followers: Option<u32>,
 }
 
 /// Runs the search and writes its outputs. Returns the printed summary.
 pub(crate) fn explore(args: &ExploreArgs) -> Result<(String, u64)> {
-    let base = base_scenario();
+    let base = base_scenario(args.followers);
+    if let Err(e) = base.validate() {
+        anyhow::bail!(crate::UsageError(format!("--followers: {}", e.problem)));
+    }
+    let targets = targets(&base);
     let pats: Vec<PatternConfig> = explored_patterns()
         .into_iter()
         .filter(|p| args.pattern.as_deref().is_none_or(|f| p.name().contains(f)))
@@ -355,7 +377,7 @@ pub(crate) fn explore(args: &ExploreArgs) -> Result<(String, u64)> {
                 if over_budget() {
                     return None;
                 }
-                let items = draw_mix(i);
+                let items = draw_mix(i, &targets);
                 let s = apply(&base, &items);
                 let seed = replication_seed(i, 0);
                 let n_faults = items.len();
@@ -401,7 +423,7 @@ pub(crate) fn explore(args: &ExploreArgs) -> Result<(String, u64)> {
                 let p = &pats[f.pattern];
                 let seed = replication_seed(f.seed_index, 0);
                 let fails = |items: &[FaultItem]| check(&apply(&base, items), p, seed).iter().any(|b| b.0 == f.promise);
-                let small = shrink_times(ddmin(&draw_mix(f.seed_index), &fails), &fails);
+                let small = shrink_times(ddmin(&draw_mix(f.seed_index, &targets), &fails), &fails);
                 // Describe what the shrunk schedule breaks, not the original mix.
                 let detail = check(&apply(&base, &small), p, seed)
                     .into_iter()
@@ -501,8 +523,9 @@ mod tests {
 
     #[test]
     fn mixes_are_seeded_and_varied() {
-        assert_eq!(draw_mix(5), draw_mix(5));
-        let sizes: Vec<usize> = (0..50).map(|s| draw_mix(s).len()).collect();
+        let t = targets(&base_scenario(None));
+        assert_eq!(draw_mix(5, &t), draw_mix(5, &t));
+        let sizes: Vec<usize> = (0..50).map(|s| draw_mix(s, &t).len()).collect();
         assert!(sizes.iter().any(|&n| n == 0 || n > 6), "swarm testing should vary which faults are on: {sizes:?}");
     }
 }

@@ -53,6 +53,7 @@ const EXAMPLES: &str = "Examples:
   ecsim merge shards                            check every shard is there, write the merged results
   ecsim validation                              the simulator against queueing theory
   ecsim explore --seeds 200                     hunt for fault mixes that break a promise
+  ecsim explore --followers 8 --out /tmp/x8     the same hunt in a system of 8 followers
   ecsim trace experiments/configs/partition.toml --customer 123   one customer's timeline (Perfetto)";
 
 /// Deterministic simulator of the eventual-consistency patterns of
@@ -143,6 +144,10 @@ enum Command {
         /// Stop starting new seeds after this much wall-clock time, e.g. `5m`.
         #[arg(long)]
         budget: Option<sim_core::SimDuration>,
+        /// Explore a system of N identical followers (svc1 ... svcN, 1 to
+        /// 64) instead of the book's Contract and Billing.
+        #[arg(long)]
+        followers: Option<u32>,
     },
     /// Write one run's timeline in the Chrome trace format (Perfetto,
     /// chrome://tracing): replication 0 at the first sweep point.
@@ -367,7 +372,7 @@ fn main() -> ExitCode {
             let filter = trace::TraceFilter { customer: *customer, from: *from, to: *to, pattern: pattern.clone() };
             write_trace(config, &filter, &cli.run)
         }
-        Some(Command::Explore { seeds, pattern, budget }) => {
+        Some(Command::Explore { seeds, pattern, budget, followers }) => {
             let args = explore::ExploreArgs {
                 seeds: *seeds,
                 pattern: pattern.clone(),
@@ -375,6 +380,7 @@ fn main() -> ExitCode {
                 out: cli.run.out.clone().unwrap_or_else(|| Path::new("results").join("explore")),
                 threads: cli.run.threads,
                 quiet: cli.run.quiet,
+                followers: *followers,
             };
             cli.run.threads().and_then(|_| explore::explore(&args)).and_then(|(table, broken)| {
                 if !cli.run.quiet {

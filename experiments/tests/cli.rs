@@ -450,6 +450,33 @@ fn explore_finds_the_tailer_falling_behind_the_log_retention() {
     }
 }
 
+/// `explore --followers N` hunts in a system of N followers: its faults hit
+/// them by name, and a reproducer replays with the same followers and the
+/// same broken promise.
+#[test]
+fn explore_hunts_in_a_system_of_n_followers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("explore");
+    let args = ["explore", "--seeds", "30", "--followers", "5", "--pattern", "orchestrated", "--quiet", "--out"];
+    let r = ecsim(&[&args[..], &[out.to_str().unwrap()]].concat(), tmp.path());
+    assert_eq!(r.status.code(), Some(1), "{}", String::from_utf8_lossy(&r.stderr));
+    let rows = summary_rows(&out.join("summary.csv"));
+    let row = rows.iter().find(|r| r["pattern"] == "orchestrated" && r["promise"] == "convergence").unwrap();
+    assert!(row["violations"].parse::<u64>().unwrap() > 0, "{rows:?}");
+    let repro = std::fs::read_to_string(out.join(&row["reproducer"])).unwrap();
+    assert!(repro.contains("count = 5") && repro.contains("name = \"svc\""), "{repro}");
+    let cfg = write(tmp.path(), "repro.toml", &repro);
+    let replay = tmp.path().join("replay");
+    let r = ecsim(&["run", cfg.to_str().unwrap(), "--quiet", "--out", replay.to_str().unwrap()], tmp.path());
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let run = &summary_rows(&replay.join("summary.csv"))[0];
+    assert!(run["inconsistent_at_end"].parse::<u64>().unwrap() > run["manual_repairs"].parse::<u64>().unwrap());
+    // Out of range: a usage error naming the flag.
+    let r = ecsim(&["explore", "--followers", "65", "--out", tmp.path().join("x").to_str().unwrap()], tmp.path());
+    assert_eq!(r.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("--followers"));
+}
+
 #[test]
 fn trace_writes_chrome_trace_events_in_virtual_time() {
     let tmp = tempfile::tempdir().unwrap();
