@@ -23,6 +23,8 @@ use crate::world::World;
 struct Stored {
     event: RequestId,
     customer: CustomerId,
+    /// A `CustomerUpdated` event (`event` is then the update's id).
+    update: bool,
     /// Deliveries so far.
     attempts: u32,
     repair_rounds: u32,
@@ -119,7 +121,14 @@ impl Broker {
                 s.attempts += 1;
                 let tag = self.next_tag;
                 self.next_tag += 1;
-                let d = Delivery { sub: i as u8, event: s.event, customer: s.customer, attempt: s.attempts, tag };
+                let d = Delivery {
+                    sub: i as u8,
+                    event: s.event,
+                    update: s.update,
+                    customer: s.customer,
+                    attempt: s.attempts,
+                    tag,
+                };
                 ctx.send(self.subscribers[i], Msg::Deliver(d));
                 let timer = ctx.set_timer(self.cfg.ack_timeout, Msg::AckTimeout(d));
                 sub.in_flight.insert(tag, (s, timer));
@@ -155,16 +164,27 @@ impl Broker {
         self.dispatch(ctx);
     }
 
-    fn persist_done(&mut self, ctx: &mut Ctx<'_>, event: RequestId, customer: CustomerId, publisher: NodeId) {
-        let i = event as usize;
-        if self.published.len() <= i {
-            self.published.resize(i + 1, false);
+    fn persist_done(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        event: RequestId,
+        customer: CustomerId,
+        publisher: NodeId,
+        update: bool,
+    ) {
+        if update {
+            ctx.send(publisher, Msg::UpdateAck { update: event });
+        } else {
+            let i = event as usize;
+            if self.published.len() <= i {
+                self.published.resize(i + 1, false);
+            }
+            self.published[i] = true;
+            ctx.send(publisher, Msg::PublishAck { event });
         }
-        self.published[i] = true;
         for sub in &mut self.subs {
-            sub.ready.push_back(Stored { event, customer, attempts: 0, repair_rounds: 0 });
+            sub.ready.push_back(Stored { event, customer, update, attempts: 0, repair_rounds: 0 });
         }
-        ctx.send(publisher, Msg::PublishAck { event });
         if let Some(next) = self.workers.finish(ctx.now()) {
             self.start(ctx, next);
         }
@@ -191,12 +211,19 @@ impl Component<World> for Broker {
     fn on_message(&mut self, ctx: &mut Ctx<'_>, from: NodeId, msg: Msg) {
         match msg {
             Msg::Publish { event, customer } => {
-                if let Some(w) = self.workers.submit(Work::Persist { event, customer, publisher: from }, ctx.now()) {
+                let work = Work::Persist { event, customer, publisher: from, update: false };
+                if let Some(w) = self.workers.submit(work, ctx.now()) {
                     self.start(ctx, w);
                 }
             }
-            Msg::Done(Work::Persist { event, customer, publisher }) => {
-                self.persist_done(ctx, event, customer, publisher)
+            Msg::PublishUpdate { update, customer } => {
+                let work = Work::Persist { event: update, customer, publisher: from, update: true };
+                if let Some(w) = self.workers.submit(work, ctx.now()) {
+                    self.start(ctx, w);
+                }
+            }
+            Msg::Done(Work::Persist { event, customer, publisher, update }) => {
+                self.persist_done(ctx, event, customer, publisher, update)
             }
             Msg::Ack(d) => {
                 if let Some((_, timer)) = self.subs[d.sub as usize].in_flight.remove(&d.tag) {

@@ -41,7 +41,7 @@ use sim_core::{Component, Dist, NodeId, SimDuration, SimTime, Simulation, TimerI
 use crate::broker::{self, Broker};
 use crate::config::{self, ConfigError, Scenario};
 use crate::ctx::Ctx;
-use crate::msg::{unexpected, CallId, CustomerId, Msg, Op, RequestId};
+use crate::msg::{unexpected, CallId, CustomerId, LogRecord, Msg, Op, RequestId, UpdateId};
 use crate::node::Node;
 use crate::plugin::{Env, Pattern};
 use crate::service::{DataCore, Source};
@@ -141,17 +141,29 @@ impl Source for LogShipper {
         if !svc.delete_for_request(ctx, req, customer, client) {
             return;
         }
-        if let (Some(lag), Some(lsn)) = (&self.lag, svc.last_lsn()) {
-            let d = lag.sample(ctx.rng());
-            ctx.schedule_after(d, Msg::ShipLog { lsn, customer });
-        }
+        self.ship(svc, ctx);
         svc.finish_request(ctx, client, req, true);
+    }
+
+    fn on_update(&mut self, svc: &mut DataCore, ctx: &mut Ctx<'_>, _update: UpdateId, _customer: CustomerId) {
+        // Every change is captured, not just deletes.
+        self.ship(svc, ctx);
     }
 
     fn on_message(&mut self, _svc: &mut DataCore, ctx: &mut Ctx<'_>, _from: NodeId, msg: Msg) {
         match msg {
-            Msg::ShipLog { lsn, customer } => ctx.send(self.tailer, Msg::LogEntry { lsn, customer }),
+            Msg::ShipLog { lsn, record } => ctx.send(self.tailer, Msg::LogEntry { lsn, record }),
             other => unexpected("the Profile service under change data capture", &other),
+        }
+    }
+}
+
+impl LogShipper {
+    /// Streams the commit just made, after the replication lag.
+    fn ship(&self, svc: &DataCore, ctx: &mut Ctx<'_>) {
+        if let (Some(lag), Some((lsn, record))) = (&self.lag, svc.last_log_entry()) {
+            let d = lag.sample(ctx.rng());
+            ctx.schedule_after(d, Msg::ShipLog { lsn, record });
         }
     }
 }
@@ -228,16 +240,21 @@ impl Tailer {
     }
 
     /// Entries from `first` on arrived: count a gap the retention opened,
-    /// then publish each entry not yet published.
-    fn entries(&mut self, ctx: &mut Ctx<'_>, first: u64, customers: &[CustomerId]) {
+    /// then publish each entry not yet published. A delete is published
+    /// until the broker confirms it; a profile update is sent once (it
+    /// carries no consistency promise).
+    fn entries(&mut self, ctx: &mut Ctx<'_>, first: u64, records: &[LogRecord]) {
         if first > self.position {
             ctx.state_mut().counters.log_entries_lost += first - self.position;
             self.position = first;
         }
-        for (i, &c) in customers.iter().enumerate() {
+        for (i, r) in records.iter().enumerate() {
             let lsn = first + i as u64;
             if lsn == self.position {
-                self.publish(ctx, lsn, c);
+                match r.update {
+                    None => self.publish(ctx, lsn, r.customer),
+                    Some(update) => ctx.send(self.broker, Msg::PublishUpdate { update, customer: r.customer }),
+                }
                 self.position += 1;
             }
         }
@@ -274,18 +291,18 @@ impl Component<World> for Tailer {
                 ctx.schedule_after(self.cfg.offset_commit_interval, Msg::OffsetCommit);
                 self.committed = self.safe_offset();
             }
-            Msg::LogRead { call, first, customers } => {
+            Msg::LogRead { call, first, entries } => {
                 let Some((current, timer)) = self.reading else { return };
                 if current != call {
                     return; // an answer to a read that timed out
                 }
                 ctx.cancel_timer(timer);
                 self.reading = None;
-                self.entries(ctx, first, &customers);
+                self.entries(ctx, first, &entries);
                 // More is waiting. Flow control: read it once the broker
                 // has confirmed this batch, so that catching up after an
                 // outage does not flood the broker into a retry storm.
-                self.behind = customers.len() == self.cfg.batch_size as usize;
+                self.behind = entries.len() == self.cfg.batch_size as usize;
                 if self.behind && self.unconfirmed.is_empty() {
                     self.read(ctx);
                 }
@@ -299,9 +316,9 @@ impl Component<World> for Tailer {
                     }
                 }
             }
-            Msg::LogEntry { lsn, customer } => {
+            Msg::LogEntry { lsn, record } => {
                 if self.reading.is_none() && lsn == self.position {
-                    self.entries(ctx, lsn, &[customer]);
+                    self.entries(ctx, lsn, &[record]);
                 } else if lsn > self.position && !self.behind && self.unconfirmed.len() < self.cfg.batch_size as usize {
                     // A gap (an entry shipped while this tailer was down, or
                     // lost on the way): read it from the log, unless a
@@ -317,6 +334,7 @@ impl Component<World> for Tailer {
                     self.read(ctx);
                 }
             }
+            Msg::UpdateAck { .. } => {}
             Msg::PublishRetry { event } => {
                 if let Some(u) = self.unconfirmed.remove(&event) {
                     ctx.state_mut().counters.publish_retries += 1;

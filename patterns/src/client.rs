@@ -34,6 +34,12 @@ pub struct Client {
     waiting: BTreeMap<RequestId, (TimerId, Option<u32>)>,
     /// Whose re-subscription is drawn from, with the seed of its stream.
     resubscribe_seed: u64,
+    /// The source service, which background profile updates go to.
+    source: NodeId,
+    /// Background traffic: update and signup arrivals, each from its own
+    /// stream so that turning one on leaves the unsubscribes as they were.
+    updates_rng: SimRng,
+    signups_rng: SimRng,
 }
 
 impl Client {
@@ -41,11 +47,48 @@ impl Client {
     ///
     /// `resubscribe_seed` seeds each request's re-subscription draws
     /// (see [`RngFactory::child_seed`](sim_core::RngFactory)).
-    pub fn new(cfg: WorkloadConfig, entry: NodeId, customers: u32, rng: SimRng, resubscribe_seed: u64) -> Self {
+    /// Background profile updates go to `source`, with arrivals and
+    /// customers drawn from `updates_rng`; new subscriptions arrive by
+    /// `signups_rng`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        cfg: WorkloadConfig,
+        entry: NodeId,
+        customers: u32,
+        rng: SimRng,
+        resubscribe_seed: u64,
+        source: NodeId,
+        updates_rng: SimRng,
+        signups_rng: SimRng,
+    ) -> Self {
         let end = SimTime::ZERO + cfg.duration;
         let pinned: std::collections::BTreeSet<CustomerId> = cfg.at.iter().filter_map(|a| a.customer()).collect();
         let order = (0..customers).filter(|c| !pinned.contains(c)).collect();
-        Client { cfg, entry, rng, order, picked: 0, scripted: 0, end, waiting: BTreeMap::new(), resubscribe_seed }
+        Client {
+            cfg,
+            entry,
+            rng,
+            order,
+            picked: 0,
+            scripted: 0,
+            end,
+            waiting: BTreeMap::new(),
+            resubscribe_seed,
+            source,
+            updates_rng,
+            signups_rng,
+        }
+    }
+
+    /// Schedules the next background arrival at `rate` per second, drawing
+    /// the gap from `rng`, unless the arrival window is over.
+    fn next_background(ctx: &mut Ctx<'_>, rng: &mut SimRng, rate: f64, end: SimTime, msg: Msg) {
+        if rate > 0.0 {
+            let t = ctx.now() + SimDuration::from_secs_f64(sim_core::draw::exp1(rng) / rate);
+            if t < end {
+                ctx.schedule_at(t, msg);
+            }
+        }
     }
 
     /// A customer told "unsubscribed" may come back: drawn per request, so
@@ -138,6 +181,10 @@ impl Component<World> for Client {
             Some(users) => (0..users).for_each(|u| self.think(ctx, u)),
             None => self.schedule_next(ctx),
         }
+        if let Some(b) = self.cfg.background.clone() {
+            Self::next_background(ctx, &mut self.updates_rng, b.updates_per_s, self.end, Msg::UpdateArrival);
+            Self::next_background(ctx, &mut self.signups_rng, b.signups_per_s, self.end, Msg::SignupArrival);
+        }
     }
 
     fn on_message(&mut self, ctx: &mut Ctx<'_>, _from: NodeId, msg: Msg) {
@@ -159,6 +206,18 @@ impl Component<World> for Client {
                         self.think(ctx, u);
                     }
                 }
+            }
+            Msg::UpdateArrival => {
+                let b = self.cfg.background.clone().unwrap_or_default();
+                let customer = self.updates_rng.random_range(0..ctx.state().customers());
+                ctx.send(self.source, Msg::Update { customer });
+                ctx.state_mut().counters.update_requests += 1;
+                Self::next_background(ctx, &mut self.updates_rng, b.updates_per_s, self.end, Msg::UpdateArrival);
+            }
+            Msg::SignupArrival => {
+                let b = self.cfg.background.clone().unwrap_or_default();
+                ctx.state_mut().signup();
+                Self::next_background(ctx, &mut self.signups_rng, b.signups_per_s, self.end, Msg::SignupArrival);
             }
             Msg::Resubscribe { customer } => {
                 let now = ctx.now();

@@ -160,6 +160,29 @@ pub struct WorkloadConfig {
     /// configs only when given, so older configs keep their hash.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resubscribe: Option<Resubscribe>,
+    /// Traffic besides the unsubscribes: new subscriptions and profile
+    /// updates, each a Poisson stream over the arrival window. Written to
+    /// resolved configs only when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub background: Option<BackgroundTraffic>,
+}
+
+/// New subscriptions and profile updates alongside the unsubscribes.
+///
+/// A new subscription creates the customer's rows in every table at once,
+/// so the tables grow and a background-sync diff scans more rows. A profile
+/// update is a request to the source service (a worker, its service time,
+/// one row written); the event-based pattern publishes it and change data
+/// capture captures it, so every follower consumes `CustomerUpdated`
+/// events too. New customers do not unsubscribe within the run and are not
+/// billed in it; updates go to customers drawn uniformly from everyone.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackgroundTraffic {
+    /// New subscriptions per second.
+    pub signups_per_s: f64,
+    /// Profile updates per second.
+    pub updates_per_s: f64,
 }
 
 /// Customers who subscribe again after leaving.
@@ -263,6 +286,7 @@ impl Default for WorkloadConfig {
             at: Vec::new(),
             closed_loop: None,
             resubscribe: None,
+            background: None,
         }
     }
 }
@@ -625,6 +649,24 @@ impl Scenario {
             return err("workload.client_timeout", "must be above zero");
         }
         self.check_scripted()?;
+        if let Some(b) = &w.background {
+            for (k, v) in [("signups_per_s", b.signups_per_s), ("updates_per_s", b.updates_per_s)] {
+                if !(v.is_finite() && v >= 0.0) {
+                    return err(
+                        &format!("workload.background.{k}"),
+                        format!("must be a rate >= 0 per second, got {v}"),
+                    );
+                }
+            }
+            // Every signup is a customer in memory: refuse a flood.
+            let signups = b.signups_per_s * w.duration.as_secs_f64();
+            if signups + f64::from(self.customers) > f64::from(u32::MAX / 2) {
+                return err(
+                    "workload.background.signups_per_s",
+                    format!("{signups:.0} signups over the arrival window; at most about 2e9 customers in all"),
+                );
+            }
+        }
         if let Some(r) = &w.resubscribe {
             check_prob("workload.resubscribe.probability", r.probability)?;
             check_dist("workload.resubscribe.after", &r.after)?;

@@ -31,7 +31,7 @@ use sim_core::{NodeId, SimDuration, SimTime, Simulation, TimerId};
 use crate::broker::Broker;
 use crate::config::{self, ConfigError, Scenario};
 use crate::ctx::Ctx;
-use crate::msg::{unexpected, CustomerId, Msg, RequestId};
+use crate::msg::{unexpected, CustomerId, Msg, RequestId, UpdateId};
 use crate::node::Node;
 use crate::plugin::{Env, Pattern};
 use crate::service::{DataCore, Source};
@@ -177,8 +177,15 @@ impl Source for Publisher {
         }
     }
 
+    fn on_update(&mut self, _svc: &mut DataCore, ctx: &mut Ctx<'_>, update: UpdateId, customer: CustomerId) {
+        // The followers hear of every change; an update carries no
+        // consistency promise, so it is sent once, without an outbox.
+        ctx.send(self.broker, Msg::PublishUpdate { update, customer });
+    }
+
     fn on_message(&mut self, svc: &mut DataCore, ctx: &mut Ctx<'_>, _from: NodeId, msg: Msg) {
         match msg {
+            Msg::UpdateAck { .. } => {}
             Msg::PublishNow { event, customer, client } => {
                 self.publish(ctx, event, customer);
                 svc.finish_request(ctx, client, event, true);

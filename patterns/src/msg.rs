@@ -55,13 +55,30 @@ pub enum Op {
     },
 }
 
+/// An update to a customer's profile (background traffic), by dense index
+/// in commit order.
+pub type UpdateId = u32;
+
+/// One entry of the source's commit log, as change data capture reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LogRecord {
+    /// The customer.
+    pub customer: CustomerId,
+    /// `None` for the customer's delete, `Some` for a profile update.
+    pub update: Option<UpdateId>,
+}
+
 /// Why the broker sent a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Delivery {
     /// Subscription index: follower `i`'s is `i` (the book's Contract 0, Billing 1).
     pub sub: u8,
-    /// The event (equal to the request that caused it).
+    /// The event: the request that caused it (`CustomerUnsubscribed`), or
+    /// the update (`CustomerUpdated`, when `update` is set).
     pub event: RequestId,
+    /// Whether this is a `CustomerUpdated` event (background traffic),
+    /// which a follower applies without deleting anything.
+    pub update: bool,
     /// The customer.
     pub customer: CustomerId,
     /// 1 for the first delivery, 2 for the first redelivery, and so on.
@@ -110,6 +127,13 @@ pub enum Work {
         customer: CustomerId,
         /// The publisher.
         publisher: NodeId,
+        /// Whether it is a `CustomerUpdated` event.
+        update: bool,
+    },
+    /// A profile update (background traffic) at the source.
+    Update {
+        /// The customer.
+        customer: CustomerId,
     },
 }
 
@@ -163,6 +187,23 @@ pub enum Msg {
         /// The event.
         event: RequestId,
     },
+    /// Publish `CustomerUpdated` (background traffic; fire and forget).
+    PublishUpdate {
+        /// The update.
+        update: UpdateId,
+        /// The customer.
+        customer: CustomerId,
+    },
+    /// The broker persisted the update event.
+    UpdateAck {
+        /// The update.
+        update: UpdateId,
+    },
+    /// A user changes their profile (background traffic).
+    Update {
+        /// The customer.
+        customer: CustomerId,
+    },
     /// The broker hands an event to a subscriber.
     Deliver(Delivery),
     /// The subscriber processed it.
@@ -173,6 +214,10 @@ pub enum Msg {
     // Timers.
     /// The client's next arrival.
     Arrival,
+    /// The next profile update of the background traffic.
+    UpdateArrival,
+    /// The next new subscription of the background traffic.
+    SignupArrival,
     /// A customer who left subscribes again.
     Resubscribe {
         /// The customer.
@@ -236,22 +281,22 @@ pub enum Msg {
         call: CallId,
         /// The sequence number of the first entry returned.
         first: u64,
-        /// The customers deleted, in commit order.
-        customers: Arc<[CustomerId]>,
+        /// The entries, in commit order.
+        entries: Arc<[LogRecord]>,
     },
     /// The source's database ships one commit to a streaming log tailer.
     LogEntry {
         /// Its log sequence number.
         lsn: u64,
-        /// The customer deleted.
-        customer: CustomerId,
+        /// What was committed.
+        record: LogRecord,
     },
     /// The source ships a commit once its replication lag has passed.
     ShipLog {
         /// Its log sequence number.
         lsn: u64,
-        /// The customer deleted.
-        customer: CustomerId,
+        /// What was committed.
+        record: LogRecord,
     },
     /// The log tailer reads the log.
     TailTick,
@@ -276,15 +321,20 @@ impl Work {
                 Op::ClearChanges(_) => "clear change table (sync)",
                 Op::ReadLog { .. } => "read commit log (cdc)",
             },
+            Work::Consume { delivery, .. } if delivery.update => "consume CustomerUpdated",
             Work::Consume { .. } => "consume CustomerUnsubscribed",
+            Work::Persist { update: true, .. } => "persist CustomerUpdated",
             Work::Persist { .. } => "persist CustomerUnsubscribed",
+            Work::Update { .. } => "update profile",
         }
     }
 
     /// The customer the work is about, if one.
     pub fn customer(&self) -> Option<CustomerId> {
         match self {
-            Work::Unsubscribe { customer, .. } | Work::Persist { customer, .. } => Some(*customer),
+            Work::Unsubscribe { customer, .. } | Work::Persist { customer, .. } | Work::Update { customer } => {
+                Some(*customer)
+            }
             Work::Call {
                 op:
                     Op::Delete(c)
@@ -319,6 +369,11 @@ pub fn label(msg: &Msg) -> &'static str {
         Msg::Reply { .. } => "reply",
         Msg::Publish { .. } => "publish",
         Msg::PublishAck { .. } => "publish_ack",
+        Msg::PublishUpdate { .. } => "publish_update",
+        Msg::UpdateAck { .. } => "update_ack",
+        Msg::Update { .. } => "update",
+        Msg::UpdateArrival => "update_arrival",
+        Msg::SignupArrival => "signup_arrival",
         Msg::Deliver(_) => "deliver",
         Msg::Ack(_) => "ack",
         Msg::Nack(_) => "nack",

@@ -77,6 +77,9 @@ pub fn build(
                 scenario.customers,
                 factory.stream("workload"),
                 factory.child_seed("workload/resubscribe", 0),
+                topology.id(Role::Source),
+                factory.stream("workload/updates"),
+                factory.stream("workload/signups"),
             )),
             Role::Source => {
                 let source =

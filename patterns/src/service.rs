@@ -20,7 +20,7 @@ use sim_core::{Component, NodeId, SimDuration, SimRng, SimTime};
 
 use crate::config::{ServiceConfig, SideEffectConfig};
 use crate::ctx::Ctx;
-use crate::msg::{unexpected, CallId, CustomerId, Msg, Op, RequestId, Work};
+use crate::msg::{unexpected, CallId, CustomerId, LogRecord, Msg, Op, RequestId, UpdateId, Work};
 use crate::topology::TableId;
 use crate::workers::Workers;
 use crate::world::World;
@@ -45,6 +45,11 @@ pub trait Source: std::fmt::Debug {
             svc.finish_request(ctx, client, req, true);
         }
     }
+
+    /// A profile update (background traffic) committed; `update` numbers
+    /// it. By default nothing more happens: the followers hold no copy of
+    /// the profile. An event-driven pattern tells them.
+    fn on_update(&mut self, _svc: &mut DataCore, _ctx: &mut Ctx<'_>, _update: UpdateId, _customer: CustomerId) {}
 
     /// A call the pattern ran inline on the request's own thread finished.
     fn on_inline_reply(&mut self, _svc: &mut DataCore, _ctx: &mut Ctx<'_>, _call: CallId, _ok: bool) {}
@@ -97,8 +102,8 @@ struct CommitLog {
     retention: SimDuration,
     /// The log sequence number of `entries[0]`.
     first: u64,
-    /// `(commit time, customer)`.
-    entries: VecDeque<(SimTime, CustomerId)>,
+    /// `(commit time, what was committed)`.
+    entries: VecDeque<(SimTime, LogRecord)>,
 }
 
 impl CommitLog {
@@ -111,19 +116,19 @@ impl CommitLog {
     }
 
     /// Appends a commit and returns its sequence number.
-    fn append(&mut self, now: SimTime, c: CustomerId) -> u64 {
+    fn append(&mut self, now: SimTime, record: LogRecord) -> u64 {
         self.truncate(now);
-        self.entries.push_back((now, c));
+        self.entries.push_back((now, record));
         self.first + self.entries.len() as u64 - 1
     }
 
     /// Up to `max` entries from `from` on: the first sequence number still
     /// held at or after `from`, and the customers.
-    fn read(&mut self, now: SimTime, from: u64, max: u32) -> (u64, Arc<[CustomerId]>) {
+    fn read(&mut self, now: SimTime, from: u64, max: u32) -> (u64, Arc<[LogRecord]>) {
         self.truncate(now);
         let start = from.max(self.first);
         let skip = usize::try_from(start - self.first).unwrap_or(usize::MAX);
-        (start, self.entries.iter().skip(skip).take(max as usize).map(|&(_, c)| c).collect())
+        (start, self.entries.iter().skip(skip).take(max as usize).map(|&(_, r)| r).collect())
     }
 
     /// Entries a read from `from` would find, up to `max`.
@@ -230,9 +235,16 @@ impl DataCore {
             changes.push(c);
         }
         if let (true, Some(log)) = (deleted, self.log.as_mut()) {
-            log.append(now, c);
+            log.append(now, LogRecord { customer: c, update: None });
         }
         deleted
+    }
+
+    /// The newest commit-log entry, with its sequence number, if any.
+    pub fn last_log_entry(&self) -> Option<(u64, LogRecord)> {
+        let log = self.log.as_ref()?;
+        let (_, record) = *log.entries.back()?;
+        Some((log.first + log.entries.len() as u64 - 1, record))
     }
 
     /// The sequence number of the newest commit-log entry, if any.
@@ -339,6 +351,12 @@ impl DataCore {
     fn consume(&mut self, ctx: &mut Ctx<'_>, delivery: crate::msg::Delivery, broker: NodeId) {
         if self.fails(ctx) {
             ctx.send(broker, Msg::Nack(delivery));
+        } else if delivery.update {
+            // A profile update: applying it again changes nothing.
+            let w = ctx.state_mut();
+            w.counters.db_ops += 1;
+            w.counters.update_events_applied += 1;
+            ctx.send(broker, Msg::Ack(delivery));
         } else {
             let i = delivery.event as usize;
             if self.processed.len() <= i {
@@ -465,12 +483,12 @@ impl DataService {
                 } else {
                     let w = ctx.state_mut();
                     w.counters.db_ops += 1;
-                    let (first, customers) = match core.log.as_mut() {
+                    let (first, entries) = match core.log.as_mut() {
                         Some(log) => log.read(now, from, max),
                         None => (from, Arc::from(Vec::new())),
                     };
-                    w.counters.rows_scanned += customers.len() as u64;
-                    Msg::LogRead { call, first, customers }
+                    w.counters.rows_scanned += entries.len() as u64;
+                    Msg::LogRead { call, first, entries }
                 };
                 ctx.send(caller, msg);
                 core.release(ctx);
@@ -486,6 +504,19 @@ impl DataService {
                 }
             }
             Work::Consume { delivery, broker } => core.consume(ctx, delivery, broker),
+            Work::Update { customer } => {
+                // A profile update writes one row, if the customer still has it.
+                if !core.fails(ctx) && ctx.state().present(core.table, customer) {
+                    let w = ctx.state_mut();
+                    w.counters.db_ops += 1;
+                    let update = w.next_update_id();
+                    if let Some(log) = core.log.as_mut() {
+                        log.append(now, LogRecord { customer, update: Some(update) });
+                    }
+                    source.on_update(core, ctx, update, customer);
+                }
+                core.release(ctx);
+            }
             Work::Persist { .. } => unexpected(&core.name, &Msg::Done(work)),
         }
     }
@@ -506,6 +537,7 @@ impl Component<World> for DataService {
             Msg::Unsubscribe { req, customer } => core.submit(ctx, Work::Unsubscribe { req, customer, client: from }),
             Msg::Call { call, op } => core.submit(ctx, Work::Call { call, op, caller: from, inline: false }),
             Msg::Deliver(delivery) => core.submit(ctx, Work::Consume { delivery, broker: from }),
+            Msg::Update { customer } => core.submit(ctx, Work::Update { customer }),
             Msg::Done(work) => self.on_done(ctx, work),
             Msg::BillingRun => core.charge_due(ctx),
             // Everything else belongs to the pattern's part of the service.

@@ -153,6 +153,14 @@ pub struct Counters {
     pub log_entries_lost: u64,
     /// Customers who subscribed again after leaving.
     pub resubscriptions: u64,
+    /// New customers who subscribed during the run (background traffic).
+    pub signups: u64,
+    /// Profile updates sent to the source (background traffic).
+    pub update_requests: u64,
+    /// Profile updates committed at the source.
+    pub updates: u64,
+    /// `CustomerUpdated` events a follower applied.
+    pub update_events_applied: u64,
     /// Rows of a new subscription removed by the old unsubscribe's delete.
     pub deletes_after_resubscribe: u64,
     /// Fenced deletes a participant refused because a newer compensation
@@ -392,6 +400,27 @@ impl World {
             self.counters.idempotent_noops += 1;
         }
         changed
+    }
+
+    /// Numbers the next committed profile update.
+    pub fn next_update_id(&mut self) -> crate::msg::UpdateId {
+        let id = self.counters.updates as crate::msg::UpdateId;
+        self.counters.updates += 1;
+        id
+    }
+
+    /// A new customer subscribes (background traffic): a row in every table
+    /// at once. Returns their id, the next after every existing customer.
+    pub fn signup(&mut self) -> CustomerId {
+        let c = self.customers();
+        self.present.extend(std::iter::repeat_n(true, self.tables));
+        self.present_count.push(self.tables as u8);
+        for r in &mut self.rows {
+            *r += 1;
+        }
+        self.request_of.push(RequestSlot::default());
+        self.counters.signups += 1;
+        c
     }
 
     /// The customer subscribes again: a row in every table at once. The
