@@ -12,6 +12,9 @@
 //! - `change_table`: a trigger on Profile's delete fills a change table,
 //!   which the job reads and clears.
 //!
+//! A follower table may run on a schedule of its own (`tables`), synced by
+//! a job of its own on the same node; the main job syncs the rest.
+//!
 //! Deletes go in batches of `batch_size`. A call that fails or does not
 //! answer within `call_timeout` is retried up to `max_retries` times with
 //! exponential backoff; then the run is abandoned. All of the job's
@@ -30,7 +33,7 @@ use crate::ctx::Ctx;
 use crate::msg::{unexpected, CallId, CustomerId, Msg, Op};
 use crate::node::Node;
 use crate::plugin::{Env, Pattern};
-use crate::topology::{Role, TableId};
+use crate::topology::{Role, TableId, Topology};
 use crate::world::World;
 
 /// How the sync job learns which customers left.
@@ -64,6 +67,25 @@ pub struct SyncConfig {
     pub max_retries: u32,
     /// Wait before the first retry; doubles for each further one.
     pub retry_backoff: SimDuration,
+    /// Follower tables synced on a schedule of their own, each by a job of
+    /// its own (the rest by the main job, on `interval` or `nightly_at`).
+    /// Diff only: one change table cannot be cleared by several jobs.
+    /// Written to resolved configs only when given.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tables: Vec<TableSchedule>,
+}
+
+/// A follower table synced on its own schedule.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableSchedule {
+    /// The table, by name.
+    pub table: String,
+    /// Run every this long.
+    pub interval: SimDuration,
+    /// Instead, run once a day at this time of day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nightly_at: Option<SimDuration>,
 }
 
 impl Default for SyncConfig {
@@ -77,6 +99,7 @@ impl Default for SyncConfig {
             call_timeout: SimDuration::from_mins(5),
             max_retries: 3,
             retry_backoff: SimDuration::from_secs(1),
+            tables: Vec::new(),
         }
     }
 }
@@ -105,19 +128,78 @@ impl SyncConfig {
 
     /// The first run strictly after `now`.
     pub fn next_run(&self, now: SimTime) -> SimTime {
-        let day = SimDuration::from_hours(24).as_nanos();
-        let (step, offset) = match self.nightly_at {
-            Some(at) => (day, at.as_nanos()),
-            None => (self.interval.as_nanos(), 0),
-        };
-        let n = now.as_nanos();
-        let k = if n < offset { 0 } else { (n - offset) / step + 1 };
-        let t = SimTime::from_nanos(offset + k * step);
-        if t == SimTime::ZERO {
-            SimTime::from_nanos(step)
-        } else {
-            t
+        next_run(self.interval, self.nightly_at, now)
+    }
+
+    /// The jobs: each a schedule and the follower tables it syncs, in
+    /// order; the main job (every table without a schedule of its own)
+    /// first, if it has any.
+    pub fn jobs(&self, topology: &Topology) -> Result<Vec<JobPlan>, ConfigError> {
+        let mut own = vec![None; topology.table_count()];
+        for (i, t) in self.tables.iter().enumerate() {
+            let key = format!("tables[{i}]");
+            let Some(id) = topology.follower_tables().find(|&f| topology.table_name(f) == t.table) else {
+                let names: Vec<&str> = topology.follower_tables().map(|f| topology.table_name(f)).collect();
+                return config::err(
+                    &format!("{key}.table"),
+                    format!("no follower owns a table {:?}; follower tables are {}", t.table, names.join(", ")),
+                );
+            };
+            if own[id.index()].replace(i).is_some() {
+                return config::err(&format!("{key}.table"), format!("table {:?} is scheduled twice", t.table));
+            }
+            if t.interval.is_zero() {
+                return config::err(&format!("{key}.interval"), "must be above zero");
+            }
+            if t.nightly_at.is_some_and(|t| t >= SimDuration::from_hours(24)) {
+                return config::err(&format!("{key}.nightly_at"), "must be a time of day below 24h");
+            }
         }
+        if !self.tables.is_empty() && self.detect == Detect::ChangeTable {
+            return config::err(
+                "tables",
+                "per-table schedules need detect = \"diff\": one change table cannot be cleared by several jobs",
+            );
+        }
+        let main: Vec<TableId> = topology.follower_tables().filter(|t| own[t.index()].is_none()).collect();
+        let mut jobs = Vec::new();
+        if !main.is_empty() {
+            jobs.push(JobPlan { interval: self.interval, nightly_at: self.nightly_at, tables: main });
+        }
+        for t in &self.tables {
+            let id = topology.follower_tables().find(|&f| topology.table_name(f) == t.table).expect("checked above");
+            jobs.push(JobPlan { interval: t.interval, nightly_at: t.nightly_at, tables: vec![id] });
+        }
+        Ok(jobs)
+    }
+}
+
+/// One sync job: when it runs and which follower tables it syncs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobPlan {
+    /// Run every this long...
+    pub interval: SimDuration,
+    /// ... or once a day at this time of day.
+    pub nightly_at: Option<SimDuration>,
+    /// The follower tables, in order.
+    pub tables: Vec<TableId>,
+}
+
+/// The first run strictly after `now` of a job every `interval`, or nightly
+/// at `nightly_at`.
+fn next_run(interval: SimDuration, nightly_at: Option<SimDuration>, now: SimTime) -> SimTime {
+    let day = SimDuration::from_hours(24).as_nanos();
+    let (step, offset) = match nightly_at {
+        Some(at) => (day, at.as_nanos()),
+        None => (interval.as_nanos(), 0),
+    };
+    let n = now.as_nanos();
+    let k = if n < offset { 0 } else { (n - offset) / step + 1 };
+    let t = SimTime::from_nanos(offset + k * step);
+    if t == SimTime::ZERO {
+        SimTime::from_nanos(step)
+    } else {
+        t
     }
 }
 
@@ -144,26 +226,52 @@ struct Run {
     op: Op,
 }
 
-/// The sync job's node.
+/// One sync job: a schedule and the follower tables it syncs.
 #[derive(Debug)]
 pub struct SyncJob {
     cfg: SyncConfig,
+    /// Its index on the sync node, which its timers and call ids carry.
+    job: u8,
+    plan: JobPlan,
     /// Each table's owner, by table index (the source's first).
     tables: Vec<NodeId>,
     run: Option<Run>,
     next_call: CallId,
 }
 
+/// Call ids carry their job in the top byte, so the node routes replies.
+const JOB_SHIFT: u32 = 56;
+
 impl SyncJob {
-    /// A job syncing the tables owned by `tables`, by table index: the
-    /// source's first, then each follower's.
-    pub fn new(cfg: SyncConfig, tables: Vec<NodeId>) -> Self {
-        SyncJob { cfg, tables, run: None, next_call: 0 }
+    /// Job `job` of the plan, syncing tables owned by `tables`, by table
+    /// index: the source's first, then each follower's.
+    pub fn new(cfg: SyncConfig, job: u8, plan: JobPlan, tables: Vec<NodeId>) -> Self {
+        SyncJob { cfg, job, plan, tables, run: None, next_call: 0 }
     }
 
     fn arm(&self, ctx: &mut Ctx<'_>) {
-        let next = self.cfg.next_run(ctx.now());
-        ctx.schedule_at(next, Msg::SyncTick);
+        let next = next_run(self.plan.interval, self.plan.nightly_at, ctx.now());
+        ctx.schedule_at(next, Msg::SyncTick { job: self.job });
+    }
+
+    fn tick(&mut self, ctx: &mut Ctx<'_>) {
+        self.arm(ctx);
+        if self.run.is_none() {
+            ctx.state_mut().counters.sync_runs += 1;
+            let op = match self.cfg.detect {
+                Detect::Diff => Op::ScanAbsent,
+                Detect::ChangeTable => Op::ReadChanges,
+            };
+            self.call(ctx, TableId::SOURCE, op, Stage::Read, Arc::from(Vec::new()));
+        }
+    }
+
+    fn timed_out(&mut self, ctx: &mut Ctx<'_>, call: CallId) {
+        // Only the attempt awaited counts; an earlier one was answered or given up on.
+        if let Some(run) = self.run.as_mut().filter(|r| r.call == Some(call)) {
+            run.attempts.timed_out(ctx);
+            self.failed(ctx);
+        }
     }
 
     fn call(&mut self, ctx: &mut Ctx<'_>, table: TableId, op: Op, stage: Stage, candidates: Arc<[CustomerId]>) {
@@ -175,7 +283,7 @@ impl SyncJob {
     /// late reply to an earlier attempt is ignored.
     fn send(&mut self, ctx: &mut Ctx<'_>) {
         let Some(run) = self.run.as_mut() else { return };
-        let call = self.next_call;
+        let call = (u64::from(self.job) << JOB_SHIFT) | self.next_call;
         self.next_call += 1;
         run.call = Some(call);
         run.attempts.send(ctx, &self.cfg.retry_policy(), self.tables[run.table.index()], call, run.op.clone());
@@ -186,7 +294,7 @@ impl SyncJob {
         let Some(run) = self.run.as_mut() else { return };
         // No reply is awaited until the retry goes out.
         run.call = None;
-        if !run.attempts.retry(ctx, &self.cfg.retry_policy(), Msg::Retry { call: 0 }) {
+        if !run.attempts.retry(ctx, &self.cfg.retry_policy(), Msg::Retry { call: u64::from(self.job) }) {
             ctx.state_mut().counters.sync_failed_runs += 1;
             self.run = None;
         }
@@ -209,12 +317,12 @@ impl SyncJob {
         }
     }
 
-    /// Moves to the next step after `table`'s deletes are done: the next
-    /// follower's table, or the end of the run.
+    /// Moves to the next step after `table`'s deletes are done: the job's
+    /// next table, or the end of the run.
     fn after_deletes(&mut self, ctx: &mut Ctx<'_>, table: TableId, candidates: Arc<[CustomerId]>) {
-        let next = table.index() + 1;
-        if next < self.tables.len() {
-            self.sync_table(ctx, TableId::follower(next - 1), candidates);
+        let next = self.plan.tables.iter().position(|&t| t == table).map(|k| k + 1);
+        if let Some(&next) = next.and_then(|k| self.plan.tables.get(k)) {
+            self.sync_table(ctx, next, candidates);
         } else if self.cfg.detect == Detect::ChangeTable {
             self.call(ctx, TableId::SOURCE, Op::ClearChanges(candidates.clone()), Stage::Clear, candidates)
         } else {
@@ -247,7 +355,7 @@ impl SyncJob {
         run.attempts.disarm(ctx);
         let rows = rows.unwrap_or_else(|| Arc::from(Vec::new()));
         match run.stage {
-            Stage::Read => self.sync_table(ctx, TableId::follower(0), rows),
+            Stage::Read => self.sync_table(ctx, self.plan.tables[0], rows),
             Stage::Scan(table) => {
                 let batches = self.batches(&rows);
                 self.delete_next(ctx, table, batches, run.candidates)
@@ -258,60 +366,93 @@ impl SyncJob {
     }
 }
 
-impl Component<World> for SyncJob {
+/// The sync node: its jobs, the main one and one per table with a
+/// schedule of its own. A crash of the node loses every job's run.
+#[derive(Debug)]
+pub struct SyncJobs {
+    jobs: Vec<SyncJob>,
+}
+
+impl SyncJobs {
+    /// The jobs of `cfg` over `topology`'s tables.
+    ///
+    /// # Panics
+    /// If `cfg`'s table schedules do not fit `topology` (validation refuses them).
+    pub fn new(cfg: &SyncConfig, topology: &Topology) -> Self {
+        let owners: Vec<NodeId> = topology.tables().map(|t| topology.owner(t)).collect();
+        let plans = cfg.jobs(topology).expect("validated table schedules");
+        let jobs = plans
+            .into_iter()
+            .enumerate()
+            .map(|(i, plan)| SyncJob::new(cfg.clone(), i as u8, plan, owners.clone()))
+            .collect();
+        SyncJobs { jobs }
+    }
+
+    fn job(&mut self, call: CallId) -> Option<&mut SyncJob> {
+        self.jobs.get_mut((call >> JOB_SHIFT) as usize)
+    }
+}
+
+impl Component<World> for SyncJobs {
     type Msg = Msg;
 
     fn on_start(&mut self, ctx: &mut Ctx<'_>) {
-        self.arm(ctx);
+        self.jobs.iter().for_each(|j| j.arm(ctx));
     }
 
     fn on_message(&mut self, ctx: &mut Ctx<'_>, _from: NodeId, msg: Msg) {
         match msg {
-            Msg::SyncTick => {
-                self.arm(ctx);
-                if self.run.is_none() {
-                    ctx.state_mut().counters.sync_runs += 1;
-                    let op = match self.cfg.detect {
-                        Detect::Diff => Op::ScanAbsent,
-                        Detect::ChangeTable => Op::ReadChanges,
-                    };
-                    self.call(ctx, TableId::SOURCE, op, Stage::Read, Arc::from(Vec::new()));
+            Msg::SyncTick { job } => {
+                if let Some(j) = self.jobs.get_mut(usize::from(job)) {
+                    j.tick(ctx);
                 }
             }
-            Msg::Reply { call, ok, rows } => self.on_reply(ctx, call, ok, rows),
-            Msg::CallTimeout { call } if self.run.as_ref().is_some_and(|r| r.call == Some(call)) => {
-                if let Some(run) = self.run.as_mut() {
-                    run.attempts.timed_out(ctx);
+            Msg::Reply { call, ok, rows } => {
+                if let Some(j) = self.job(call) {
+                    j.on_reply(ctx, call, ok, rows);
                 }
-                self.failed(ctx);
             }
-            // A timeout of an attempt already answered or given up on.
-            Msg::CallTimeout { .. } => {}
-            Msg::Retry { .. } => self.send(ctx),
+            Msg::CallTimeout { call } => {
+                if let Some(j) = self.job(call) {
+                    j.timed_out(ctx, call);
+                }
+            }
+            // A retry names its job.
+            Msg::Retry { call } => {
+                if let Some(j) = self.jobs.get_mut(call as usize) {
+                    j.send(ctx);
+                }
+            }
             other => unexpected("the sync job", &other),
         }
     }
 
     fn on_crash(&mut self, _at: SimTime, world: &mut World) {
-        if self.run.take().is_some() {
-            world.counters.sync_failed_runs += 1;
+        for j in &mut self.jobs {
+            if j.run.take().is_some() {
+                world.counters.sync_failed_runs += 1;
+            }
         }
     }
 
     fn on_restart(&mut self, ctx: &mut Ctx<'_>) {
-        self.arm(ctx);
+        self.jobs.iter().for_each(|j| j.arm(ctx));
     }
 }
 
-impl crate::node::Service for SyncJob {}
+impl crate::node::Service for SyncJobs {}
 
 impl Pattern for SyncConfig {
     fn name(&self) -> String {
         self.name.clone().unwrap_or_else(|| "background_sync".into())
     }
 
-    fn validate(&self, key: &str, _scenario: &crate::config::Scenario) -> Result<(), ConfigError> {
-        SyncConfig::validate(self, key)
+    fn validate(&self, key: &str, scenario: &crate::config::Scenario) -> Result<(), ConfigError> {
+        SyncConfig::validate(self, key)?;
+        self.jobs(&scenario.topology())
+            .map(|_| ())
+            .map_err(|e| ConfigError { key: format!("{key}.{}", e.key), problem: e.problem })
     }
 
     fn change_table(&self) -> bool {
@@ -319,10 +460,7 @@ impl Pattern for SyncConfig {
     }
 
     fn component(&self, role: Role, env: &Env<'_>) -> Option<Node> {
-        (role == Role::Sync).then(|| {
-            let tables = env.topology.tables().map(|t| env.topology.owner(t)).collect();
-            Node::new(SyncJob::new(self.clone(), tables))
-        })
+        (role == Role::Sync).then(|| Node::new(SyncJobs::new(self, env.topology)))
     }
 }
 

@@ -245,8 +245,11 @@ pub enum Msg {
         /// The call.
         call: CallId,
     },
-    /// The background sync job wakes up.
-    SyncTick,
+    /// A background sync job wakes up.
+    SyncTick {
+        /// Which of the sync node's jobs.
+        job: u8,
+    },
     /// Billing charges whoever is due.
     BillingRun,
     /// A delivery was not acknowledged in time.
@@ -384,7 +387,7 @@ pub fn label(msg: &Msg) -> &'static str {
         Msg::Done(_) => "done",
         Msg::CallTimeout { .. } => "call_timeout",
         Msg::Retry { .. } => "retry",
-        Msg::SyncTick => "sync_tick",
+        Msg::SyncTick { .. } => "sync_tick",
         Msg::BillingRun => "billing_run",
         Msg::AckTimeout(_) => "ack_timeout",
         Msg::DispatchDue => "dispatch_due",

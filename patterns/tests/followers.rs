@@ -180,3 +180,47 @@ fn side_effects_are_counted_per_follower() {
     let events_mail = &events.side_effects[1].tally;
     assert!(events_mail.after_unsubscribe < mail.after_unsubscribe / 10, "{events_mail:?} vs {mail:?}");
 }
+
+/// A table on a schedule of its own: Billing synced every 5 minutes by a
+/// job of its own, Contract hourly by the main job. A Billing row is gone
+/// within 5 minutes of the answer (plus the run), a Contract row within the hour.
+#[test]
+fn background_sync_runs_a_table_on_its_own_schedule() {
+    use patterns::background_sync::TableSchedule;
+    let s = small();
+    let cfg = SyncConfig {
+        tables: vec![TableSchedule { table: "billing".into(), interval: d("5m"), nightly_at: None }],
+        ..Default::default()
+    };
+    let r = go(&s, &PatternConfig::BackgroundSync(cfg), 4);
+    assert_eq!(r.inconsistent_at_end, 0);
+    let (mut billing_max, mut contract_max) = (0.0f64, 0.0f64);
+    for q in &r.request_log {
+        let told = q.answered.unwrap();
+        billing_max = billing_max.max((q.deleted[2].unwrap() - told).as_secs_f64());
+        contract_max = contract_max.max((q.deleted[1].unwrap() - told).as_secs_f64());
+    }
+    assert!(billing_max < 310.0, "a billing row waited {billing_max} s");
+    assert!(contract_max > 2_400.0, "contract rows went within {contract_max} s, not on the hourly run");
+    // Two jobs: the main job's hourly run and twelve 5-minute runs in the hour.
+    assert_eq!(r.counters.sync_runs, 1 + 70 / 5);
+}
+
+#[test]
+fn table_schedules_name_follower_tables_and_need_a_diff() {
+    use patterns::background_sync::TableSchedule;
+    let s = small();
+    let bad = |tables: Vec<TableSchedule>, detect: Detect| {
+        let p = PatternConfig::BackgroundSync(SyncConfig { tables, detect, ..Default::default() });
+        run(&s, &p, 1, RunOptions::default()).unwrap_err().to_string()
+    };
+    let sched = |t: &str| TableSchedule { table: t.into(), interval: d("5m"), nightly_at: None };
+    let e = bad(vec![sched("invoices")], Detect::Diff);
+    assert!(e.contains("pattern.tables[0].table") && e.contains("contract, billing"), "{e}");
+    let e = bad(vec![sched("profile")], Detect::Diff);
+    assert!(e.contains("no follower owns a table \"profile\""), "{e}");
+    let e = bad(vec![sched("billing"), sched("billing")], Detect::Diff);
+    assert!(e.contains("pattern.tables[1].table") && e.contains("twice"), "{e}");
+    let e = bad(vec![sched("billing")], Detect::ChangeTable);
+    assert!(e.contains("pattern.tables") && e.contains("diff"), "{e}");
+}
