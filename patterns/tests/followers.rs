@@ -4,12 +4,12 @@
 
 use patterns::background_sync::{Detect, SyncConfig};
 use patterns::event_based::EventConfig;
-use patterns::orchestrated::{OrchestratedConfig, Order, Placement};
+use patterns::orchestrated::{OrchestratedConfig, Order};
 use patterns::{run, FollowerConfig, PatternConfig, RunOptions, RunReport, Scenario, SideEffectConfig};
 use sim_core::Dist;
 
 mod common;
-use common::{book_example, d, t};
+use common::{all_variants, book_example, d, t};
 
 fn small() -> Scenario {
     let mut s = Scenario { customers: 2_000, ..Default::default() };
@@ -25,17 +25,6 @@ fn go(s: &Scenario, p: &PatternConfig, seed: u64) -> RunReport {
     r
 }
 
-fn variants() -> Vec<PatternConfig> {
-    vec![
-        PatternConfig::BackgroundSync(SyncConfig::default()),
-        PatternConfig::BackgroundSync(SyncConfig { detect: Detect::ChangeTable, ..Default::default() }),
-        PatternConfig::Orchestrated(OrchestratedConfig::default()),
-        PatternConfig::Orchestrated(OrchestratedConfig { order: Order::Serial, ..Default::default() }),
-        PatternConfig::Orchestrated(OrchestratedConfig { placement: Placement::Profile, ..Default::default() }),
-        PatternConfig::EventBased(EventConfig::default()),
-        PatternConfig::EventBased(EventConfig { outbox: true, ..Default::default() }),
-    ]
-}
 
 fn follower(name: &str) -> FollowerConfig {
     FollowerConfig { name: Some(name.into()), table: Some(name.into()), ..Default::default() }
@@ -67,7 +56,7 @@ fn naming_the_book_followers_changes_nothing() {
     // The built-in followers' keys belong to the built-in followers only.
     named.services.contract = Default::default();
     named.billing = Default::default();
-    for p in variants() {
+    for p in all_variants() {
         let a = go(&builtin, &p, 7);
         let b = go(&named, &p, 7);
         // Every measurement, down to the kernel's counters and each request's rows.
@@ -80,7 +69,7 @@ fn naming_the_book_followers_changes_nothing() {
 fn every_pattern_converges_over_five_followers() {
     let mut s = small();
     s.followers = vec![FollowerConfig { count: 5, ..follower("svc") }];
-    let mut ps = variants();
+    let mut ps = all_variants();
     ps.push(PatternConfig::Orchestrated(OrchestratedConfig {
         stages: vec![vec!["svc1".into()], vec!["svc2".into(), "svc3".into()], vec!["svc4".into(), "svc5".into()]],
         name: Some("staged".into()),

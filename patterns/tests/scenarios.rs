@@ -7,7 +7,7 @@ use patterns::{run, Outcome, PatternConfig, RunOptions, RunReport, Scenario};
 use sim_core::{Dist, FaultSpec, SimDuration, SimTime, TraceMode};
 
 mod common;
-use common::{book_example, d, t};
+use common::{all_variants, book_example, d, t};
 
 /// A small, quick scenario: 2,000 customers, 3 requests/s for 10 minutes.
 fn small() -> Scenario {
@@ -33,17 +33,6 @@ fn go_seed(s: &Scenario, p: PatternConfig, seed: u64) -> RunReport {
 /// probability at most 5 x 6.8e-6 = 3.4e-5 for a fresh seed list.
 const SEEDS: [u64; 5] = [1, 2, 3, 4, 5];
 
-fn all_variants() -> Vec<PatternConfig> {
-    vec![
-        PatternConfig::BackgroundSync(SyncConfig::default()),
-        PatternConfig::BackgroundSync(SyncConfig { detect: Detect::ChangeTable, ..Default::default() }),
-        PatternConfig::Orchestrated(OrchestratedConfig::default()),
-        PatternConfig::Orchestrated(OrchestratedConfig { order: Order::Serial, ..Default::default() }),
-        PatternConfig::Orchestrated(OrchestratedConfig { placement: Placement::Profile, ..Default::default() }),
-        PatternConfig::EventBased(EventConfig::default()),
-        PatternConfig::EventBased(EventConfig { outbox: true, ..Default::default() }),
-    ]
-}
 
 #[test]
 fn without_faults_every_pattern_converges_and_loses_nothing() {

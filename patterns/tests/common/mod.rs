@@ -4,7 +4,11 @@
 // Each test file includes this module and uses a subset of it.
 #![allow(dead_code)]
 
-use patterns::Scenario;
+use patterns::background_sync::{Detect, SyncConfig};
+use patterns::cdc::{CdcConfig, TailMode};
+use patterns::event_based::EventConfig;
+use patterns::orchestrated::{OrchestratedConfig, Order, Placement};
+use patterns::{PatternConfig, Scenario};
 use sim_core::{Dist, SimDuration, SimTime};
 
 /// A duration written as in a config, e.g. `"1h"`.
@@ -35,4 +39,19 @@ pub(crate) fn book_example() -> Scenario {
     s.workload.duration = d("12h");
     s.workload.drain = d("12h");
     s
+}
+
+/// Every pattern in each of its main variants.
+pub(crate) fn all_variants() -> Vec<PatternConfig> {
+    vec![
+        PatternConfig::BackgroundSync(SyncConfig::default()),
+        PatternConfig::BackgroundSync(SyncConfig { detect: Detect::ChangeTable, ..Default::default() }),
+        PatternConfig::Orchestrated(OrchestratedConfig::default()),
+        PatternConfig::Orchestrated(OrchestratedConfig { order: Order::Serial, ..Default::default() }),
+        PatternConfig::Orchestrated(OrchestratedConfig { placement: Placement::Profile, ..Default::default() }),
+        PatternConfig::EventBased(EventConfig::default()),
+        PatternConfig::EventBased(EventConfig { outbox: true, ..Default::default() }),
+        PatternConfig::Cdc(CdcConfig::default()),
+        PatternConfig::Cdc(CdcConfig { mode: TailMode::Stream, ..Default::default() }),
+    ]
 }
