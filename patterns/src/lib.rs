@@ -126,6 +126,7 @@ pub mod client;
 pub mod config;
 pub mod ctx;
 pub mod event_based;
+pub mod followers;
 pub mod invariants;
 pub mod metrics;
 pub mod msg;
@@ -142,10 +143,9 @@ pub mod validation;
 pub mod workers;
 pub mod world;
 
-pub use config::{
-    Arrival, ConfigError, Follower, FollowerConfig, PinnedArrival, Scenario, ServiceConfig, SideEffectConfig,
-};
+pub use config::{Arrival, ConfigError, PinnedArrival, Scenario, ServiceConfig};
 pub use ctx::Ctx;
+pub use followers::{Follower, FollowerConfig, SideEffectConfig};
 pub use invariants::Violation;
 pub use msg::Msg;
 pub use pattern::PatternConfig;

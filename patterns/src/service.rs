@@ -18,8 +18,9 @@ use std::sync::Arc;
 use rand::Rng;
 use sim_core::{Component, NodeId, SimDuration, SimRng, SimTime};
 
-use crate::config::{ServiceConfig, SideEffectConfig};
+use crate::config::ServiceConfig;
 use crate::ctx::Ctx;
+use crate::followers::SideEffectConfig;
 use crate::msg::{unexpected, CallId, CustomerId, LogRecord, Msg, Op, RequestId, UpdateId, Work};
 use crate::topology::TableId;
 use crate::workers::Workers;

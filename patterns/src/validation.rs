@@ -21,7 +21,8 @@ use sim_core::{Dist, LinkConfig, RngFactory, SimDuration, SimTime, TraceMode};
 use statrs::distribution::{ContinuousCDF, Normal, StudentsT};
 
 use crate::background_sync::SyncConfig;
-use crate::config::{FollowerConfig, Scenario};
+use crate::config::Scenario;
+use crate::followers::FollowerConfig;
 use crate::orchestrated::{OrchestratedConfig, Order};
 use crate::pattern::PatternConfig;
 use crate::report::RunReport;

@@ -25,7 +25,6 @@ fn go(s: &Scenario, p: &PatternConfig, seed: u64) -> RunReport {
     r
 }
 
-
 fn follower(name: &str) -> FollowerConfig {
     FollowerConfig { name: Some(name.into()), table: Some(name.into()), ..Default::default() }
 }

@@ -33,7 +33,6 @@ fn go_seed(s: &Scenario, p: PatternConfig, seed: u64) -> RunReport {
 /// probability at most 5 x 6.8e-6 = 3.4e-5 for a fresh seed list.
 const SEEDS: [u64; 5] = [1, 2, 3, 4, 5];
 
-
 #[test]
 fn without_faults_every_pattern_converges_and_loses_nothing() {
     let s = small();
