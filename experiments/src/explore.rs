@@ -71,7 +71,7 @@ pub(crate) fn base_scenario(followers: Option<u32>) -> Scenario {
             s.followers = vec![patterns::FollowerConfig {
                 name: Some("svc".into()),
                 table: Some("rows".into()),
-                count,
+                count: Some(count),
                 side_effect: Some(patterns::SideEffectConfig {
                     name: "charge".into(),
                     period: hourly,

@@ -10,28 +10,24 @@ use crate::config::{err, BillingConfig, ConfigError, Scenario, ServiceConfig, Se
 use crate::topology::{Topology, MAX_FOLLOWERS, RESERVED_NAMES};
 
 /// A service that owns a table which must follow the source's delete.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FollowerConfig {
     /// The node's name, which faults, partitions, links and traces use.
     pub name: Option<String>,
     /// The table it owns.
     pub table: Option<String>,
-    /// How many such followers: with more than one, follower `k` (from 1)
-    /// is named `<name><k>` and owns `<table><k>`, so a fan-out sweeps one
-    /// number (`followers[0].count`).
-    pub count: u32,
+    /// How many such followers. When given, follower `k` (from 1) is named
+    /// `<name><k>` and owns `<table><k>`, even for `count = 1`, so that a
+    /// fan-out sweeps one number (`followers[0].count`) and `<name>1`
+    /// exists at every point; without it, one follower named `<name>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<u32>,
     /// Workers, service times and error rate.
     pub service: ServiceConfig,
     /// A periodic action on each of its rows, an anomaly once the customer
     /// was told they left (the book's Billing charge).
     pub side_effect: Option<SideEffectConfig>,
-}
-
-impl Default for FollowerConfig {
-    fn default() -> Self {
-        FollowerConfig { name: None, table: None, count: 1, service: ServiceConfig::default(), side_effect: None }
-    }
 }
 
 /// A periodic action a follower takes on each customer's row, at the
@@ -104,8 +100,11 @@ impl Scenario {
     fn expanded(&self) -> impl Iterator<Item = (usize, Follower)> + '_ {
         self.followers.iter().enumerate().flat_map(|(i, f)| {
             let (name, table) = (f.name.clone().unwrap_or_default(), f.table.clone().unwrap_or_default());
-            (1..=f.count).map(move |k| {
-                let suffix = if f.count == 1 { String::new() } else { k.to_string() };
+            // With `count`, always numbered (even `count = 1`), so that a
+            // sweep over the count keeps `svc1` in every point.
+            let n = f.count.unwrap_or(1);
+            (1..=n).map(move |k| {
+                let suffix = if f.count.is_some() { k.to_string() } else { String::new() };
                 let follower = Follower {
                     name: format!("{name}{suffix}"),
                     table: format!("{table}{suffix}"),
@@ -137,13 +136,13 @@ impl Scenario {
                 );
             }
         }
-        let total: u64 = self.followers.iter().map(|f| u64::from(f.count)).sum();
+        let total: u64 = self.followers.iter().map(|f| u64::from(f.count.unwrap_or(1))).sum();
         if total > MAX_FOLLOWERS as u64 {
             return err("followers", format!("{total} followers in all; at most {MAX_FOLLOWERS}"));
         }
         for (i, f) in self.followers.iter().enumerate() {
             let key = format!("followers[{i}]");
-            if f.count == 0 {
+            if f.count == Some(0) {
                 return err(&format!("{key}.count"), "must be at least 1");
             }
             let Some(name) = f.name.as_deref() else {

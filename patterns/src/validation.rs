@@ -440,8 +440,12 @@ fn fan_out_scenario(requests: u32, error_rate: f64) -> Scenario {
     s.services.profile.request_time = Dist::constant(FAN_OUT_SOURCE);
     s.services.orchestrator.request_time = Dist::constant(SimDuration::ZERO);
     s.services.orchestrator.workers = 1_000;
-    let mut f =
-        FollowerConfig { name: Some("svc".into()), table: Some("rows".into()), count: FAN_OUT, ..Default::default() };
+    let mut f = FollowerConfig {
+        name: Some("svc".into()),
+        table: Some("rows".into()),
+        count: Some(FAN_OUT),
+        ..Default::default()
+    };
     f.service.workers = 1_000;
     f.service.request_time = Dist::exponential(FAN_OUT_SERVICE);
     f.service.error_rate = error_rate;

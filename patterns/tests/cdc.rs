@@ -107,8 +107,12 @@ fn a_tailer_outage_past_the_retention_loses_events() {
 #[test]
 fn cdc_delivers_to_every_configured_follower() {
     let mut s = small();
-    s.followers =
-        vec![FollowerConfig { name: Some("svc".into()), table: Some("rows".into()), count: 6, ..Default::default() }];
+    s.followers = vec![FollowerConfig {
+        name: Some("svc".into()),
+        table: Some("rows".into()),
+        count: Some(6),
+        ..Default::default()
+    }];
     let r = go(&s, &stream());
     assert_eq!(r.inconsistent_at_end, 0);
     assert!(r.request_log.iter().all(|q| q.deleted.len() == 7 && q.deleted.iter().all(Option::is_some)));

@@ -67,7 +67,7 @@ fn naming_the_book_followers_changes_nothing() {
 #[test]
 fn every_pattern_converges_over_five_followers() {
     let mut s = small();
-    s.followers = vec![FollowerConfig { count: 5, ..follower("svc") }];
+    s.followers = vec![FollowerConfig { count: Some(5), ..follower("svc") }];
     let mut ps = all_variants();
     ps.push(PatternConfig::Orchestrated(OrchestratedConfig {
         stages: vec![vec!["svc1".into()], vec!["svc2".into(), "svc3".into()], vec!["svc4".into(), "svc5".into()]],
@@ -93,7 +93,7 @@ fn every_pattern_converges_over_five_followers() {
 fn serial_parallel_and_staged_fan_out_follow_the_worked_timeline() {
     let mut s = book_example();
     let mut f = follower("svc");
-    f.count = 4;
+    f.count = Some(4);
     f.service.request_time = Dist::constant(d("1s"));
     s.followers = vec![f];
     s.services.contract = Default::default();
@@ -125,7 +125,7 @@ fn a_failed_saga_compensates_every_follower_it_deleted_from() {
     let mut s = small();
     let mut flaky = follower("flaky");
     flaky.service.error_rate = 0.3;
-    s.followers = vec![FollowerConfig { count: 3, ..follower("ok") }, flaky];
+    s.followers = vec![FollowerConfig { count: Some(3), ..follower("ok") }, flaky];
     let r = go(&s, &PatternConfig::Orchestrated(OrchestratedConfig::default()), 5);
     assert!(r.counters.compensations > 0);
     assert_eq!(r.counters.failed_compensations, 0);
