@@ -18,6 +18,11 @@
 //! a charge after the customer was told they are unsubscribed is an
 //! anomaly; a Marketing follower's newsletter is another.
 //!
+//! Besides the unsubscribes, a workload may bring customers back after
+//! they left (re-subscription, and the race of a late delete with it) and
+//! background traffic: new subscriptions and profile updates
+//! ([`config::WorkloadConfig`]).
+//!
 //! Requests arrive as a Poisson stream ([`client`]). Every service has a
 //! pool of workers and a service-time distribution ([`ServiceConfig`]), so
 //! requests queue and saturate; a synchronous call holds the caller's worker
@@ -28,7 +33,8 @@
 //! - [`background_sync`]: Profile deletes and answers at once; a periodic
 //!   job finds the change (table diff or change table) and deletes from
 //!   every follower's table directly. Knobs: `interval` or `nightly_at`,
-//!   `detect`, `batch_size`, `call_timeout`.
+//!   `detect`, `batch_size`, `call_timeout`, and `tables` (a schedule of a
+//!   table's own).
 //! - [`orchestrated`]: the user waits while an orchestrator deletes from
 //!   every table (followers in parallel, serially or in stages), with
 //!   timeouts, retries and compensation. Knobs: `placement`, `order` or
@@ -42,9 +48,9 @@
 //!   retention loses events. Knobs: `mode` (`poll` or `stream`),
 //!   `poll_interval`, `stream_lag`, `retention`, `offset_commit_interval`.
 //! - [`event_based`]: Profile deletes, publishes an event and answers;
-//!   every follower's durable subscription applies it, with redelivery and a dead-letter queue.
-//!   Knobs: `outbox`, `publish_gap`, `dual_write_crash_prob`, and the
-//!   broker's under `services.broker`.
+//!   every follower's durable subscription applies it, with redelivery and
+//!   a dead-letter queue. Knobs: `outbox`, `publish_gap`,
+//!   `dual_write_crash_prob`, and the broker's under `services.broker`.
 //!
 //! ## How a pattern plugs in
 //!
@@ -53,8 +59,9 @@
 //! module, whose config type implements [`Pattern`] ([`plugin`]): which node
 //! answers the user, what the Profile service does around its delete (a
 //! [`service::Source`] hook), whether Profile's database fills a change
-//! table, which components the pattern puts on the orchestrator, broker and
-//! sync nodes, and what it measures beyond the common report.
+//! table or keeps a commit log, which components the pattern puts on the
+//! orchestrator, broker, sync and tailer nodes, and what it measures
+//! beyond the common report.
 //! [`scenario::build`] asks the plug-in once per question; every node exists
 //! in every pattern (idle where unused), so the workload and fault draws
 //! stay the same across patterns. The simulation owns the tables and the
