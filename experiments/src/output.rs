@@ -49,6 +49,26 @@ pub(crate) fn write_csv<T: Serialize>(path: &Path, rows: impl IntoIterator<Item 
     write_atomic(path, &bytes)
 }
 
+/// Like [`write_csv`], but a file without rows still gets its header, so
+/// that pandas and polars read it with default options. The csv crate
+/// writes the header with the first record, so it is taken from a default
+/// row written to the side.
+pub(crate) fn write_csv_with_header<T: Serialize + Default>(
+    path: &Path,
+    rows: impl IntoIterator<Item = T>,
+) -> Result<()> {
+    let mut rows = rows.into_iter().peekable();
+    if rows.peek().is_some() {
+        return write_csv(path, rows);
+    }
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.serialize(T::default())?;
+    let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))?;
+    // Field names hold no line break: the header is the first line.
+    let end = bytes.iter().position(|&b| b == b'\n').map_or(bytes.len(), |i| i + 1);
+    write_atomic(path, &bytes[..end])
+}
+
 fn coord(exp: &Experiment, job: &Job, dim: usize) -> (String, String) {
     match exp.sweep.get(dim) {
         Some(d) => (d.label().to_string(), exp.points[job.point].coords[dim].clone()),
@@ -103,7 +123,7 @@ pub(crate) fn write_all(dir: &Path, exp: &Experiment, results: &[(Job, RunReport
     write_csv(&dir.join("aggregate.csv"), aggregate(exp, results))?;
     write_csv(&dir.join("timeseries.csv"), timeseries(exp, results))?;
     write_csv(&dir.join("cdf.csv"), cdfs(exp, results))?;
-    write_csv(&dir.join("faults.csv"), faults(results))?;
+    write_csv_with_header(&dir.join("faults.csv"), faults(results))?;
     // Only configs that give their own followers side effects get the
     // per-follower file: the book's one side effect (Billing's charge) is
     // already in the summary's charge columns, and its result folders stay
@@ -365,7 +385,7 @@ fn side_effect_rows<'a>(
 }
 
 /// One row of `faults.csv`.
-#[derive(Serialize, serde::Deserialize, Clone, Debug)]
+#[derive(Serialize, serde::Deserialize, Clone, Debug, Default)]
 pub(crate) struct FaultRow {
     /// The fault kind.
     pub kind: String,

@@ -1031,3 +1031,30 @@ fn a_failure_at_any_write_step_leaves_the_previous_results_whole() {
     // CSVs, the resolved config and the charts: every one was a failure point.
     assert!(steps >= 10, "only {steps} write steps");
 }
+
+/// Every committed CSV has its header, even without rows: pandas and
+/// polars refuse a 0-byte file with default options.
+#[test]
+fn every_committed_csv_has_its_header() {
+    let results = Path::new(env!("CARGO_MANIFEST_DIR")).join("../results");
+    let mut seen = 0;
+    for dir in std::fs::read_dir(&results).unwrap() {
+        let dir = dir.unwrap().path();
+        if !dir.is_dir() {
+            continue;
+        }
+        for f in std::fs::read_dir(&dir).unwrap() {
+            let f = f.unwrap().path();
+            if f.extension().is_some_and(|e| e == "csv") {
+                let text = std::fs::read_to_string(&f).unwrap();
+                let header = text.lines().next().unwrap_or_default();
+                assert!(header.contains(','), "{}: no header row", f.display());
+                if f.file_name().is_some_and(|n| n == "faults.csv") {
+                    assert_eq!(header, "kind,target,from_s,to_s", "{}", f.display());
+                }
+                seen += 1;
+            }
+        }
+    }
+    assert!(seen > 50, "only {seen} CSV files under {}", results.display());
+}
