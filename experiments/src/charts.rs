@@ -440,8 +440,10 @@ pub(crate) fn render_all(dir: &Path) -> Result<Vec<String>> {
     }
     if !by.is_empty() {
         let end = by.iter().flat_map(|s| s.points.last().map(|p| p.0)).fold(0.0, f64::max);
+        // The windows of the run drawn: replication 0 at the first point.
         let shades = faults
             .iter()
+            .filter(|f| f.replication == 0 && at_first(&f.x, &f.y))
             .map(|f| {
                 // A partition's target is "group | other group": the first group says enough.
                 let target = f.target.split(" | ").next().unwrap_or(&f.target);

@@ -123,7 +123,7 @@ pub(crate) fn write_all(dir: &Path, exp: &Experiment, results: &[(Job, RunReport
     write_csv(&dir.join("aggregate.csv"), aggregate(exp, results))?;
     write_csv(&dir.join("timeseries.csv"), timeseries(exp, results))?;
     write_csv(&dir.join("cdf.csv"), cdfs(exp, results))?;
-    write_csv_with_header(&dir.join("faults.csv"), faults(results))?;
+    write_csv_with_header(&dir.join("faults.csv"), faults(exp, results))?;
     // Only configs that give their own followers side effects get the
     // per-follower file: the book's one side effect (Billing's charge) is
     // already in the summary's charge columns, and its result folders stay
@@ -384,9 +384,16 @@ fn side_effect_rows<'a>(
     })
 }
 
-/// One row of `faults.csv`.
+/// One row of `faults.csv`: one fault window of one replication at one
+/// sweep point (the same for every pattern there: common random numbers).
 #[derive(Serialize, serde::Deserialize, Clone, Debug, Default)]
 pub(crate) struct FaultRow {
+    /// First sweep value.
+    pub x: String,
+    /// Second sweep value.
+    pub y: String,
+    /// The replication.
+    pub replication: u32,
     /// The fault kind.
     pub kind: String,
     /// Where.
@@ -397,22 +404,25 @@ pub(crate) struct FaultRow {
     pub to_s: Option<f64>,
 }
 
-fn faults(results: &[(Job, RunReport)]) -> Vec<FaultRow> {
-    // The fault draws are the same for every pattern: take the first run's.
+fn faults(exp: &Experiment, results: &[(Job, RunReport)]) -> Vec<FaultRow> {
+    // The fault draws are the same for every pattern at a point and
+    // replication: take the first pattern's run of each.
     results
-        .first()
-        .map(|(_, r)| {
-            r.fault_windows
-                .iter()
-                .map(|w| FaultRow {
-                    kind: w.kind.to_string(),
-                    target: w.target.clone(),
-                    from_s: w.from.as_secs_f64(),
-                    to_s: w.to.map(SimTime::as_secs_f64),
-                })
-                .collect()
+        .iter()
+        .filter(|(job, _)| job.pattern == 0)
+        .flat_map(|(job, r)| {
+            let (x, y) = (coord(exp, job, 0).1, coord(exp, job, 1).1);
+            r.fault_windows.iter().map(move |w| FaultRow {
+                x: x.clone(),
+                y: y.clone(),
+                replication: job.replication,
+                kind: w.kind.to_string(),
+                target: w.target.clone(),
+                from_s: w.from.as_secs_f64(),
+                to_s: w.to.map(SimTime::as_secs_f64),
+            })
         })
-        .unwrap_or_default()
+        .collect()
 }
 
 /// Writes `requests.csv`: one row per request of replication 0, with one

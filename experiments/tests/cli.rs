@@ -1050,7 +1050,7 @@ fn every_committed_csv_has_its_header() {
                 let header = text.lines().next().unwrap_or_default();
                 assert!(header.contains(','), "{}: no header row", f.display());
                 if f.file_name().is_some_and(|n| n == "faults.csv") {
-                    assert_eq!(header, "kind,target,from_s,to_s", "{}", f.display());
+                    assert_eq!(header, "x,y,replication,kind,target,from_s,to_s", "{}", f.display());
                 }
                 seen += 1;
             }
