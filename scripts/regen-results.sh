@@ -11,7 +11,7 @@ ecsim=target/release/ecsim
 for cfg in experiments/configs/*.toml; do
   "$ecsim" run "$cfg" --quiet
 done
-"$ecsim" trace experiments/configs/partition-trace.toml --customer 123 --quiet
+"$ecsim" trace experiments/configs/partition-trace.toml --customer 6052 --quiet
 "$ecsim" validation --quiet
 "$ecsim" explore --seeds 200 --quiet 2>/dev/null || test $? -eq 1  # exit 1: a promise broke, by design
 git status --short results/

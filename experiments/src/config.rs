@@ -36,12 +36,27 @@ pub(crate) struct SweepDim {
     pub params: Vec<String>,
     /// The values, as they would be written in the config.
     pub values: Vec<Value>,
+    /// The unit of the values as numbers, for the CSV's `x_unit` column and
+    /// the charts' axis (default: `s` when every value is a duration,
+    /// otherwise none).
+    #[serde(default)]
+    pub unit: Option<String>,
 }
 
 impl SweepDim {
     /// The dimension's label.
     pub(crate) fn label(&self) -> &str {
         self.label.as_deref().unwrap_or_else(|| self.params.first().map(String::as_str).unwrap_or("sweep"))
+    }
+
+    /// The unit of [`numeric`] values: the given one, `s` for durations
+    /// (which [`numeric`] turns into seconds), or none.
+    pub(crate) fn unit(&self) -> &str {
+        match &self.unit {
+            Some(u) => u,
+            None if self.values.iter().all(|v| matches!(v, Value::String(_)) && numeric(v).is_some()) => "s",
+            None => "",
+        }
     }
 }
 
@@ -73,7 +88,7 @@ fn default_replications() -> u32 {
     5
 }
 fn default_requests_limit() -> u64 {
-    50_000
+    10_000
 }
 
 /// The largest config file read.

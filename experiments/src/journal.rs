@@ -27,8 +27,8 @@ use serde::{Deserialize, Serialize};
 use crate::config::Experiment;
 use crate::runner::{Done, Job};
 
-/// The record format's name and revision.
-pub(crate) const FORMAT: &str = "ecsim-shard-1";
+/// The record format's name and revision (2: replication seeds fit 63 bits).
+pub(crate) const FORMAT: &str = "ecsim-shard-2";
 
 /// The ecsim that wrote a record; results of two versions never mix.
 pub(crate) const VERSION: &str = env!("CARGO_PKG_VERSION");

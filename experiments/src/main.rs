@@ -2,6 +2,7 @@
 
 mod charts;
 mod config;
+mod contract;
 mod explore;
 mod guard;
 mod journal;
@@ -54,7 +55,7 @@ const EXAMPLES: &str = "Examples:
   ecsim validation                              the simulator against queueing theory
   ecsim explore --seeds 200                     hunt for fault mixes that break a promise
   ecsim explore --followers 8 --out /tmp/x8     the same hunt in a system of 8 followers
-  ecsim trace experiments/configs/partition.toml --customer 123   one customer's timeline (Perfetto)";
+  ecsim trace experiments/configs/partition-trace.toml --customer 6052   one customer's timeline (Perfetto)";
 
 /// Deterministic simulator of the eventual-consistency patterns of
 /// "Software Architecture: The Hard Parts".
@@ -234,9 +235,9 @@ fn run(config: Option<&Path>, args: &RunArgs) -> Result<()> {
     }
     let record = |k, job, r: &patterns::RunReport| journal.record(k, job, r);
     let results = runner::run_jobs(&exp, &all, done, &record, args.threads()?, args.quiet)?;
-    output::write_all(staging.dir(), &exp, &results)?;
+    let written = output::write_all(staging.dir(), &exp, &results)?;
     let charts = charts::render_all(staging.dir())?;
-    manifest::write(staging.dir(), &exp)?;
+    manifest::write(staging.dir(), &exp, &written)?;
     staging.commit()?;
     journal.remove()?;
     let broken: Vec<String> = results
@@ -357,9 +358,9 @@ fn main() -> ExitCode {
                 // Whole or untouched, like a run; the shards stay where they were.
                 let staging = publish::Staging::begin(&out)?;
                 staging.carry_over(publish::is_shard_file)?;
-                output::write_all(staging.dir(), &exp, &results)?;
+                let written = output::write_all(staging.dir(), &exp, &results)?;
                 charts::render_all(staging.dir())?;
-                manifest::write(staging.dir(), &exp)?;
+                manifest::write(staging.dir(), &exp, &written)?;
                 staging.commit()?;
                 if !cli.run.quiet {
                     say!("{}", summary::table(&exp, &results));

@@ -1,15 +1,20 @@
 //! CSV outputs, written atomically (a temporary file, then a rename), so an
 //! interrupted run never leaves a half-written file behind.
 //!
-//! The columns are documented in `results/README.md`.
+//! Every CSV keeps the data contract ([`crate::contract`]): a header even
+//! without rows, numbers that read as numbers (a missing one is `NaN`, so a
+//! column's type never depends on whether it has gaps), the sweep point as a
+//! number with its unit and label in every row, and tidy long format for
+//! what the charts draw.
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use anyhow::{Context as _, Result};
 use patterns::metrics::{self, METRICS};
-use patterns::{Outcome, RunReport};
+use patterns::{cdf_probabilities, RunReport};
 use serde::Serialize;
-use sim_core::SimTime;
+use sim_core::{RngFactory, SimTime};
 
 use crate::config::Experiment;
 use crate::runner::Job;
@@ -49,65 +54,120 @@ pub(crate) fn write_csv<T: Serialize>(path: &Path, rows: impl IntoIterator<Item 
     write_atomic(path, &bytes)
 }
 
-/// Like [`write_csv`], but a file without rows still gets its header, so
-/// that pandas and polars read it with default options. The csv crate
-/// writes the header with the first record, so it is taken from a default
-/// row written to the side.
-pub(crate) fn write_csv_with_header<T: Serialize + Default>(
-    path: &Path,
-    rows: impl IntoIterator<Item = T>,
-) -> Result<()> {
-    let mut rows = rows.into_iter().peekable();
-    if rows.peek().is_some() {
-        return write_csv(path, rows);
-    }
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.serialize(T::default())?;
-    let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))?;
-    // Field names hold no line break: the header is the first line.
-    let end = bytes.iter().position(|&b| b == b'\n').map_or(bytes.len(), |i| i + 1);
-    write_atomic(path, &bytes[..end])
+/// One cell of a CSV row.
+#[derive(Clone, Debug)]
+pub(crate) enum Cell<'a> {
+    /// Text (may be empty).
+    Text(Cow<'a, str>),
+    /// A real number; `NaN` where there is none, so the column stays numeric.
+    Real(f64),
+    /// A whole number.
+    Count(u64),
 }
 
-fn coord(exp: &Experiment, job: &Job, dim: usize) -> (String, String) {
-    match exp.sweep.get(dim) {
-        Some(d) => (d.label().to_string(), exp.points[job.point].coords[dim].clone()),
-        None => (String::new(), String::new()),
-    }
-}
-
-/// One row of `summary.csv`: the run's identity, then every metric of the
-/// registry ([`patterns::metrics::METRICS`]) in order, then the violations.
-struct SummaryRow<'a> {
-    experiment: &'a str,
-    sweep_x: String,
-    x: String,
-    sweep_y: String,
-    y: String,
-    job: &'a Job,
-    config_hash: &'a str,
-    report: &'a RunReport,
-}
-
-impl Serialize for SummaryRow<'_> {
+impl Serialize for Cell<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let mut st = s.serialize_struct("SummaryRow", 10 + METRICS.len())?;
-        st.serialize_field("experiment", self.experiment)?;
-        st.serialize_field("sweep_x", &self.sweep_x)?;
-        st.serialize_field("x", &self.x)?;
-        st.serialize_field("sweep_y", &self.sweep_y)?;
-        st.serialize_field("y", &self.y)?;
-        st.serialize_field("pattern", &self.report.pattern)?;
-        st.serialize_field("replication", &self.job.replication)?;
-        st.serialize_field("seed", &self.job.seed)?;
-        st.serialize_field("config_hash", self.config_hash)?;
-        for m in METRICS {
-            st.serialize_field(m.name, &(m.value)(self.report))?;
+        match self {
+            Cell::Text(t) => s.serialize_str(t),
+            Cell::Real(x) => s.serialize_f64(*x),
+            Cell::Count(n) => s.serialize_u64(*n),
         }
-        st.serialize_field("violations", &violations(self.report))?;
-        st.end()
     }
+}
+
+impl<'a> From<&'a str> for Cell<'a> {
+    fn from(t: &'a str) -> Self {
+        Cell::Text(Cow::Borrowed(t))
+    }
+}
+
+impl From<String> for Cell<'_> {
+    fn from(t: String) -> Self {
+        Cell::Text(Cow::Owned(t))
+    }
+}
+
+impl From<f64> for Cell<'_> {
+    fn from(x: f64) -> Self {
+        Cell::Real(x)
+    }
+}
+
+impl From<u64> for Cell<'_> {
+    fn from(n: u64) -> Self {
+        Cell::Count(n)
+    }
+}
+
+impl From<u32> for Cell<'_> {
+    fn from(n: u32) -> Self {
+        Cell::Count(u64::from(n))
+    }
+}
+
+/// A seconds value, `NaN` for none.
+fn secs(t: Option<SimTime>) -> Cell<'static> {
+    Cell::Real(t.map_or(f64::NAN, SimTime::as_secs_f64))
+}
+
+/// A CSV file being built: the header is written first, so a file without
+/// rows still has it.
+pub(crate) struct Sheet {
+    w: csv::Writer<Vec<u8>>,
+    width: usize,
+    rows: u64,
+}
+
+impl Sheet {
+    /// Starts a file with these columns.
+    pub(crate) fn new<S: AsRef<str>>(columns: impl IntoIterator<Item = S>) -> Result<Self> {
+        let columns: Vec<String> = columns.into_iter().map(|c| c.as_ref().to_string()).collect();
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(&columns)?;
+        Ok(Sheet { w, width: columns.len(), rows: 0 })
+    }
+
+    /// Adds a row, one cell per column.
+    pub(crate) fn row(&mut self, cells: &[Cell<'_>]) -> Result<()> {
+        anyhow::ensure!(cells.len() == self.width, "a row of {} cells under {} columns", cells.len(), self.width);
+        self.w.serialize(cells)?;
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// Writes the file atomically and returns its row count.
+    pub(crate) fn write(self, path: &Path) -> Result<u64> {
+        let bytes = self.w.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))?;
+        write_atomic(path, &bytes)?;
+        Ok(self.rows)
+    }
+}
+
+/// The columns that place a row in the sweep, at the start of every file's
+/// rows: per dimension its label, its value as a number, the number's unit,
+/// and the point as written in the config.
+pub(crate) const COORDS: [&str; 8] = ["sweep_x", "x", "x_unit", "x_label", "sweep_y", "y", "y_unit", "y_label"];
+
+/// A sweep point's [`COORDS`] cells: empty text and `NaN` for a dimension
+/// the experiment does not have, `NaN` for a value that is no number. The
+/// label reads `<dimension> = <value as written>`.
+pub(crate) fn coords<'a>(exp: &'a Experiment, point: usize) -> Vec<Cell<'a>> {
+    let p = &exp.points[point];
+    let mut cells = Vec::with_capacity(COORDS.len());
+    for dim in 0..2 {
+        match exp.sweep.get(dim) {
+            Some(d) => cells.extend([
+                Cell::from(d.label()),
+                Cell::Real(p.numeric[dim].unwrap_or(f64::NAN)),
+                Cell::from(d.unit()),
+                // Never a bare number: a label column must read as text in
+                // every file, or summaries would not concatenate.
+                Cell::from(format!("{} = {}", d.label(), p.coords[dim])),
+            ]),
+            None => cells.extend([Cell::from(""), Cell::Real(f64::NAN), Cell::from(""), Cell::from("")]),
+        }
+    }
+    cells
 }
 
 /// A run's broken invariants, in one cell.
@@ -115,73 +175,66 @@ pub(crate) fn violations(r: &RunReport) -> String {
     r.violations.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
 }
 
+/// What [`write_all`] wrote that the manifest records beyond the files.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Written {
+    /// Rows in `requests.csv`.
+    pub request_rows: u64,
+    /// The requests they were sampled from: replication 0 of every point
+    /// and pattern.
+    pub request_population: u64,
+}
+
 /// Writes every CSV and the resolved config into `dir`.
-pub(crate) fn write_all(dir: &Path, exp: &Experiment, results: &[(Job, RunReport)]) -> Result<()> {
+pub(crate) fn write_all(dir: &Path, exp: &Experiment, results: &[(Job, RunReport)]) -> Result<Written> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     write_atomic(&dir.join("config.resolved.toml"), exp.resolved_toml.as_bytes())?;
-    write_csv(&dir.join("summary.csv"), results.iter().map(|(job, r)| summary_row(exp, job, r)))?;
-    write_csv(&dir.join("aggregate.csv"), aggregate(exp, results))?;
-    write_csv(&dir.join("timeseries.csv"), timeseries(exp, results))?;
-    write_csv(&dir.join("cdf.csv"), cdfs(exp, results))?;
-    write_csv_with_header(&dir.join("faults.csv"), faults(exp, results))?;
+    summary(exp, results)?.write(&dir.join("summary.csv"))?;
+    aggregate(exp, results)?.write(&dir.join("aggregate.csv"))?;
+    timeseries(exp, results)?.write(&dir.join("timeseries.csv"))?;
+    cdfs(exp, results)?.write(&dir.join("cdf.csv"))?;
+    faults(exp, results)?.write(&dir.join("faults.csv"))?;
     // Only configs that give their own followers side effects get the
     // per-follower file: the book's one side effect (Billing's charge) is
-    // already in the summary's charge columns, and its result folders stay
-    // as they were.
+    // already in the summary's charge columns.
     if exp.points.iter().any(|p| p.scenario.followers.iter().any(|f| f.side_effect.is_some())) {
-        write_csv(&dir.join("side_effects.csv"), side_effect_rows(exp, results))?;
+        side_effects(exp, results)?.write(&dir.join("side_effects.csv"))?;
     }
-    let rows: u64 = results.iter().map(|(_, r)| r.request_log.len() as u64).sum();
-    let requests = dir.join("requests.csv");
-    if rows <= exp.requests_csv_limit {
-        write_requests(&requests, exp, results)?;
-    } else if requests.exists() {
-        // A stale file from an earlier, smaller run would mislead.
-        std::fs::remove_file(&requests).ok();
-    }
-    Ok(())
+    let (sheet, population) = requests(exp, results)?;
+    let request_rows = sheet.write(&dir.join("requests.csv"))?;
+    Ok(Written { request_rows, request_population: population })
 }
 
-fn summary_row<'a>(exp: &'a Experiment, job: &'a Job, r: &'a RunReport) -> SummaryRow<'a> {
-    let (sweep_x, x) = coord(exp, job, 0);
-    let (sweep_y, y) = coord(exp, job, 1);
-    SummaryRow {
-        experiment: &exp.name,
-        sweep_x,
-        x,
-        sweep_y,
-        y,
-        job,
-        config_hash: &exp.points[job.point].hash,
-        report: r,
-    }
-}
+/// The columns before the metrics in `summary.csv`.
+const SUMMARY_ID: [&str; 5] = ["experiment", "pattern", "replication", "seed", "config_hash"];
 
-/// One row of `aggregate.csv`.
-#[derive(Serialize, serde::Deserialize, Clone, Debug)]
-pub(crate) struct AggregateRow {
-    /// Label of the first sweep dimension.
-    pub sweep_x: String,
-    /// Its value at this point.
-    pub x: String,
-    /// Label of the second sweep dimension.
-    pub sweep_y: String,
-    /// Its value at this point.
-    pub y: String,
-    /// The first dimension's value as a number (seconds for durations), if it is one.
-    pub x_num: Option<f64>,
-    /// The pattern.
-    pub pattern: String,
-    /// The metric.
-    pub metric: String,
-    /// Replications.
-    pub n: u32,
-    /// Mean over replications.
-    pub mean: f64,
-    /// Lower end of the 95% confidence interval (Student t).
-    pub ci95_low: f64,
-    /// Upper end.
-    pub ci95_high: f64,
+fn summary(exp: &Experiment, results: &[(Job, RunReport)]) -> Result<Sheet> {
+    let mut sheet = Sheet::new(
+        SUMMARY_ID[..1]
+            .iter()
+            .chain(&COORDS)
+            .chain(&SUMMARY_ID[1..])
+            .copied()
+            .chain(METRICS.iter().map(|m| m.name))
+            .chain(["violations"]),
+    )?;
+    for (job, r) in results {
+        let mut row = vec![Cell::from(exp.name.as_str())];
+        row.extend(coords(exp, job.point));
+        row.extend([
+            Cell::from(r.pattern.as_str()),
+            job.replication.into(),
+            job.seed.into(),
+            Cell::from(exp.points[job.point].hash.as_str()),
+        ]);
+        row.extend(METRICS.iter().map(|m| match (m.value)(r) {
+            metrics::Value::Count(n) => Cell::Count(n),
+            metrics::Value::Real(x) => Cell::Real(x),
+        }));
+        row.push(violations(r).into());
+        sheet.row(&row)?;
+    }
+    Ok(sheet)
 }
 
 /// The 0.975 quantile of Student's t with `dof` degrees of freedom.
@@ -210,225 +263,162 @@ pub(crate) fn mean_ci(xs: &[f64]) -> (f64, f64, f64) {
     (mean, mean - half, mean + half)
 }
 
-fn aggregate(exp: &Experiment, results: &[(Job, RunReport)]) -> Vec<AggregateRow> {
-    let mut rows = Vec::new();
-    // Results are in job order: point, pattern, replication.
-    for group in results.chunk_by(|a, b| a.0.point == b.0.point && a.0.pattern == b.0.pattern) {
-        let job = &group[0].0;
-        let (sweep_x, x) = coord(exp, job, 0);
-        let (sweep_y, y) = coord(exp, job, 1);
-        let x_num = exp.points[job.point].numeric.first().copied().flatten();
+/// The runs of one sweep point and pattern, one per replication (results
+/// are in job order: point, pattern, replication).
+fn groups(results: &[(Job, RunReport)]) -> impl Iterator<Item = &[(Job, RunReport)]> {
+    results.chunk_by(|a, b| a.0.point == b.0.point && a.0.pattern == b.0.pattern)
+}
+
+/// `aggregate.csv`, tidy: one row per point, pattern and charted metric.
+fn aggregate(exp: &Experiment, results: &[(Job, RunReport)]) -> Result<Sheet> {
+    let mut sheet =
+        Sheet::new(COORDS.iter().copied().chain(["pattern", "metric", "unit", "n", "mean", "ci95_low", "ci95_high"]))?;
+    for group in groups(results) {
         for metric in metrics::charted() {
             let xs: Vec<f64> = group.iter().map(|(_, r)| (metric.value)(r).as_f64()).collect();
             let (mean, lo, hi) = mean_ci(&xs);
-            rows.push(AggregateRow {
-                sweep_x: sweep_x.clone(),
-                x: x.clone(),
-                sweep_y: sweep_y.clone(),
-                y: y.clone(),
-                x_num,
-                pattern: group[0].1.pattern.clone(),
-                metric: metric.name.to_string(),
-                n: xs.len() as u32,
-                mean,
-                ci95_low: lo,
-                ci95_high: hi,
-            });
+            let mut row = coords(exp, group[0].0.point);
+            row.extend([
+                Cell::from(group[0].1.pattern.as_str()),
+                Cell::from(metric.name),
+                Cell::from(crate::contract::unit(metric.unit)),
+                Cell::Count(xs.len() as u64),
+                mean.into(),
+                lo.into(),
+                hi.into(),
+            ]);
+            sheet.row(&row)?;
         }
     }
-    rows
+    Ok(sheet)
 }
 
-/// One row of `timeseries.csv`.
-#[derive(Serialize, serde::Deserialize, Clone, Debug)]
-pub(crate) struct SeriesRow {
-    /// First sweep value.
-    pub x: String,
-    /// Second sweep value.
-    pub y: String,
-    /// The pattern.
-    pub pattern: String,
-    /// Virtual time, seconds.
-    pub time_s: f64,
-    /// Customers whose rows disagree at that instant.
-    pub inconsistent: u32,
+/// Points of the inconsistency time series kept per run: the series is
+/// resampled on a grid of this many steps over the run, the same grid for
+/// every pattern and replication of a point (its horizon is theirs).
+pub(crate) const SERIES_STEPS: u64 = 600;
+
+/// Resamples a run's `(time, inconsistent)` series, kept at every change,
+/// on the grid of [`SERIES_STEPS`]: the value in force at each grid time.
+/// Called as each run finishes, so a run keeps 601 points whatever its length.
+pub(crate) fn resample_series(r: &RunReport) -> Vec<(SimTime, u32)> {
+    let step = (r.horizon.as_nanos() / SERIES_STEPS).max(1);
+    let mut i = 0;
+    let mut out = Vec::with_capacity(SERIES_STEPS as usize + 1);
+    for k in 0..=SERIES_STEPS {
+        let t = SimTime::from_nanos(k * step);
+        while i + 1 < r.series.len() && r.series[i + 1].0 <= t {
+            i += 1;
+        }
+        out.push((t, r.series.get(i).map_or(0, |p| p.1)));
+    }
+    out
 }
 
-const SERIES_POINTS: u64 = 600;
-
-fn timeseries(exp: &Experiment, results: &[(Job, RunReport)]) -> Vec<SeriesRow> {
-    let mut rows = Vec::new();
-    for (job, r) in results.iter().filter(|(j, _)| j.replication == 0) {
-        let step = (r.horizon.as_nanos() / SERIES_POINTS).max(1);
-        let mut i = 0;
-        for k in 0..=SERIES_POINTS {
-            let t = SimTime::from_nanos(k * step);
-            while i + 1 < r.series.len() && r.series[i + 1].0 <= t {
-                i += 1;
-            }
-            rows.push(SeriesRow {
-                x: coord(exp, job, 0).1,
-                y: coord(exp, job, 1).1,
-                pattern: r.pattern.clone(),
-                time_s: t.as_secs_f64(),
-                inconsistent: r.series[i].1,
-            });
+/// `timeseries.csv`: every replication's resampled series, tidy.
+fn timeseries(exp: &Experiment, results: &[(Job, RunReport)]) -> Result<Sheet> {
+    let mut sheet = Sheet::new(COORDS.iter().copied().chain(["pattern", "replication", "time_s", "inconsistent"]))?;
+    for (job, r) in results {
+        let c = coords(exp, job.point);
+        for &(t, n) in &r.series {
+            let mut row = c.clone();
+            row.extend([Cell::from(r.pattern.as_str()), job.replication.into(), t.as_secs_f64().into(), n.into()]);
+            sheet.row(&row)?;
         }
     }
-    rows
+    Ok(sheet)
 }
 
-/// One row of `cdf.csv`.
-#[derive(Serialize, serde::Deserialize, Clone, Debug)]
-pub(crate) struct CdfRow {
-    /// First sweep value.
-    pub x: String,
-    /// Second sweep value.
-    pub y: String,
-    /// The pattern.
-    pub pattern: String,
-    /// `lag` (from the answer) or `response`.
-    pub metric: String,
-    /// Cumulative probability.
-    pub q: f64,
-    /// The value at that probability, seconds.
-    pub value_s: f64,
-}
-
-/// Per-request consistency lags (from the answer) and response times, seconds.
-pub(crate) fn samples(r: &RunReport) -> (Vec<f64>, Vec<f64>) {
-    let mut lag = Vec::new();
-    let mut resp = Vec::new();
-    for q in &r.request_log {
-        if let (Some(t), Outcome::Ok | Outcome::Error) = (q.answered, q.outcome) {
-            resp.push((t - q.arrival).as_secs_f64());
-        }
-        if let Some(l) = q.lags() {
-            lag.push(l.from_answer.as_secs_f64());
-        }
-    }
-    (lag, resp)
-}
-
-fn cdfs(exp: &Experiment, results: &[(Job, RunReport)]) -> Vec<CdfRow> {
-    let mut rows = Vec::new();
-    for (job, r) in results.iter().filter(|(j, _)| j.replication == 0) {
-        let (mut lag, mut resp) = samples(r);
-        for (metric, xs) in [("lag", &mut lag), ("response", &mut resp)] {
-            if xs.is_empty() {
-                continue;
-            }
-            xs.sort_by(f64::total_cmp);
-            let n = xs.len();
-            // 200 evenly spaced probabilities plus a finer grid in the tail.
-            let qs = (1..=200).map(|i| i as f64 / 200.0).chain((1..=9).map(|i| 0.99 + i as f64 / 1000.0));
-            let mut qs: Vec<f64> = qs.collect();
-            qs.sort_by(f64::total_cmp);
-            for q in qs {
-                let idx = ((q * n as f64).ceil() as usize).clamp(1, n) - 1;
-                rows.push(CdfRow {
-                    x: coord(exp, job, 0).1,
-                    y: coord(exp, job, 1).1,
-                    pattern: r.pattern.clone(),
-                    metric: metric.to_string(),
-                    q,
-                    value_s: xs[idx],
-                });
+/// `cdf.csv`: every replication's lag and response-time quantiles, tidy.
+fn cdfs(exp: &Experiment, results: &[(Job, RunReport)]) -> Result<Sheet> {
+    let mut sheet = Sheet::new(COORDS.iter().copied().chain(["pattern", "replication", "metric", "q", "value_s"]))?;
+    let qs = cdf_probabilities();
+    for (job, r) in results {
+        let c = coords(exp, job.point);
+        for (metric, values) in [("lag", &r.lag_cdf), ("response", &r.response_cdf)] {
+            for (q, v) in qs.iter().zip(values) {
+                let mut row = c.clone();
+                row.extend([
+                    Cell::from(r.pattern.as_str()),
+                    job.replication.into(),
+                    metric.into(),
+                    (*q).into(),
+                    (*v).into(),
+                ]);
+                sheet.row(&row)?;
             }
         }
     }
-    rows
+    Ok(sheet)
 }
 
-/// One row of `side_effects.csv`: one follower's side effect in one run.
-#[derive(Serialize)]
-struct SideEffectRow<'a> {
-    sweep_x: String,
-    x: String,
-    sweep_y: String,
-    y: String,
-    pattern: &'a str,
-    replication: u32,
-    seed: u64,
-    follower: &'a str,
-    action: &'a str,
-    actions: u64,
-    after_unsubscribe: u64,
-    cost_cents: u64,
-    doubles: u64,
+/// `side_effects.csv`: one row per follower's side effect in each run.
+fn side_effects(exp: &Experiment, results: &[(Job, RunReport)]) -> Result<Sheet> {
+    let mut sheet = Sheet::new(COORDS.iter().copied().chain([
+        "pattern",
+        "replication",
+        "seed",
+        "follower",
+        "action",
+        "actions",
+        "after_unsubscribe",
+        "cost_cents",
+        "doubles",
+    ]))?;
+    for (job, r) in results {
+        for e in &r.side_effects {
+            let mut row = coords(exp, job.point);
+            row.extend([
+                Cell::from(r.pattern.as_str()),
+                job.replication.into(),
+                job.seed.into(),
+                Cell::from(e.follower.as_str()),
+                Cell::from(e.action.as_str()),
+                e.tally.actions.into(),
+                e.tally.after_unsubscribe.into(),
+                e.tally.cost_cents.into(),
+                e.tally.doubles.into(),
+            ]);
+            sheet.row(&row)?;
+        }
+    }
+    Ok(sheet)
 }
 
-fn side_effect_rows<'a>(
-    exp: &'a Experiment,
-    results: &'a [(Job, RunReport)],
-) -> impl Iterator<Item = SideEffectRow<'a>> {
-    results.iter().flat_map(move |(job, r)| {
-        r.side_effects.iter().map(move |e| {
-            let ((sweep_x, x), (sweep_y, y)) = (coord(exp, job, 0), coord(exp, job, 1));
-            SideEffectRow {
-                sweep_x,
-                x,
-                sweep_y,
-                y,
-                pattern: &r.pattern,
-                replication: job.replication,
-                seed: job.seed,
-                follower: &e.follower,
-                action: &e.action,
-                actions: e.tally.actions,
-                after_unsubscribe: e.tally.after_unsubscribe,
-                cost_cents: e.tally.cost_cents,
-                doubles: e.tally.doubles,
-            }
-        })
-    })
-}
-
-/// One row of `faults.csv`: one fault window of one replication at one
+/// `faults.csv`: one row per fault window of each replication at each
 /// sweep point (the same for every pattern there: common random numbers).
-#[derive(Serialize, serde::Deserialize, Clone, Debug, Default)]
-pub(crate) struct FaultRow {
-    /// First sweep value.
-    pub x: String,
-    /// Second sweep value.
-    pub y: String,
-    /// The replication.
-    pub replication: u32,
-    /// The fault kind.
-    pub kind: String,
-    /// Where.
-    pub target: String,
-    /// Start, seconds.
-    pub from_s: f64,
-    /// End, seconds (empty if it never ends).
-    pub to_s: Option<f64>,
-}
-
-fn faults(exp: &Experiment, results: &[(Job, RunReport)]) -> Vec<FaultRow> {
+/// A window that never closes ends at `inf`.
+fn faults(exp: &Experiment, results: &[(Job, RunReport)]) -> Result<Sheet> {
+    let mut sheet = Sheet::new(COORDS.iter().copied().chain(["replication", "kind", "target", "from_s", "to_s"]))?;
     // The fault draws are the same for every pattern at a point and
     // replication: take the first pattern's run of each.
-    results
-        .iter()
-        .filter(|(job, _)| job.pattern == 0)
-        .flat_map(|(job, r)| {
-            let (x, y) = (coord(exp, job, 0).1, coord(exp, job, 1).1);
-            r.fault_windows.iter().map(move |w| FaultRow {
-                x: x.clone(),
-                y: y.clone(),
-                replication: job.replication,
-                kind: w.kind.to_string(),
-                target: w.target.clone(),
-                from_s: w.from.as_secs_f64(),
-                to_s: w.to.map(SimTime::as_secs_f64),
-            })
-        })
-        .collect()
+    for (job, r) in results.iter().filter(|(job, _)| job.pattern == 0) {
+        for w in &r.fault_windows {
+            let mut row = coords(exp, job.point);
+            row.extend([
+                job.replication.into(),
+                w.kind.to_string().into(),
+                Cell::from(w.target.as_str()),
+                w.from.as_secs_f64().into(),
+                w.to.map_or(f64::INFINITY, SimTime::as_secs_f64).into(),
+            ]);
+            sheet.row(&row)?;
+        }
+    }
+    Ok(sheet)
 }
 
-/// Writes `requests.csv`: one row per request of replication 0, with one
+/// `requests.csv`: a uniform sample of at most `requests_csv_limit` of the
+/// requests of replication 0 (every point and pattern), with one
 /// `<table>_deleted_s` column per table of any sweep point (the source's
-/// first), empty where the row exists or the point has no such table.
-fn write_requests(path: &Path, exp: &Experiment, results: &[(Job, RunReport)]) -> Result<()> {
+/// first; `NaN` where the row exists or the point has no such table).
+///
+/// The sample is deterministic and paired: every request gets a key drawn
+/// from the master seed, its point and its index, the same in every
+/// pattern (request `i` is the same arrival in each: common random
+/// numbers), and the requests with the smallest keys are kept. Returns the
+/// sheet and the number of requests sampled from.
+fn requests(exp: &Experiment, results: &[(Job, RunReport)]) -> Result<(Sheet, u64)> {
     let mut tables: Vec<String> = Vec::new();
     let mut columns_of = Vec::new();
     for point in &exp.points {
@@ -445,38 +435,73 @@ fn write_requests(path: &Path, exp: &Experiment, results: &[(Job, RunReport)]) -
             .collect();
         columns_of.push(cols);
     }
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let mut header: Vec<String> =
-        ["x", "y", "pattern", "request", "customer", "arrival_s", "answered_s", "outcome"].map(String::from).into();
-    header.extend(tables.iter().map(|t| format!("{t}_deleted_s")));
-    header.push("restored".into());
-    w.write_record(&header)?;
-    let secs = |t: Option<SimTime>| t.map(|t| t.as_secs_f64().to_string()).unwrap_or_default();
-    for (job, r) in results.iter().filter(|(j, _)| j.replication == 0) {
+    let fixed = ["pattern", "replication", "request", "customer", "arrival_s", "answered_s", "outcome"];
+    let mut sheet = Sheet::new(
+        COORDS
+            .iter()
+            .map(|c| c.to_string())
+            .chain(fixed.iter().map(|c| c.to_string()))
+            .chain(tables.iter().map(|t| format!("{t}_deleted_s")))
+            .chain(["restored".to_string()]),
+    )?;
+    let logs: Vec<&(Job, RunReport)> = results.iter().filter(|(j, _)| j.replication == 0).collect();
+    let population: u64 = logs.iter().map(|(_, r)| r.request_log.len() as u64).sum();
+    let keys = RngFactory::new(exp.seed);
+    let key = |point: usize, i: usize| keys.child_seed("requests.csv", ((point as u64) << 40) | i as u64);
+    // The largest key kept: walk the distinct keys upwards, each counted once
+    // per pattern that has its request, while the rows fit the limit.
+    let mut threshold = None;
+    if population <= exp.requests_csv_limit {
+        threshold = Some(u64::MAX);
+    } else {
+        let mut distinct: Vec<(u64, u64)> = Vec::new();
+        for point in 0..exp.points.len() {
+            let lens: Vec<usize> =
+                logs.iter().filter(|(j, _)| j.point == point).map(|(_, r)| r.request_log.len()).collect();
+            for i in 0..lens.iter().copied().max().unwrap_or(0) {
+                distinct.push((key(point, i), lens.iter().filter(|&&n| n > i).count() as u64));
+            }
+        }
+        distinct.sort_unstable();
+        let mut rows = 0;
+        for (k, n) in distinct {
+            if rows + n > exp.requests_csv_limit {
+                break;
+            }
+            rows += n;
+            threshold = Some(k);
+        }
+    }
+    let Some(threshold) = threshold else { return Ok((sheet, population)) };
+    let mut kept = 0;
+    for (job, r) in logs {
         let cols = &columns_of[job.point];
         for (i, q) in r.request_log.iter().enumerate() {
-            let outcome = serde_json::to_value(q.outcome)?.as_str().unwrap_or_default().to_string();
-            let mut rec = vec![
-                coord(exp, job, 0).1,
-                coord(exp, job, 1).1,
-                r.pattern.clone(),
-                i.to_string(),
-                q.customer.to_string(),
-                q.arrival.as_secs_f64().to_string(),
+            // Ties at the threshold (equal 64-bit keys) are kept only up to the limit.
+            if key(job.point, i) > threshold || kept == exp.requests_csv_limit {
+                continue;
+            }
+            kept += 1;
+            let mut row = coords(exp, job.point);
+            row.extend([
+                Cell::from(r.pattern.as_str()),
+                job.replication.into(),
+                (i as u64).into(),
+                q.customer.into(),
+                q.arrival.as_secs_f64().into(),
                 secs(q.answered),
-                outcome,
-            ];
-            let mut deleted = vec![String::new(); tables.len()];
+                serde_json::to_value(q.outcome)?.as_str().unwrap_or_default().to_string().into(),
+            ]);
+            let mut deleted = vec![Cell::Real(f64::NAN); tables.len()];
             for (t, d) in q.deleted.iter().enumerate() {
                 deleted[cols[t]] = secs(*d);
             }
-            rec.extend(deleted);
-            rec.push(q.restored.to_string());
-            w.write_record(&rec)?;
+            row.extend(deleted);
+            row.push(Cell::from(if q.restored { "true" } else { "false" }));
+            sheet.row(&row)?;
         }
     }
-    let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))?;
-    write_atomic(path, &bytes)
+    Ok((sheet, population))
 }
 
 #[cfg(test)]

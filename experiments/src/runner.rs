@@ -36,8 +36,12 @@ pub(crate) struct Job {
 pub(crate) type Done = BTreeMap<usize, (Job, RunReport)>;
 
 /// The seed of replication `r` of an experiment with master seed `master`.
+///
+/// Its top bit is cleared, so that every seed in an output fits a signed
+/// 64-bit integer: pandas and polars read the `seed` column as `int64` in
+/// every file, and summaries of different experiments concatenate.
 pub(crate) fn replication_seed(master: u64, r: u32) -> u64 {
-    RngFactory::new(master).child_seed("replication", u64::from(r))
+    RngFactory::new(master).child_seed("replication", u64::from(r)) & i64::MAX as u64
 }
 
 /// Every job of an experiment, in output order.
@@ -117,11 +121,9 @@ pub(crate) fn run_jobs(
                 let report = run_until_stopped(&point.scenario, pattern, job.seed, opts, &interrupted)
                     .with_context(|| format!("{}: {} at sweep point {:?}", exp.source, pattern.name(), point.coords))?;
                 let Some(mut report) = report else { return Err(Interrupted.into()) };
-                if job.replication != 0 {
-                    // Only replication 0's time series reaches the outputs;
-                    // the others would hold up to three points per request.
-                    report.series = Vec::new();
-                }
+                // The series holds up to three points per request; the
+                // outputs need it only on their fixed grid.
+                report.series = crate::output::resample_series(&report);
                 on_done(k, job, &report)?;
                 bar.inc(1);
                 Ok((k, job, report))

@@ -157,7 +157,7 @@ pub use invariants::Violation;
 pub use msg::Msg;
 pub use pattern::PatternConfig;
 pub use plugin::Pattern;
-pub use report::{Percentiles, RunReport};
+pub use report::{cdf_probabilities, Percentiles, RunReport};
 pub use scenario::{build, run, Built, RunOptions, ScenarioError};
 pub use topology::{Role, TableId, Topology, UnknownNode, MAX_FOLLOWERS};
 pub use world::{Counters, Lags, Outcome, World};

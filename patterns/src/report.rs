@@ -40,6 +40,27 @@ pub struct Percentiles {
     pub max: f64,
 }
 
+/// The cumulative probabilities at which a run's distributions are kept
+/// ([`RunReport::response_cdf`], [`RunReport::lag_cdf`]): every 0.5% from
+/// 0.5% to 100%, and every 0.1% in the tail from 99.1% to 99.9%, ascending.
+pub fn cdf_probabilities() -> Vec<f64> {
+    // In thousandths, so every probability is exact to the last digit.
+    let mut k: Vec<u32> = (1..=200).map(|i| 5 * i).chain(991..=999).collect();
+    k.sort_unstable();
+    k.dedup();
+    k.into_iter().map(|k| f64::from(k) / 1000.0).collect()
+}
+
+/// Nearest-rank quantiles of a sorted sample at [`cdf_probabilities`];
+/// empty if the sample is.
+fn quantiles(sorted: &[f64]) -> Vec<f64> {
+    let n = sorted.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    cdf_probabilities().into_iter().map(|q| sorted[((q * n as f64).ceil() as usize).clamp(1, n) - 1]).collect()
+}
+
 impl Percentiles {
     /// Nearest-rank percentiles of `xs` (sorted in place); all zero if empty.
     pub fn of(xs: &mut [f64]) -> Self {
@@ -102,6 +123,12 @@ pub struct RunReport {
     pub lag_from_answer: Percentiles,
     /// The same lag, measured from the Profile deletion.
     pub lag_from_profile: Percentiles,
+    /// The response time's quantiles at [`cdf_probabilities`], seconds
+    /// (empty without answers): the distribution, kept for every run at a
+    /// size that does not grow with the run.
+    pub response_cdf: Vec<f64>,
+    /// The lag's (from the answer) quantiles at [`cdf_probabilities`], seconds.
+    pub lag_cdf: Vec<f64>,
     /// Customers whose rows disagree at the end (after the drain).
     pub inconsistent_at_end: u32,
     /// Customers told "unsubscribed" whose rows are not all gone at the end.
@@ -239,6 +266,9 @@ impl RunReport {
                 })
             })
             .collect();
+        // `Percentiles::of` sorts in place: the quantiles read the sorted samples.
+        let response_time = Percentiles::of(&mut response);
+        let lag_from_answer = Percentiles::of(&mut lag_answer);
         RunReport {
             pattern: pattern.name(),
             seed,
@@ -248,8 +278,10 @@ impl RunReport {
             timed_out: timeout,
             pending,
             error_share: if n == 0 { 0.0 } else { (err + timeout) as f64 / n as f64 },
-            response_time: Percentiles::of(&mut response),
-            lag_from_answer: Percentiles::of(&mut lag_answer),
+            response_time,
+            lag_from_answer,
+            response_cdf: quantiles(&response),
+            lag_cdf: quantiles(&lag_answer),
             lag_from_profile: Percentiles::of(&mut lag_profile),
             inconsistent_at_end: w.inconsistent(),
             told_ok_not_converged: not_converged,
@@ -286,5 +318,21 @@ mod tests {
         assert_eq!((p.p50, p.p95, p.p99, p.max), (50.0, 95.0, 99.0, 100.0));
         assert!((p.mean - 50.5).abs() < 1e-12);
         assert_eq!(Percentiles::of(&mut []).count, 0);
+    }
+
+    #[test]
+    fn cdf_grid_is_ascending_unique_and_ends_at_one() {
+        let q = cdf_probabilities();
+        assert_eq!(q.len(), 200 + 8, "0.995 is on both grids and kept once");
+        assert!(q.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!((q[0], *q.last().unwrap()), (0.005, 1.0));
+        let xs: Vec<f64> = (1..=1000).map(f64::from).collect();
+        let v = quantiles(&xs);
+        assert_eq!(v.len(), q.len());
+        // Nearest rank: the q-quantile of 1..=1000 is 1000 q.
+        for (q, v) in q.iter().zip(&v) {
+            assert_eq!(*v, (q * 1000.0).round());
+        }
+        assert!(quantiles(&[]).is_empty());
     }
 }
