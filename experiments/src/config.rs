@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 use sim_core::stable_hash;
 use toml::{Table, Value};
 
+use crate::overrides::{Overrides, Setting};
+
 /// A config problem, always naming where.
 #[derive(Debug, thiserror::Error)]
 #[error("{file}: {key}: {problem}")]
@@ -135,6 +137,8 @@ pub(crate) struct Experiment {
     pub resolved_toml: String,
     /// Where it came from.
     pub source: String,
+    /// The command line's overrides.
+    pub overrides: Overrides,
 }
 
 /// The built-in default experiment.
@@ -144,6 +148,15 @@ impl Experiment {
     /// A stable hash of everything that determines the outputs.
     pub(crate) fn hash(&self) -> String {
         format!("{:016x}", stable_hash(self.resolved_toml.as_bytes()))
+    }
+
+    /// True if this is a bundled experiment exactly as bundled: its name's
+    /// bundled config resolves to the same config, with no override.
+    pub(crate) fn is_bundled(&self) -> bool {
+        self.overrides.is_empty()
+            && bundled(&self.name)
+                .and_then(|text| load_str(text, &self.name).ok())
+                .is_some_and(|b| b.resolved_toml == self.resolved_toml)
     }
 }
 
@@ -225,21 +238,13 @@ fn toml_problem(e: &toml::de::Error) -> String {
 }
 
 /// Command-line values that replace the config's own.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Overrides {
-    /// `--seed`.
-    pub seed: Option<u64>,
-    /// `--replications`.
-    pub replications: Option<u32>,
-}
-
 /// Parses and validates a config given as text.
 pub(crate) fn load_str(text: &str, file: &str) -> Result<Experiment, ConfigFileError> {
-    load_with(text, file, Overrides::default())
+    load_with(text, file, &Overrides::default())
 }
 
 /// Reads and validates a config file, with command-line overrides.
-pub(crate) fn load_file_with(path: &Path, ov: Overrides) -> Result<Experiment, ConfigFileError> {
+pub(crate) fn load_file_with(path: &Path, ov: &Overrides) -> Result<Experiment, ConfigFileError> {
     let file = path.display().to_string();
     let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     if size > MAX_CONFIG_BYTES {
@@ -260,7 +265,7 @@ pub(crate) fn load_file_with(path: &Path, ov: Overrides) -> Result<Experiment, C
 /// Parses and validates a config given as text, with command-line
 /// overrides applied before anything is resolved (so the resolved config
 /// and its hash say what actually ran).
-pub(crate) fn load_with(text: &str, file: &str, ov: Overrides) -> Result<Experiment, ConfigFileError> {
+pub(crate) fn load_with(text: &str, file: &str, ov: &Overrides) -> Result<Experiment, ConfigFileError> {
     let fail = |key: String, problem: String| ConfigFileError { file: file.to_string(), key, problem };
     let table: Table = text.parse::<Table>().map_err(|e| syntax_error(text, file, &e))?;
     let mut head_table = Table::new();
@@ -271,6 +276,18 @@ pub(crate) fn load_with(text: &str, file: &str, ov: Overrides) -> Result<Experim
         } else {
             body.insert(k, v);
         }
+    }
+    // `--set` on an experiment-level key (seed, replications, ...) goes
+    // where the file would have put it; the rest go into the resolved
+    // config below.
+    const SCALARS: [&str; 5] = ["name", "description", "seed", "replications", "requests_csv_limit"];
+    let (head_sets, body_sets): (Vec<&Setting>, Vec<&Setting>) =
+        ov.set.iter().partition(|s| SCALARS.contains(&s.path.as_str()) || s.path.starts_with("sweep"));
+    for s in &head_sets {
+        if s.path.starts_with("sweep") {
+            return Err(fail(s.path.clone(), format!("--set {}: a sweep is set in the config file", s.text)));
+        }
+        head_table.insert(s.path.clone(), s.value.clone());
     }
     let head_text = to_text(&head_table, file)?;
     let mut head: Head = toml::from_str(&head_text).map_err(|e| fail(key_for(&head_text, &e), toml_problem(&e)))?;
@@ -319,6 +336,27 @@ pub(crate) fn load_with(text: &str, file: &str, ov: Overrides) -> Result<Experim
         _ => Table::new(),
     };
     resolved.insert("patterns".into(), to_value(&patterns, file)?);
+    if !body_sets.is_empty() {
+        for s in &body_sets {
+            if lookup(&resolved, &s.path).is_none() {
+                return Err(fail(
+                    s.path.clone(),
+                    format!(
+                        "--set {}: not a key of this config (config.resolved.toml of a run, or `ecsim validate`, \
+                         lists every key)",
+                        s.text
+                    ),
+                ));
+            }
+            set(&mut resolved, &s.path, s.value.clone());
+        }
+        // Checked now, like a config file: the wrong type or an invalid
+        // value is refused, naming the key.
+        let mut body = resolved.clone();
+        let pats = body.remove("patterns").unwrap_or_else(|| Value::Array(Vec::new()));
+        let given = body_sets.iter().map(|s| format!("--set {}", s.text)).collect::<Vec<_>>().join(", ");
+        resolve(file, &body, &pats, Some(&format!("with {given}")))?;
+    }
     for (i, dim) in head.sweep.iter().enumerate() {
         for p in &dim.params {
             if lookup(&resolved, p).is_none() {
@@ -352,7 +390,8 @@ pub(crate) fn load_with(text: &str, file: &str, ov: Overrides) -> Result<Experim
         let pats = body.remove("patterns").unwrap_or_else(|| Value::Array(Vec::new()));
         let key_hint =
             head.sweep.iter().zip(&combo).map(|(d, &i)| format!("{} = {}", d.label(), d.values[i])).collect::<Vec<_>>();
-        let (scenario, patterns) = resolve(file, &body, &pats, Some(&key_hint.join(", ")))?;
+        let (scenario, patterns) =
+            resolve(file, &body, &pats, Some(&format!("at sweep point {}", key_hint.join(", "))))?;
         let mut full = t.clone();
         full.insert("seed".into(), Value::Integer(head.seed as i64));
         let hash = format!("{:016x}", stable_hash(to_text(&full, file)?.as_bytes()));
@@ -372,6 +411,12 @@ pub(crate) fn load_with(text: &str, file: &str, ov: Overrides) -> Result<Experim
     for (k, v) in resolved {
         out.insert(k, v);
     }
+    let mut resolved_toml = to_text(&out, file)?;
+    if !ov.set.is_empty() {
+        // The overrides are already in the values above; say where they came from.
+        let lines: String = ov.set.iter().map(|s| format!("# --set {}\n", s.text)).collect();
+        resolved_toml = format!("# Overridden on the command line:\n{lines}{resolved_toml}");
+    }
     Ok(Experiment {
         name,
         description: head.description,
@@ -380,11 +425,14 @@ pub(crate) fn load_with(text: &str, file: &str, ov: Overrides) -> Result<Experim
         sweep: head.sweep,
         points,
         requests_csv_limit: head.requests_csv_limit,
-        resolved_toml: to_text(&out, file)?,
+        resolved_toml,
         source: file.to_string(),
+        overrides: ov.clone(),
     })
 }
 
+/// Deserialises and validates a scenario and its patterns; `at_point`
+/// says where an error arose ("at sweep point ...", "with --set ...").
 fn resolve(
     file: &str,
     body: &Table,
@@ -393,7 +441,7 @@ fn resolve(
 ) -> Result<(Scenario, Vec<PatternConfig>), ConfigFileError> {
     let fail = |key: String, problem: String| {
         let problem = match at_point {
-            Some(p) => format!("{problem} (at sweep point {p})"),
+            Some(p) => format!("{problem} ({p})"),
             None => problem,
         };
         ConfigFileError { file: file.to_string(), key, problem }

@@ -63,16 +63,17 @@ struct Manifest<'a> {
 }
 
 /// The command that reproduces `exp`: the bundled experiment by name when
-/// the config is the bundled one, otherwise the config file as given.
+/// the config is the bundled one, otherwise the config as given, with the
+/// command line's overrides.
 fn command(exp: &Experiment) -> String {
-    let bundled = crate::config::bundled(&exp.name)
-        .and_then(|text| crate::config::load_str(text, &exp.name).ok())
-        .is_some_and(|b| b.resolved_toml == exp.resolved_toml);
-    if bundled {
-        format!("ecsim run {}", exp.name)
-    } else {
-        format!("ecsim run {} --seed {} --replications {}", exp.source, exp.seed, exp.replications)
+    if exp.is_bundled() {
+        return format!("ecsim run {}", exp.name);
     }
+    // A bundled config named "<bundled load>" is run by its name.
+    let source = if exp.source.starts_with('<') { exp.name.clone() } else { exp.source.clone() };
+    let mut parts = vec!["ecsim run".to_string(), source];
+    parts.extend(exp.overrides.args());
+    parts.join(" ")
 }
 
 /// A CSV's columns, documented by the data contract; a column it does not

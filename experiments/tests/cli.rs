@@ -1114,3 +1114,104 @@ fn every_result_folder_keeps_the_data_contract() {
     assert!(seen > 50, "only {seen} CSV files under {}", results.display());
     assert!(folders >= 12, "only {folders} run folders with a manifest");
 }
+
+/// `--set` overrides any key, checked like the config file; the override
+/// is recorded in the resolved config and the manifest's command, and the
+/// run goes to runs/<name>-<hash>, never over results/<name>.
+#[test]
+fn set_overrides_any_key_and_never_writes_over_committed_results() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = ecsim(
+        &[
+            "run",
+            "baseline",
+            "--set",
+            "workload.rate_per_s=50",
+            "--set",
+            "workload.duration=2m",
+            "--set",
+            "customers=20000",
+            "--replications",
+            "1",
+            "--quiet",
+        ],
+        tmp.path(),
+    );
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert!(!tmp.path().join("results").exists(), "an override must not write results/");
+    let runs: Vec<PathBuf> = std::fs::read_dir(tmp.path().join("runs")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    let dir = &runs[0];
+    let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+    let hash = name.strip_prefix("baseline-").expect("runs/<name>-<hash>");
+    assert_eq!(hash.len(), 16, "{name}");
+    for row in summary_rows(&dir.join("summary.csv")) {
+        assert_eq!(row["offered_per_s"], "50.0", "{row:?}");
+    }
+    let resolved = std::fs::read_to_string(dir.join("config.resolved.toml")).unwrap();
+    assert!(resolved.contains("# --set workload.rate_per_s=50"), "{resolved}");
+    assert!(resolved.contains("rate_per_s = 50"), "{resolved}");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    let command = manifest["command"].as_str().unwrap();
+    assert!(
+        command.starts_with("ecsim run baseline") && command.contains("--set 'workload.rate_per_s=50'"),
+        "{command}"
+    );
+
+    // A bad key or value: exit 2, naming it; nothing written.
+    for (set, want) in [
+        ("workload.rate_pr_s=50", "workload.rate_pr_s: --set workload.rate_pr_s=50: not a key of this config"),
+        ("workload.rate_per_s=fast", "workload.rate_per_s: invalid type: string \"fast\", expected f64"),
+        ("services.billing.workers=-3", "services.billing.workers: invalid value: integer `-3`"),
+        ("workload.rate_per_s", "write KEY=VALUE"),
+    ] {
+        let r = ecsim(&["run", "baseline", "--set", set, "--quiet"], tmp.path());
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(r.status.code(), Some(2), "{set}: {err}");
+        assert!(err.contains(want), "{set}: {err}");
+    }
+    assert_eq!(std::fs::read_dir(tmp.path().join("runs")).unwrap().count(), 1);
+
+    // A config of one's own goes to runs/ too; a bundled one as bundled to results/.
+    let own = write(tmp.path(), "mine.toml", &SMALL.replace("replications = 3", "replications = 1"));
+    let r = ecsim(&["run", own.to_str().unwrap(), "--quiet"], tmp.path());
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let names: Vec<String> = std::fs::read_dir(tmp.path().join("runs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().any(|n| n.starts_with("small-")), "{names:?}");
+    assert!(!tmp.path().join("results").exists());
+}
+
+/// Each subcommand takes only the options it uses, shows examples in its
+/// help, and the completions and the man page are generated.
+#[test]
+fn subcommands_take_only_their_own_options() {
+    let tmp = tempfile::tempdir().unwrap();
+    for args in [
+        &["list", "--seed", "5"][..],
+        &["chart", "results/baseline", "--threads", "2"],
+        &["validation", "--set", "workload.rate_per_s=5"],
+        &["merge", "x", "--resume"],
+    ] {
+        let r = ecsim(args, tmp.path());
+        assert_eq!(r.status.code(), Some(2), "{args:?}");
+        assert!(String::from_utf8_lossy(&r.stderr).contains("unexpected argument"), "{args:?}");
+    }
+    for sub in ["run", "list", "validate", "validation", "explore", "trace", "sweep", "merge", "chart", "completions"] {
+        let r = ecsim(&[sub, "--help"], tmp.path());
+        assert!(r.status.success(), "{sub}");
+        let help = String::from_utf8_lossy(&r.stdout);
+        assert!(help.contains("Example"), "{sub} --help has no example:\n{help}");
+    }
+    let r = ecsim(&["completions", "bash"], tmp.path());
+    assert!(r.status.success());
+    let script = String::from_utf8_lossy(&r.stdout);
+    assert!(script.contains("_ecsim") && script.contains("--replications"), "{script}");
+    let r = ecsim(&["manpage"], tmp.path());
+    assert!(r.status.success());
+    let roff = String::from_utf8_lossy(&r.stdout);
+    assert!(roff.starts_with(".ie") || roff.contains(".TH ecsim"), "{roff}");
+}
