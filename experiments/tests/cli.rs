@@ -1215,3 +1215,14 @@ fn subcommands_take_only_their_own_options() {
     let roff = String::from_utf8_lossy(&r.stdout);
     assert!(roff.starts_with(".ie") || roff.contains(".TH ecsim"), "{roff}");
 }
+
+/// The README's example config is the file the README's commands run.
+#[test]
+fn the_readme_config_is_the_example_file() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let example = std::fs::read_to_string(root.join("examples/billing-partition.toml")).unwrap();
+    assert!(readme.contains(&format!("```toml\n{example}```")), "README.md and examples/billing-partition.toml differ");
+    let r = ecsim(&["validate", root.join("examples/billing-partition.toml").to_str().unwrap()], &root);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+}
