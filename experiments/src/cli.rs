@@ -106,8 +106,8 @@ pub(crate) struct RunOpts {
     pub config: ConfigOpts,
     #[command(flatten)]
     pub exec: ExecOpts,
-    /// Output folder (default: results/<name> for a bundled experiment as
-    /// bundled, otherwise runs/<name>-<config hash>).
+    /// Output folder (default: results/NAME for a bundled experiment as
+    /// bundled, otherwise runs/NAME-HASH, HASH the config hash).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Continue an interrupted run of the same config: keep the runs its

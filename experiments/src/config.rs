@@ -139,6 +139,23 @@ pub(crate) struct Experiment {
     pub source: String,
     /// The command line's overrides.
     pub overrides: Overrides,
+    /// The command that reproduces this experiment, when it is not the
+    /// one [`crate::manifest::command`] derives (a merge: the shards'
+    /// command).
+    pub reproduce: Option<String>,
+}
+
+impl Experiment {
+    /// `config.resolved.toml`: the resolved config, preceded by the
+    /// command line's overrides as comments (a comment, so the file still
+    /// loads to the same config and hash).
+    pub(crate) fn resolved_file(&self) -> String {
+        if self.overrides.set.is_empty() {
+            return self.resolved_toml.clone();
+        }
+        let lines: String = self.overrides.set.iter().map(|s| format!("# --set {}\n", s.text)).collect();
+        format!("# Overridden on the command line:\n{lines}{}", self.resolved_toml)
+    }
 }
 
 /// The built-in default experiment.
@@ -355,7 +372,15 @@ pub(crate) fn load_with(text: &str, file: &str, ov: &Overrides) -> Result<Experi
         let mut body = resolved.clone();
         let pats = body.remove("patterns").unwrap_or_else(|| Value::Array(Vec::new()));
         let given = body_sets.iter().map(|s| format!("--set {}", s.text)).collect::<Vec<_>>().join(", ");
-        resolve(file, &body, &pats, Some(&format!("with {given}")))?;
+        let (scenario, patterns) = resolve(file, &body, &pats, Some(&format!("with {given}")))?;
+        // Rebuilt from what was resolved, so that the recorded config is in
+        // canonical form (`50` for a rate reads back as `50.0`) and loads
+        // to the same hash.
+        resolved = match to_value(&scenario, file)? {
+            Value::Table(t) => t,
+            _ => Table::new(),
+        };
+        resolved.insert("patterns".into(), to_value(&patterns, file)?);
     }
     for (i, dim) in head.sweep.iter().enumerate() {
         for p in &dim.params {
@@ -411,12 +436,7 @@ pub(crate) fn load_with(text: &str, file: &str, ov: &Overrides) -> Result<Experi
     for (k, v) in resolved {
         out.insert(k, v);
     }
-    let mut resolved_toml = to_text(&out, file)?;
-    if !ov.set.is_empty() {
-        // The overrides are already in the values above; say where they came from.
-        let lines: String = ov.set.iter().map(|s| format!("# --set {}\n", s.text)).collect();
-        resolved_toml = format!("# Overridden on the command line:\n{lines}{resolved_toml}");
-    }
+    let resolved_toml = to_text(&out, file)?;
     Ok(Experiment {
         name,
         description: head.description,
@@ -428,6 +448,7 @@ pub(crate) fn load_with(text: &str, file: &str, ov: &Overrides) -> Result<Experi
         resolved_toml,
         source: file.to_string(),
         overrides: ov.clone(),
+        reproduce: None,
     })
 }
 

@@ -51,6 +51,12 @@ pub(crate) struct Header {
     pub jobs: Vec<usize>,
     /// The resolved config, so that a merge needs nothing else.
     pub resolved_toml: String,
+    /// The command that reproduces the run, for the merged manifest.
+    #[serde(default)]
+    pub command: String,
+    /// The run's `--set` overrides, for the merged config.resolved.toml.
+    #[serde(default)]
+    pub set: Vec<String>,
 }
 
 impl Header {
@@ -64,6 +70,8 @@ impl Header {
             of,
             jobs,
             resolved_toml: exp.resolved_toml.clone(),
+            command: crate::manifest::command(exp),
+            set: exp.overrides.set.iter().map(|s| s.text.clone()).collect(),
         }
     }
 }

@@ -11,6 +11,7 @@ mod manifest;
 mod output;
 mod overrides;
 mod publish;
+mod report;
 mod runner;
 mod shard;
 mod summary;
@@ -101,6 +102,7 @@ fn run(config: Option<&Path>, args: &RunOpts) -> Result<()> {
     let results = runner::run_jobs(&exp, &all, done, &record, args.exec.threads()?, args.exec.quiet)?;
     let written = output::write_all(staging.dir(), &exp, &results)?;
     let charts = charts::render_all(staging.dir())?;
+    report::write(staging.dir(), &exp, &results, &written)?;
     manifest::write(staging.dir(), &exp, &written)?;
     staging.commit()?;
     journal.remove()?;
@@ -112,7 +114,7 @@ fn run(config: Option<&Path>, args: &RunOpts) -> Result<()> {
     if !args.exec.quiet {
         say!("{}", summary::table(&exp, &results));
         say!(
-            "results: {} (summary.csv, aggregate.csv, timeseries.csv, cdf.csv, {} charts)",
+            "results: {} (report.html, summary.csv, aggregate.csv, timeseries.csv, cdf.csv, {} charts)",
             out.display(),
             charts.len()
         );
@@ -242,6 +244,7 @@ fn main() -> ExitCode {
                 staging.carry_over(publish::is_shard_file)?;
                 let written = output::write_all(staging.dir(), &exp, &results)?;
                 charts::render_all(staging.dir())?;
+                report::write(staging.dir(), &exp, &results, &written)?;
                 manifest::write(staging.dir(), &exp, &written)?;
                 staging.commit()?;
                 if !quiet {

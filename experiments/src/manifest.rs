@@ -65,7 +65,10 @@ struct Manifest<'a> {
 /// The command that reproduces `exp`: the bundled experiment by name when
 /// the config is the bundled one, otherwise the config as given, with the
 /// command line's overrides.
-fn command(exp: &Experiment) -> String {
+pub(crate) fn command(exp: &Experiment) -> String {
+    if let Some(c) = &exp.reproduce {
+        return c.clone();
+    }
     if exp.is_bundled() {
         return format!("ecsim run {}", exp.name);
     }

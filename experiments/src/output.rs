@@ -188,7 +188,7 @@ pub(crate) struct Written {
 /// Writes every CSV and the resolved config into `dir`.
 pub(crate) fn write_all(dir: &Path, exp: &Experiment, results: &[(Job, RunReport)]) -> Result<Written> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    write_atomic(&dir.join("config.resolved.toml"), exp.resolved_toml.as_bytes())?;
+    write_atomic(&dir.join("config.resolved.toml"), exp.resolved_file().as_bytes())?;
     summary(exp, results)?.write(&dir.join("summary.csv"))?;
     aggregate(exp, results)?.write(&dir.join("aggregate.csv"))?;
     timeseries(exp, results)?.write(&dir.join("timeseries.csv"))?;

@@ -225,7 +225,15 @@ pub(crate) fn merge(dir: &Path) -> Result<(Experiment, Vec<(Job, RunReport)>)> {
         return Err(fail(problems).into());
     }
     let first = by_shard.values().next().expect("at least one shard");
-    let exp = config::load_str(&first.0.resolved_toml, "<shard header>")?;
+    let mut exp = config::load_str(&first.0.resolved_toml, "<shard header>")?;
+    if !first.0.command.is_empty() {
+        exp.reproduce = Some(first.0.command.clone());
+    }
+    // Already in the resolved values; kept for the comments that say so.
+    for text in &first.0.set {
+        let s = text.parse().map_err(|e: String| fail(vec![format!("a shard's --set {text}: {e}")]))?;
+        exp.overrides.set.push(s);
+    }
     if exp.hash() != hash {
         return Err(fail(vec![format!("the shards' config does not reproduce its hash {hash}")]).into());
     }

@@ -12,7 +12,7 @@ use crate::runner::Job;
 const WIDTH: usize = 100;
 
 /// The unit a column of durations reads in, from its largest value.
-fn duration_unit(max_s: f64) -> (f64, &'static str) {
+pub(crate) fn duration_unit(max_s: f64) -> (f64, &'static str) {
     if max_s < 1.0 {
         (1e-3, "ms")
     } else if max_s < 120.0 {
@@ -25,7 +25,7 @@ fn duration_unit(max_s: f64) -> (f64, &'static str) {
 }
 
 /// Three significant digits: 0.0295, 0.42, 4.23, 42.3, 423, 3590.
-fn sig3(v: f64) -> String {
+pub(crate) fn sig3(v: f64) -> String {
     let a = v.abs();
     if a == 0.0 {
         return "0".into();

@@ -60,7 +60,7 @@ fn read_all(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "csv" || x == "toml"))
+        .filter(|p| p.extension().is_some_and(|x| x == "csv" || x == "toml" || x == "html" || x == "json"))
         .map(|p| (p.file_name().unwrap().to_string_lossy().to_string(), std::fs::read(&p).unwrap()))
         .collect();
     files.sort();
@@ -608,6 +608,32 @@ fn sharded_sweeps_merge_byte_identical_and_name_missing_shards() {
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     assert_eq!(read_all(&single), read_all(&merged));
     assert_eq!(std::fs::read(single.join("lag_cdf.svg")).unwrap(), std::fs::read(merged.join("lag_cdf.svg")).unwrap());
+    // With --set: the shards carry the overrides, and the merge writes what
+    // the single run wrote, manifest and report included.
+    let set = ["--set", "workload.rate_per_s=3"];
+    let single_set = tmp.path().join("single-set");
+    let r = ecsim(
+        &[&["run", cfg.to_str().unwrap(), "--quiet", "--out", single_set.to_str().unwrap()][..], &set].concat(),
+        tmp.path(),
+    );
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let shards_set = tmp.path().join("shards-set");
+    for i in 0..2 {
+        let spec = format!("{i}/2");
+        let args = [
+            &["sweep", cfg.to_str().unwrap(), "--shard", &spec, "--quiet", "--out", shards_set.to_str().unwrap()][..],
+            &set,
+        ]
+        .concat();
+        let r = ecsim(&args, tmp.path());
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    }
+    let merged_set = tmp.path().join("merged-set");
+    let r =
+        ecsim(&["merge", shards_set.to_str().unwrap(), "--quiet", "--out", merged_set.to_str().unwrap()], tmp.path());
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert_eq!(read_all(&single_set), read_all(&merged_set));
+    assert_ne!(read_all(&single), read_all(&single_set));
 
     // Merged into the shards' own folder (the default), twice: the shards
     // survive the swap of a whole folder, and nothing is left beside it.
@@ -627,7 +653,10 @@ fn sharded_sweeps_merge_byte_identical_and_name_missing_shards() {
         let r = ecsim(&["merge", shards.to_str().unwrap(), "--quiet"], tmp.path());
         assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
         assert_eq!(shard_files(&shards), before, "the shards changed");
-        assert_eq!(read_all(&shards), read_all(&single));
+        // The manifest here also lists the shard files beside the results.
+        let without_manifest =
+            |d: &Path| read_all(d).into_iter().filter(|f| f.0 != "manifest.json").collect::<Vec<_>>();
+        assert_eq!(without_manifest(&shards), without_manifest(&single));
     }
     let beside: Vec<String> = std::fs::read_dir(tmp.path())
         .unwrap()
@@ -1150,7 +1179,7 @@ fn set_overrides_any_key_and_never_writes_over_committed_results() {
     }
     let resolved = std::fs::read_to_string(dir.join("config.resolved.toml")).unwrap();
     assert!(resolved.contains("# --set workload.rate_per_s=50"), "{resolved}");
-    assert!(resolved.contains("rate_per_s = 50"), "{resolved}");
+    assert!(resolved.contains("rate_per_s = 50.0"), "{resolved}");
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
     let command = manifest["command"].as_str().unwrap();
@@ -1225,4 +1254,43 @@ fn the_readme_config_is_the_example_file() {
     assert!(readme.contains(&format!("```toml\n{example}```")), "README.md and examples/billing-partition.toml differ");
     let r = ecsim(&["validate", root.join("examples/billing-partition.toml").to_str().unwrap()], &root);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+}
+
+/// Every run folder's report.html stands alone: every chart of the folder
+/// inline, links only to the folder's own files, no external script, style,
+/// font or image. (scripts/ci-report.sh opens each in headless Chromium.)
+#[test]
+fn every_report_is_self_contained() {
+    let results = Path::new(env!("CARGO_MANIFEST_DIR")).join("../results");
+    let mut seen = 0;
+    for dir in std::fs::read_dir(&results).unwrap() {
+        let dir = dir.unwrap().path();
+        if !dir.join("manifest.json").exists() {
+            continue;
+        }
+        let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+        seen += 1;
+        let svgs = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "svg"))
+            .count();
+        assert_eq!(html.matches("<svg ").count(), svgs, "{}: every chart inline", dir.display());
+        for bad in ["<link", "src=\"http", "src=\"//", "@import", "url(http"] {
+            assert!(!html.contains(bad), "{}: {bad}", dir.display());
+        }
+        for href in html.split("href=\"").skip(1).map(|h| h.split('"').next().unwrap()) {
+            assert!(
+                href.starts_with('#') || (!href.contains('/') && !href.contains(':')),
+                "{}: link {href} leaves the folder",
+                dir.display()
+            );
+            if !href.starts_with('#') {
+                assert!(dir.join(href).exists(), "{}: link to a missing {href}", dir.display());
+            }
+        }
+        let description = std::fs::read_to_string(dir.join("config.resolved.toml")).unwrap();
+        let description = description.parse::<toml::Table>().unwrap()["description"].as_str().unwrap().to_string();
+        assert!(html.contains(description.trim()), "{}: the experiment's question", dir.display());
+    }
+    assert!(seen >= 12, "only {seen} reports");
 }
