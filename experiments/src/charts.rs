@@ -151,7 +151,8 @@ fn log_ticks(lo: f64, hi: f64, time: bool) -> Vec<f64> {
     while dec <= hi * 10.0 {
         for m in [1.0, 2.0, 5.0] {
             let v = m * dec;
-            if !time || v < 60.0 {
+            // 50 s would crowd 1 min, the next tick.
+            if !time || v < 50.0 {
                 all.push((v, m == 1.0));
             }
         }
@@ -599,36 +600,28 @@ where
     } else {
         chart.draw_series(DashedLineSeries::new(pts.clone(), dash, gap, line)).map_err(e)?;
     }
-    let (shift, spacing) = (18 + 23 * (i as u32 % 5), 120);
     let filled = color.filled();
-    // A few markers even on a line of 600 points; one per point on a short one.
-    let few = pts.len() <= 12;
+    // One marker per point on a short line; on a long one (a CDF, a time
+    // series) ten, evenly spaced along the data and offset per series, so
+    // that markers neither clutter a dense line nor coincide across series.
+    let pts: Vec<(f64, f64)> = if pts.len() <= 12 {
+        pts
+    } else {
+        let n = pts.len();
+        (0..10).map(|k| pts[((2 * k + 1) * n / 20 + i * n / 60).min(n - 1)]).collect()
+    };
     // Squares are hollow, so a filled marker of another series at the same
     // point shows through.
     let hollow = color.stroke_width(2);
     let r = marker_size(c);
     let h = r + 2;
     match i % 4 {
-        0 if few => chart.draw_series(pts.iter().map(|&p| Circle::new(p, r, filled))).map(drop),
-        0 => {
-            chart.draw_series(DottedLineSeries::new(pts, shift, spacing, move |c| Circle::new(c, r, filled))).map(drop)
-        }
-        1 if few => chart.draw_series(pts.iter().map(|&p| TriangleMarker::new(p, r + 2, filled))).map(drop),
-        1 => chart
-            .draw_series(DottedLineSeries::new(pts, shift, spacing, move |c| TriangleMarker::new(c, r + 2, filled)))
-            .map(drop),
-        2 if few => chart
+        0 => chart.draw_series(pts.iter().map(|&p| Circle::new(p, r, filled))).map(drop),
+        1 => chart.draw_series(pts.iter().map(|&p| TriangleMarker::new(p, r + 2, filled))).map(drop),
+        2 => chart
             .draw_series(pts.iter().map(|&p| EmptyElement::at(p) + Rectangle::new([(-h, -h), (h, h)], hollow)))
             .map(drop),
-        2 => chart
-            .draw_series(DottedLineSeries::new(pts, shift, spacing, move |c: (i32, i32)| {
-                Rectangle::new([(c.0 - h, c.1 - h), (c.0 + h, c.1 + h)], hollow)
-            }))
-            .map(drop),
-        _ if few => chart.draw_series(pts.iter().map(|&p| Cross::new(p, r + 1, line))).map(drop),
-        _ => {
-            chart.draw_series(DottedLineSeries::new(pts, shift, spacing, move |c| Cross::new(c, r + 1, line))).map(drop)
-        }
+        _ => chart.draw_series(pts.iter().map(|&p| Cross::new(p, r + 1, line))).map(drop),
     }
     .map_err(e)?;
     Ok(())
@@ -653,7 +646,8 @@ where
     let e = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("drawing {}: {e:?}", spec.title);
     root.fill(&WHITE).map_err(e)?;
     let mut chart = ChartBuilder::on(root)
-        .caption(&spec.title, ("sans-serif", 24))
+        // A long title (a two-dimensional point) shrinks to fit the width.
+        .caption(&spec.title, ("sans-serif", (24.0 * 95.0 / spec.title.chars().count().max(95) as f64).max(14.0)))
         .margin(18)
         .x_label_area_size(55)
         .y_label_area_size(85)
@@ -712,18 +706,28 @@ where
     Ok(())
 }
 
-/// Compact tick labels: 0.001, 0.5, 12, 3600, 1.2e5.
+/// Compact tick labels with up to three significant digits, so that close
+/// ticks never print alike: 0.0015, 0.5, 12.5, 3600, 1.25e6.
 fn short(v: f64) -> String {
     let a = v.abs();
+    let trim = |s: String| {
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s
+        }
+    };
     if a == 0.0 {
         "0".into()
-    } else if !(1e-3..1e6).contains(&a) {
-        format!("{v:.0e}")
+    } else if !(1e-4..1e6).contains(&a) {
+        let s = format!("{v:.2e}");
+        let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
+        format!("{}e{e}", trim(m.to_string()))
     } else if a >= 100.0 {
         format!("{v:.0}")
     } else {
-        let s = format!("{v:.3}");
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
+        let decimals = (2 - a.log10().floor() as i32).max(0) as usize;
+        trim(format!("{v:.decimals$}"))
     }
 }
 
@@ -828,7 +832,7 @@ fn band_note(reps: usize) -> String {
     if reps < 2 {
         String::new()
     } else {
-        format!(", mean of {reps} replications, band min–max")
+        format!(", mean of {reps} runs, band min–max")
     }
 }
 
@@ -869,7 +873,11 @@ pub(crate) fn render_all(dir: &Path) -> Result<Vec<String>> {
     )?;
     let first_point = cdf.first().map(|r| (r.x_label.clone(), r.y_label.clone())).unwrap_or_default();
     let at_first = |x: &str, y: &str| (x, y) == (first_point.0.as_str(), first_point.1.as_str());
-    let point_note = if first_point.0.is_empty() { String::new() } else { format!(" (at {})", first_point.0) };
+    let point_note = match (first_point.0.is_empty(), first_point.1.is_empty()) {
+        (true, _) => String::new(),
+        (false, true) => format!(" (at {})", first_point.0),
+        (false, false) => format!(" (at {}, {})", first_point.0, first_point.1),
+    };
 
     for (metric, title, axis) in [
         ("lag", "Consistency lag after the user is told 'unsubscribed'", "lag"),
@@ -940,7 +948,10 @@ pub(crate) fn render_all(dir: &Path) -> Result<Vec<String>> {
         let spec = Spec {
             title: format!("{name}: customers whose {rows} disagree{point_note}"),
             x: Axis { label: "virtual time".into(), log: false, time: true },
-            y: Axis { label: format!("inconsistent customers{}", band_note(reps)), ..Default::default() },
+            y: Axis {
+                label: format!("inconsistent customers, peak per step{}", band_note(reps)),
+                ..Default::default()
+            },
             series: by,
             shades,
             diagonal: false,
@@ -1051,8 +1062,10 @@ mod tests {
         assert_eq!(short(0.0), "0");
         assert_eq!(short(0.25), "0.25");
         assert_eq!(short(3600.0), "3600");
-        assert_eq!(short(1e-4), "1e-4");
+        assert_eq!(short(1e-4), "0.0001");
         assert_eq!(short(2.0), "2");
+        assert_eq!((short(0.0015), short(0.0025), short(12.5)), ("0.0015".into(), "0.0025".into(), "12.5".into()));
+        assert_eq!((short(1.2e6), short(1.25e6), short(2e6)), ("1.2e6".into(), "1.25e6".into(), "2e6".into()));
     }
 
     #[test]

@@ -76,7 +76,11 @@ fn own(file: &str) -> &'static [(&'static str, &'static str, &'static str)] {
         ],
         "timeseries.csv" => &[
             ("time_s", "s", "virtual time, on a grid of 600 steps over the run"),
-            ("inconsistent", "count", "customers whose rows disagree at that instant"),
+            (
+                "inconsistent",
+                "count",
+                "the most customers whose rows disagreed at any instant of the step ending at time_s",
+            ),
         ],
         "cdf.csv" => &[
             ("metric", "", "lag (from the answer until every follower's row is gone) or response"),
