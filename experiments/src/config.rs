@@ -140,8 +140,7 @@ pub(crate) struct Experiment {
     /// The command line's overrides.
     pub overrides: Overrides,
     /// The command that reproduces this experiment, when it is not the
-    /// one [`crate::manifest::command`] derives (a merge: the shards'
-    /// command).
+    /// one [`Experiment::command`] derives (a merge: the shards' command).
     pub reproduce: Option<String>,
 }
 
@@ -165,6 +164,23 @@ impl Experiment {
     /// A stable hash of everything that determines the outputs.
     pub(crate) fn hash(&self) -> String {
         format!("{:016x}", stable_hash(self.resolved_toml.as_bytes()))
+    }
+
+    /// The command that reproduces this experiment: the bundled experiment
+    /// by name when the config is the bundled one, otherwise the config as
+    /// given, with the command line's overrides (a merge keeps its shards').
+    pub(crate) fn command(&self) -> String {
+        if let Some(c) = &self.reproduce {
+            return c.clone();
+        }
+        if self.is_bundled() {
+            return format!("ecsim run {}", self.name);
+        }
+        // A bundled config named "<bundled load>" is run by its name.
+        let source = if self.source.starts_with('<') { self.name.clone() } else { self.source.clone() };
+        let mut parts = vec!["ecsim run".to_string(), source];
+        parts.extend(self.overrides.args());
+        parts.join(" ")
     }
 
     /// True if this is a bundled experiment exactly as bundled: its name's

@@ -70,7 +70,7 @@ impl Header {
             of,
             jobs,
             resolved_toml: exp.resolved_toml.clone(),
-            command: crate::manifest::command(exp),
+            command: exp.command(),
             set: exp.overrides.set.iter().map(|s| s.text.clone()).collect(),
         }
     }

@@ -62,23 +62,6 @@ struct Manifest<'a> {
     files: Vec<FileEntry>,
 }
 
-/// The command that reproduces `exp`: the bundled experiment by name when
-/// the config is the bundled one, otherwise the config as given, with the
-/// command line's overrides.
-pub(crate) fn command(exp: &Experiment) -> String {
-    if let Some(c) = &exp.reproduce {
-        return c.clone();
-    }
-    if exp.is_bundled() {
-        return format!("ecsim run {}", exp.name);
-    }
-    // A bundled config named "<bundled load>" is run by its name.
-    let source = if exp.source.starts_with('<') { exp.name.clone() } else { exp.source.clone() };
-    let mut parts = vec!["ecsim run".to_string(), source];
-    parts.extend(exp.overrides.args());
-    parts.join(" ")
-}
-
 /// A CSV's columns, documented by the data contract; a column it does not
 /// know is a bug in ecsim, not in the user's input.
 fn columns(dir: &Path, file: &str, exp: &Experiment) -> Result<Vec<ColumnDoc>> {
@@ -118,7 +101,7 @@ pub(crate) fn write(dir: &Path, exp: &Experiment, written: &Written) -> Result<(
         ecsim_version: VERSION,
         experiment: &exp.name,
         description: exp.description.trim(),
-        command: command(exp),
+        command: exp.command(),
         config_hash: exp.hash(),
         seed: exp.seed,
         replications: exp.replications,

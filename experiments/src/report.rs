@@ -286,7 +286,7 @@ pub(crate) fn write(dir: &Path, exp: &Experiment, results: &[(Job, RunReport)], 
                 p.facts {
                     "ecsim " (VERSION) " · " (exp.replications) " replication(s) · master seed " (exp.seed)
                     " · config hash " code { (exp.hash()) } " · " (exp.points.len()) " sweep point(s) · reproduce with "
-                    code { (crate::manifest::command(exp)) }
+                    code { (exp.command()) }
                 }
                 nav {
                     a href="#summary" { "Summary" } a href="#tradeoffs" { "Trade-offs" } a href="#charts" { "Charts" }
