@@ -19,7 +19,7 @@ use crate::config::Experiment;
 use crate::journal::VERSION;
 use crate::output::{mean_ci, write_atomic, Written};
 use crate::runner::Job;
-use crate::summary::{duration_unit, sig3};
+use crate::summary::{column_unit, duration_unit, sig3};
 
 /// The file name.
 pub(crate) const FILE: &str = "report.html";
@@ -115,17 +115,9 @@ fn summary(exp: &Experiment, results: &[(Job, RunReport)]) -> Markup {
     let units: Vec<(f64, &str)> = shown
         .iter()
         .map(|m| match m.column.map(|c| c.format) {
-            Some(Format::Duration) => {
-                let means =
-                    groups.iter().map(|g| g.iter().map(|(_, r)| (m.value)(r).as_f64()).sum::<f64>() / g.len() as f64);
-                let (max, min) =
-                    means.fold((0.0f64, f64::INFINITY), |(a, b), v| (a.max(v), if v > 0.0 { b.min(v) } else { b }));
-                if max / min > 100.0 {
-                    (1.0, "s")
-                } else {
-                    duration_unit(max)
-                }
-            }
+            Some(Format::Duration) => column_unit(
+                groups.iter().map(|g| g.iter().map(|(_, r)| (m.value)(r).as_f64()).sum::<f64>() / g.len() as f64),
+            ),
             Some(Format::Percent) => (1.0, "%"),
             _ => (1.0, ""),
         })

@@ -24,6 +24,18 @@ pub(crate) fn duration_unit(max_s: f64) -> (f64, &'static str) {
     }
 }
 
+/// The one unit of a column of durations (seconds in, means of each row):
+/// a column spanning milliseconds to hours stays in seconds, where three
+/// significant digits keep both ends readable; otherwise its natural unit.
+pub(crate) fn column_unit(values: impl Iterator<Item = f64>) -> (f64, &'static str) {
+    let (max, min) = values.fold((0.0f64, f64::INFINITY), |(a, b), v| (a.max(v), if v > 0.0 { b.min(v) } else { b }));
+    if max / min > 100.0 {
+        (1.0, "s")
+    } else {
+        duration_unit(max)
+    }
+}
+
 /// Three significant digits: 0.0295, 0.42, 4.23, 42.3, 423, 3590.
 pub(crate) fn sig3(v: f64) -> String {
     let a = v.abs();
@@ -78,11 +90,7 @@ pub(crate) fn table(exp: &Experiment, results: &[(Job, RunReport)]) -> String {
             Format::OneDecimal => ("", values.map(|v| format!("{v:.1}")).collect()),
             Format::Percent => ("%", values.map(|v| format!("{:.2}", 100.0 * v)).collect()),
             Format::Duration => {
-                let max = groups.iter().map(|g| g.2[k]).fold(0.0, f64::max);
-                let min = groups.iter().map(|g| g.2[k]).filter(|v| *v > 0.0).fold(f64::INFINITY, f64::min);
-                // A column spanning milliseconds to hours stays in seconds,
-                // where three significant digits keep both ends readable.
-                let (per, unit) = if max / min > 100.0 { (1.0, "s") } else { duration_unit(max) };
+                let (per, unit) = column_unit(groups.iter().map(|g| g.2[k]));
                 (unit, values.map(|v| sig3(v / per)).collect())
             }
         };
