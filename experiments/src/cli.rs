@@ -283,4 +283,28 @@ pub(crate) enum Command {
     #[command(after_help = "Example:
   ecsim manpage > ~/.local/share/man/man1/ecsim.1 && man ecsim")]
     Manpage,
+    /// Print the JSON Schema of an experiment config, for editors that
+    /// complete and check TOML (Taplo, "Even Better TOML").
+    #[command(after_help = "Example:
+  ecsim schema > ecsim.schema.json
+  # then, atop a config: #:schema ./ecsim.schema.json")]
+    Schema,
+    /// Print a page of the guide's reference, generated from the code
+    /// (Markdown).
+    #[command(after_help = "Examples:
+  ecsim reference config    # every config key, its type, default and meaning
+  ecsim reference outputs   # every CSV column, its unit and meaning")]
+    Reference {
+        /// Which page.
+        page: ReferencePage,
+    },
+}
+
+/// A generated page of the guide's reference.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub(crate) enum ReferencePage {
+    /// Every config key.
+    Config,
+    /// Every output file and column.
+    Outputs,
 }

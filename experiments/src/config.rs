@@ -27,7 +27,7 @@ pub(crate) struct ConfigFileError {
 }
 
 /// One swept dimension: every path in `params` takes each of `values` in turn.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SweepDim {
     /// A label for charts and CSV (default: the first param).
@@ -37,6 +37,7 @@ pub(crate) struct SweepDim {
     /// `random_faults[0].mtbf` or `patterns[0].interval`.
     pub params: Vec<String>,
     /// The values, as they would be written in the config.
+    #[schemars(with = "Vec<serde_json::Value>")]
     pub values: Vec<Value>,
     /// The unit of the values as numbers, for the CSV's `x_unit` column and
     /// the charts' axis (default: `s` when every value is a duration,
@@ -63,22 +64,34 @@ impl SweepDim {
 }
 
 /// The experiment-level keys.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Head {
-    /// Defaults to the file's stem.
+pub(crate) struct Head {
+    /// The experiment's name, which names its output folder. Defaults to
+    /// the file's stem.
     #[serde(default)]
     name: Option<String>,
+    /// The question the experiment answers, shown atop its report.
     #[serde(default)]
     description: String,
+    /// The master seed: every random stream of every replication derives
+    /// from it, so the same seed gives byte-identical outputs.
     #[serde(default = "default_seed")]
     seed: u64,
+    /// Independent replications per sweep point and pattern; the summary's
+    /// 95% intervals are across them.
     #[serde(default = "default_replications")]
     replications: u32,
+    /// The patterns to compare, each a table with its `kind` and knobs.
+    /// Defaults to the book's three with their default knobs.
     #[serde(default)]
+    #[schemars(with = "Option<Vec<PatternConfig>>")]
     patterns: Option<Vec<Value>>,
+    /// Zero, one or two swept dimensions; with two, every combination runs.
     #[serde(default)]
     sweep: Vec<SweepDim>,
+    /// The most rows `requests.csv` holds: a paired uniform sample of the
+    /// requests when the run has more.
     #[serde(default = "default_requests_limit")]
     requests_csv_limit: u64,
 }

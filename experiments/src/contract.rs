@@ -16,6 +16,11 @@
 use patterns::metrics::{Unit, METRICS};
 use serde::Serialize;
 
+/// The columns that place a row in the sweep, at the start of every file's
+/// rows: per dimension its label, its value as a number, the number's unit,
+/// and the point as written in the config.
+pub(crate) const COORDS: [&str; 8] = ["sweep_x", "x", "x_unit", "x_label", "sweep_y", "y", "y_unit", "y_label"];
+
 /// One column's unit and meaning.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub(crate) struct ColumnDoc {
@@ -44,7 +49,7 @@ pub(crate) fn unit(u: Unit) -> &'static str {
 }
 
 /// Columns shared by the files of a run folder: the sweep coordinates
-/// ([`crate::output::COORDS`]) and the run's identity. The units of `x` and
+/// ([`COORDS`]) and the run's identity. The units of `x` and
 /// `y` are the experiment's ([`describe`] takes them).
 const SHARED: &[(&str, &str, &str)] = &[
     ("sweep_x", "", "label of the first swept dimension (empty without a sweep)"),
@@ -136,6 +141,73 @@ fn own(file: &str) -> &'static [(&'static str, &'static str, &'static str)] {
     }
 }
 
+/// The files of a result folder that the contract covers, with what each
+/// holds, in the order the guide lists them.
+pub(crate) const FILES: &[(&str, &str)] = &[
+    ("summary.csv", "One row per sweep point, pattern and replication: every metric of the run."),
+    (
+        "aggregate.csv",
+        "One row per sweep point, pattern and charted metric: the mean over the replications with its 95% confidence interval.",
+    ),
+    (
+        "timeseries.csv",
+        "Customers whose rows disagree, over virtual time: one row per step of a 600-step grid, per sweep point, pattern and replication.",
+    ),
+    ("cdf.csv", "Quantiles of the lag and the response time at 208 fixed probabilities, per run."),
+    ("faults.csv", "Every fault window of every replication, scheduled and random."),
+    ("side_effects.csv", "Written when a follower has a side effect (the book's charge): what each run's side effects did."),
+    (
+        "requests.csv",
+        "A paired uniform sample of the requests of replication 0 (the same requests in every pattern), at most `requests_csv_limit` rows; the manifest gives the fraction. One `<table>_deleted_s` column per table, in the topology's order.",
+    ),
+    ("explore/summary.csv", "`ecsim explore`: one row per pattern and promise."),
+    ("validation.csv", "`ecsim validation`: one row per case and quantity, simulated against analytic."),
+];
+
+/// The identity columns of a run-folder file, after its coordinates.
+fn identity(file: &str) -> &'static [&'static str] {
+    match file {
+        "summary.csv" => &["pattern", "replication", "seed", "config_hash"],
+        "aggregate.csv" => &["pattern"],
+        "faults.csv" => &["replication"],
+        "side_effects.csv" => &["pattern", "replication", "seed"],
+        "explore/summary.csv" => &["pattern"],
+        "validation.csv" => &[],
+        _ => &["pattern", "replication"],
+    }
+}
+
+/// The columns of `file`, in order: the header its writer writes. In
+/// `requests.csv`, `tables` gives the `<table>_deleted_s` columns.
+pub(crate) fn header(file: &str, tables: &[&str]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let run_folder = !matches!(file, "explore/summary.csv" | "validation.csv");
+    if file == "summary.csv" {
+        out.push("experiment".into());
+    }
+    if run_folder {
+        out.extend(COORDS.iter().map(|c| c.to_string()));
+    }
+    out.extend(identity(file).iter().map(|c| c.to_string()));
+    if file == "summary.csv" {
+        out.extend(METRICS.iter().map(|m| m.name.to_string()));
+    }
+    for (name, ..) in own(file) {
+        if *name == "restored" {
+            out.extend(tables.iter().map(|t| format!("{t}_deleted_s")));
+        }
+        out.push(name.to_string());
+    }
+    out
+}
+
+/// Every column of `file` with its unit, type and meaning, for the guide:
+/// `x` and `y` show their unit as `x_unit` and `y_unit`, and the
+/// per-table columns of `requests.csv` as `<table>_deleted_s`.
+pub(crate) fn columns(file: &str) -> Vec<ColumnDoc> {
+    header(file, &["<table>"]).iter().filter_map(|c| describe(file, c, "x_unit", "y_unit")).collect()
+}
+
 /// The unit and meaning of `column` in `file` (a file name, or
 /// `explore/summary.csv`), with `x_unit` and `y_unit` the experiment's
 /// sweep units; `None` for a column the contract does not know.
@@ -172,6 +244,7 @@ pub(crate) fn describe(file: &str, column: &str, x_unit: &str, y_unit: &str) -> 
     }
     if file == "requests.csv" {
         if let Some(table) = column.strip_suffix("_deleted_s") {
+            let table = if table == "<table>" { "`<table>`" } else { table };
             return doc("s", &format!("when the {table} table's row was deleted (NaN if it never was)"));
         }
     }
@@ -191,5 +264,9 @@ mod tests {
         assert_eq!(describe("summary.csv", "x", "s", "").unwrap().unit, "s");
         assert_eq!(describe("requests.csv", "billing_deleted_s", "", "").unwrap().unit, "s");
         assert_eq!(describe("cdf.csv", "no_such_column", "", ""), None);
+        for (file, _) in FILES {
+            let names = header(file, &["billing"]);
+            assert_eq!(columns(file).len(), names.len(), "{file}: a column without a meaning");
+        }
     }
 }

@@ -11,8 +11,10 @@ mod manifest;
 mod output;
 mod overrides;
 mod publish;
+mod reference;
 mod report;
 mod runner;
+mod schema;
 mod shard;
 mod summary;
 mod trace;
@@ -306,6 +308,11 @@ fn main() -> ExitCode {
             let mut out = std::io::stdout();
             clap_mangen::Man::new(Cli::command()).render(&mut out).context("cannot write the man page")
         }
+        Some(Command::Schema) => print(&schema::schema_text()),
+        Some(Command::Reference { page }) => print(&match page {
+            cli::ReferencePage::Config => reference::config_markdown(),
+            cli::ReferencePage::Outputs => reference::outputs_markdown(),
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -337,4 +344,10 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// Writes `text` to standard output.
+fn print(text: &str) -> Result<()> {
+    use std::io::Write as _;
+    std::io::stdout().write_all(text.as_bytes()).context("cannot write to standard output")
 }

@@ -17,6 +17,7 @@ use serde::Serialize;
 use sim_core::{RngFactory, SimTime};
 
 use crate::config::Experiment;
+use crate::contract::{self, COORDS};
 use crate::runner::Job;
 
 /// Every output file passes through here before it is written. Setting
@@ -143,11 +144,6 @@ impl Sheet {
     }
 }
 
-/// The columns that place a row in the sweep, at the start of every file's
-/// rows: per dimension its label, its value as a number, the number's unit,
-/// and the point as written in the config.
-pub(crate) const COORDS: [&str; 8] = ["sweep_x", "x", "x_unit", "x_label", "sweep_y", "y", "y_unit", "y_label"];
-
 /// A sweep point's [`COORDS`] cells: empty text and `NaN` for a dimension
 /// the experiment does not have, `NaN` for a value that is no number. The
 /// label reads `<dimension> = <value as written>`.
@@ -205,19 +201,8 @@ pub(crate) fn write_all(dir: &Path, exp: &Experiment, results: &[(Job, RunReport
     Ok(Written { request_rows, request_population: population })
 }
 
-/// The columns before the metrics in `summary.csv`.
-const SUMMARY_ID: [&str; 5] = ["experiment", "pattern", "replication", "seed", "config_hash"];
-
 fn summary(exp: &Experiment, results: &[(Job, RunReport)]) -> Result<Sheet> {
-    let mut sheet = Sheet::new(
-        SUMMARY_ID[..1]
-            .iter()
-            .chain(&COORDS)
-            .chain(&SUMMARY_ID[1..])
-            .copied()
-            .chain(METRICS.iter().map(|m| m.name))
-            .chain(["violations"]),
-    )?;
+    let mut sheet = Sheet::new(contract::header("summary.csv", &[]))?;
     for (job, r) in results {
         let mut row = vec![Cell::from(exp.name.as_str())];
         row.extend(coords(exp, job.point));
@@ -271,8 +256,7 @@ fn groups(results: &[(Job, RunReport)]) -> impl Iterator<Item = &[(Job, RunRepor
 
 /// `aggregate.csv`, tidy: one row per point, pattern and charted metric.
 fn aggregate(exp: &Experiment, results: &[(Job, RunReport)]) -> Result<Sheet> {
-    let mut sheet =
-        Sheet::new(COORDS.iter().copied().chain(["pattern", "metric", "unit", "n", "mean", "ci95_low", "ci95_high"]))?;
+    let mut sheet = Sheet::new(contract::header("aggregate.csv", &[]))?;
     for group in groups(results) {
         for metric in metrics::charted() {
             let xs: Vec<f64> = group.iter().map(|(_, r)| (metric.value)(r).as_f64()).collect();
@@ -295,7 +279,7 @@ fn aggregate(exp: &Experiment, results: &[(Job, RunReport)]) -> Result<Sheet> {
 
 /// `timeseries.csv`: every replication's resampled series, tidy.
 fn timeseries(exp: &Experiment, results: &[(Job, RunReport)]) -> Result<Sheet> {
-    let mut sheet = Sheet::new(COORDS.iter().copied().chain(["pattern", "replication", "time_s", "inconsistent"]))?;
+    let mut sheet = Sheet::new(contract::header("timeseries.csv", &[]))?;
     for (job, r) in results {
         let c = coords(exp, job.point);
         for &(t, n) in &r.series {
@@ -309,7 +293,7 @@ fn timeseries(exp: &Experiment, results: &[(Job, RunReport)]) -> Result<Sheet> {
 
 /// `cdf.csv`: every replication's lag and response-time quantiles, tidy.
 fn cdfs(exp: &Experiment, results: &[(Job, RunReport)]) -> Result<Sheet> {
-    let mut sheet = Sheet::new(COORDS.iter().copied().chain(["pattern", "replication", "metric", "q", "value_s"]))?;
+    let mut sheet = Sheet::new(contract::header("cdf.csv", &[]))?;
     let qs = cdf_probabilities();
     for (job, r) in results {
         let c = coords(exp, job.point);
@@ -332,17 +316,7 @@ fn cdfs(exp: &Experiment, results: &[(Job, RunReport)]) -> Result<Sheet> {
 
 /// `side_effects.csv`: one row per follower's side effect in each run.
 fn side_effects(exp: &Experiment, results: &[(Job, RunReport)]) -> Result<Sheet> {
-    let mut sheet = Sheet::new(COORDS.iter().copied().chain([
-        "pattern",
-        "replication",
-        "seed",
-        "follower",
-        "action",
-        "actions",
-        "after_unsubscribe",
-        "cost_cents",
-        "doubles",
-    ]))?;
+    let mut sheet = Sheet::new(contract::header("side_effects.csv", &[]))?;
     for (job, r) in results {
         for e in &r.side_effects {
             let mut row = coords(exp, job.point);
@@ -367,7 +341,7 @@ fn side_effects(exp: &Experiment, results: &[(Job, RunReport)]) -> Result<Sheet>
 /// sweep point (the same for every pattern there: common random numbers).
 /// A window that never closes ends at `inf`.
 fn faults(exp: &Experiment, results: &[(Job, RunReport)]) -> Result<Sheet> {
-    let mut sheet = Sheet::new(COORDS.iter().copied().chain(["replication", "kind", "target", "from_s", "to_s"]))?;
+    let mut sheet = Sheet::new(contract::header("faults.csv", &[]))?;
     // The fault draws are the same for every pattern at a point and
     // replication: take the first pattern's run of each.
     for (job, r) in results.iter().filter(|(job, _)| job.pattern == 0) {
@@ -413,15 +387,8 @@ fn requests(exp: &Experiment, results: &[(Job, RunReport)]) -> Result<(Sheet, u6
             .collect();
         columns_of.push(cols);
     }
-    let fixed = ["pattern", "replication", "request", "customer", "arrival_s", "answered_s", "outcome"];
-    let mut sheet = Sheet::new(
-        COORDS
-            .iter()
-            .map(|c| c.to_string())
-            .chain(fixed.iter().map(|c| c.to_string()))
-            .chain(tables.iter().map(|t| format!("{t}_deleted_s")))
-            .chain(["restored".to_string()]),
-    )?;
+    let names: Vec<&str> = tables.iter().map(String::as_str).collect();
+    let mut sheet = Sheet::new(contract::header("requests.csv", &names))?;
     let logs: Vec<&(Job, RunReport)> = results.iter().filter(|(j, _)| j.replication == 0).collect();
     let population: u64 = logs.iter().map(|(_, r)| r.request_log.len() as u64).sum();
     let keys = RngFactory::new(exp.seed);

@@ -38,6 +38,7 @@ use crate::world::World;
 
 /// How the sync job learns which customers left.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Detect {
     /// Diff full-table scans.
@@ -49,6 +50,7 @@ pub enum Detect {
 
 /// Knobs of background synchronization.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct SyncConfig {
     /// A name for outputs (default `background_sync`).
@@ -77,6 +79,7 @@ pub struct SyncConfig {
 
 /// A follower table synced on its own schedule.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TableSchedule {
     /// The table, by name.

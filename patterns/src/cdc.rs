@@ -50,6 +50,7 @@ use crate::world::World;
 
 /// How the tailer learns of new commits.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TailMode {
     /// Read the log every `poll_interval`.
@@ -61,6 +62,7 @@ pub enum TailMode {
 
 /// Knobs of change data capture.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct CdcConfig {
     /// A name for outputs (default `cdc`).

@@ -41,6 +41,7 @@ fn check_dist(key: &str, d: &Dist) -> Result<(), ConfigError> {
 
 /// The scenario shared by every pattern: customers, load, services, network, faults.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct Scenario {
     /// Subscribed customers at the start; each has a row in every table.
@@ -83,6 +84,7 @@ impl Default for Scenario {
 
 /// Open-loop Poisson unsubscribe requests.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct WorkloadConfig {
     /// Mean arrivals per second of virtual time.
@@ -126,6 +128,7 @@ pub struct WorkloadConfig {
 /// events too. New customers do not unsubscribe within the run and are not
 /// billed in it; updates go to customers drawn uniformly from everyone.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct BackgroundTraffic {
     /// New subscriptions per second.
@@ -141,9 +144,11 @@ pub struct BackgroundTraffic {
 /// lands after it removes a row of the new subscription: the re-subscribe
 /// race, counted per customer as `resubscribe_anomalies`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Resubscribe {
     /// The chance that a customer told "unsubscribed" comes back.
+    #[cfg_attr(feature = "schema", schemars(range(min = 0.0, max = 1.0)))]
     pub probability: f64,
     /// How long after the answer they come back.
     pub after: Dist,
@@ -161,6 +166,7 @@ pub enum Arrival {
 
 /// A scripted arrival of a given customer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PinnedArrival {
     /// When the customer unsubscribes.
@@ -209,6 +215,20 @@ impl<'de> Deserialize<'de> for Arrival {
     }
 }
 
+// By hand, as the deserializer above is: an instant, or a pinned arrival.
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for Arrival {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Arrival".into()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "One scripted arrival: an instant (a customer drawn from the workload stream), or an instant and a customer.",
+            "anyOf": [g.subschema_for::<SimTime>(), g.subschema_for::<PinnedArrival>()]
+        })
+    }
+}
+
 impl From<SimTime> for Arrival {
     fn from(t: SimTime) -> Self {
         Arrival::At(t)
@@ -217,6 +237,7 @@ impl From<SimTime> for Arrival {
 
 /// A closed-loop user population.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ClosedLoop {
     /// Concurrent users.
@@ -242,6 +263,7 @@ impl Default for WorkloadConfig {
 
 /// One service: a pool of workers in front of its database.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct ServiceConfig {
     /// Concurrent requests it serves (thread per request).
@@ -253,6 +275,7 @@ pub struct ServiceConfig {
     /// Database time per row of a bulk write (background sync's deletes).
     pub write_time_per_row: SimDuration,
     /// Probability that an operation fails (a transient error).
+    #[cfg_attr(feature = "schema", schemars(range(min = 0.0, max = 1.0)))]
     pub error_rate: f64,
 }
 
@@ -280,6 +303,7 @@ impl ServiceConfig {
 
 /// The broker of the event-based pattern.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct BrokerConfig {
     /// Concurrent publishes it persists.
@@ -317,6 +341,7 @@ impl Default for BrokerConfig {
 
 /// Every service of the scenario.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct ServicesConfig {
     /// The Customer Profile Service.
@@ -351,6 +376,7 @@ impl Default for ServicesConfig {
 
 /// A link that differs from the default.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LinkOverride {
     /// Sending node.
@@ -364,6 +390,7 @@ pub struct LinkOverride {
 
 /// The network.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct NetworkConfig {
     /// Every link unless overridden.
@@ -383,6 +410,7 @@ impl Default for NetworkConfig {
 
 /// The billing cycle of the built-in Billing follower.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct BillingConfig {
     /// Each customer is charged once per period, at their own offset.

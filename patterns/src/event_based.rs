@@ -40,6 +40,7 @@ use crate::world::World;
 
 /// Knobs of the event-based pattern.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct EventConfig {
     /// A name for outputs (default `event_based`).
@@ -49,6 +50,7 @@ pub struct EventConfig {
     /// Time between the delete's commit and the publish (no outbox).
     pub publish_gap: SimDuration,
     /// Probability that the Profile process dies inside that gap.
+    #[cfg_attr(feature = "schema", schemars(range(min = 0.0, max = 1.0)))]
     pub dual_write_crash_prob: f64,
     /// How long such a crashed Profile process stays down.
     pub restart_after: SimDuration,

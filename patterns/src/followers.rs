@@ -11,6 +11,7 @@ use crate::topology::{Topology, MAX_FOLLOWERS, RESERVED_NAMES};
 
 /// A service that owns a table which must follow the source's delete.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct FollowerConfig {
     /// The node's name, which faults, partitions, links and traces use.
@@ -33,6 +34,7 @@ pub struct FollowerConfig {
 /// A periodic action a follower takes on each customer's row, at the
 /// customer's own offset within the period.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SideEffectConfig {
     /// What the action is called in outputs, e.g. `charge` or `newsletter`.

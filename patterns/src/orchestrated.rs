@@ -40,6 +40,7 @@ use crate::world::World;
 
 /// Where the saga runs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Placement {
     /// A dedicated Unsubscribe Orchestrator service (the book's default).
@@ -51,6 +52,7 @@ pub enum Placement {
 
 /// How the followers are called after Profile.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Order {
     /// All at once.
@@ -62,6 +64,7 @@ pub enum Order {
 
 /// What to do when a step fails after its retries.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FailurePolicy {
     /// Re-insert what was deleted and tell the user it failed.
@@ -73,6 +76,7 @@ pub enum FailurePolicy {
 
 /// Knobs of the orchestrated pattern.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct OrchestratedConfig {
     /// A name for outputs (default `orchestrated`).

@@ -12,6 +12,7 @@ use crate::plugin::Pattern;
 
 /// Which pattern to run, and its knobs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum PatternConfig {
     /// Background synchronization.

@@ -18,6 +18,7 @@ use crate::time::SimDuration;
 
 /// A distribution of non-negative durations.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Dist {
     /// Always `value`.

@@ -28,6 +28,7 @@ use crate::time::{SimDuration, SimTime};
 
 /// One scheduled fault, as written in a config.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum FaultSpec {
     /// Cuts the links between the first group and the rest.
@@ -88,6 +89,7 @@ pub enum FaultSpec {
 
 /// Faults drawn at random from rates, from the `"faults/<node>"` stream.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum RandomFault {
     /// Crashes with exponential times between failures and exponential downtimes.

@@ -368,6 +368,42 @@ impl<'de> Deserialize<'de> for SimTime {
     }
 }
 
+/// The JSON Schema of the human form: a string of number-and-unit parts,
+/// which is all that [`SimDuration::from_str`] accepts (a bare number is
+/// refused as ambiguous).
+#[cfg(feature = "schema")]
+fn duration_schema(name: &str, what: &str) -> schemars::Schema {
+    schemars::json_schema!({
+        "title": name,
+        "description": format!(
+            "{what}: whole nanoseconds written as number-and-unit parts, units d, h, m, s, ms, us, ns; for example \"250ms\", \"1.5s\", \"1h30m\". A bare number is an error."
+        ),
+        "type": "string",
+        "pattern": "^\\s*(([0-9]+\\.?[0-9]*|\\.[0-9]+)(d|h|m|s|ms|us|ns))+\\s*$",
+        "examples": ["250ms", "1.5s", "1h30m"]
+    })
+}
+
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for SimDuration {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        duration_schema("Duration", "A span of virtual time")
+    }
+}
+
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for SimTime {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Instant".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        duration_schema("Instant", "An instant of virtual time, counted from the start (0 is midnight of day one)")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@ use crate::time::SimTime;
 
 /// How a link orders the messages it carries.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Ordering {
     /// Messages arrive in the order they were sent, like a TCP connection:
@@ -20,13 +21,16 @@ pub enum Ordering {
 
 /// The configuration of a directed link.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct LinkConfig {
     /// One-way latency.
     pub latency: Dist,
     /// Probability that a message is lost.
+    #[cfg_attr(feature = "schema", schemars(range(min = 0.0, max = 1.0)))]
     pub loss: f64,
     /// Probability that a delivered message is delivered twice.
+    #[cfg_attr(feature = "schema", schemars(range(min = 0.0, max = 1.0)))]
     pub duplicate: f64,
     /// Message ordering.
     pub ordering: Ordering,
