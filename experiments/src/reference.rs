@@ -359,6 +359,48 @@ mod tests {
         }
     }
 
+    /// Every ```toml block of the guide, by page, but the included files
+    /// (tested where they live) and the editor's Taplo settings.
+    fn guide_toml_blocks() -> Vec<(String, String)> {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/src");
+        let mut pages = Vec::new();
+        let mut dirs = vec![src.clone()];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).expect("docs/src is readable") {
+                let path = entry.expect("a directory entry").path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|e| e == "md") {
+                    pages.push(path);
+                }
+            }
+        }
+        pages.sort();
+        let mut blocks = Vec::new();
+        for page in pages {
+            let text = std::fs::read_to_string(&page).expect("a page is readable");
+            let name = page.strip_prefix(&src).expect("under docs/src").display().to_string();
+            for (i, block) in text.split("```toml\n").skip(1).enumerate() {
+                let block = block.split("```").next().unwrap_or("");
+                if !block.contains("{{#include") {
+                    blocks.push((format!("{name} (toml block {})", i + 1), block.to_string()));
+                }
+            }
+        }
+        blocks
+    }
+
+    #[test]
+    fn every_config_in_the_guide_loads() {
+        let blocks = guide_toml_blocks();
+        assert!(blocks.len() >= 8, "only {} toml blocks found", blocks.len());
+        for (where_, block) in blocks {
+            if let Err(e) = crate::config::load_str(&block, &where_) {
+                panic!("{where_} does not load: {e}\n{block}");
+            }
+        }
+    }
+
     #[test]
     fn types_read_naturally() {
         let v: Value = serde_json::json!({"type": ["integer", "null"], "format": "uint32", "minimum": 0});
