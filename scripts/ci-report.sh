@@ -20,7 +20,7 @@ trap 'rm -rf "$work"' EXIT
 flags=(--headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking
   --disable-component-update --disable-sync --enable-logging=stderr --v=0)
 reports=(results/*/report.html)
-[ "${#reports[@]}" -ge 12 ] || { echo "ci-report: only ${#reports[@]} reports under results/" >&2; exit 1; }
+[ "${#reports[@]}" -ge 14 ] || { echo "ci-report: only ${#reports[@]} reports under results/" >&2; exit 1; }
 failed=0
 for report in "${reports[@]}"; do
   name=$(basename "$(dirname "$report")")

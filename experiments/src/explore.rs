@@ -465,6 +465,27 @@ pub(crate) fn explore(args: &ExploreArgs) -> Result<(String, u64)> {
         }
     }
     write_csv(&dir.join("summary.csv"), &rows)?;
+    let mut command = format!("ecsim explore --seeds {}", args.seeds);
+    if let Some(p) = &args.pattern {
+        command.push_str(&format!(" --pattern {p}"));
+    }
+    if let Some(n) = args.followers {
+        command.push_str(&format!(" --followers {n}"));
+    }
+    crate::report::write_table_page(
+        dir,
+        &crate::report::TablePage {
+            title: "explore",
+            question:
+                "Which fault mixes break a pattern's promises, and what is the smallest reproducer of each break?",
+            command: &command,
+            csv: "summary.csv",
+            contract_name: Some("explore/summary.csv"),
+            notes: &["Each row is one pattern and promise over every seed tried: how many runs broke it, and the \
+                 smallest fault mix found that still does (shrunk), saved as a config beside this page with its \
+                 event trace (.trace.jsonl). Run a reproducer with ecsim run <file>."],
+        },
+    )?;
     staging.commit()?;
     let mut text = format!(
         "{:<20} {:>5}  {:<20} {:>10}  {:>17}  {:>5}  reproducer\n",

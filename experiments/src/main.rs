@@ -186,6 +186,23 @@ fn validation(seed: u64, out: Option<&Path>, quiet: bool) -> Result<()> {
     let rows = patterns::validation::all(seed);
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     output::write_csv(&out.join("validation.csv"), &rows)?;
+    let command = if seed == 7 { "ecsim validation".to_string() } else { format!("ecsim validation --seed {seed}") };
+    report::write_table_page(
+        &out,
+        &report::TablePage {
+            title: "validation",
+            question: "Does the simulator agree with queueing theory and with the analytic values of the patterns?",
+            command: &command,
+            csv: "validation.csv",
+            contract_name: None,
+            notes: &[
+                "Each row compares a simulated mean, with its 99% confidence interval over independent replications, \
+                 with the exact analytic value; pass is true when the interval holds it. wrong_model is what a \
+                 plausible wrong model would predict: an interval that excludes it shows the check has the power to \
+                 catch that mistake.",
+            ],
+        },
+    )?;
     if !quiet {
         for r in &rows {
             say!(

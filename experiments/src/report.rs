@@ -314,3 +314,95 @@ pub(crate) fn write(dir: &Path, exp: &Experiment, results: &[(Job, RunReport)], 
     };
     write_atomic(&dir.join(FILE), page.into_string().as_bytes())
 }
+
+/// `report.html` of a folder that holds one table rather than runs
+/// (`ecsim validation`, `ecsim explore`): the question, the command that
+/// rewrites the folder, `csv` as a table (each column's meaning on hover,
+/// from the data contract), what to read in it, and the folder's files.
+pub(crate) fn write_table_page(dir: &Path, page: &TablePage<'_>) -> Result<()> {
+    let path = dir.join(page.csv);
+    let mut reader = csv::Reader::from_path(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let header: Vec<String> = reader.headers()?.iter().map(str::to_string).collect();
+    let rows: Vec<csv::StringRecord> = reader.records().collect::<Result<_, _>>()?;
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot list {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .filter(|n| n != FILE)
+        .collect();
+    files.sort();
+    let contract_name = page.contract_name.unwrap_or(page.csv);
+    let page = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { "ecsim: " (page.title) }
+                style { (PreEscaped(STYLE)) }
+                script { (PreEscaped(CHECK)) }
+            }
+            body {
+                h1 { (page.title) }
+                p.question { (page.question) }
+                p.facts { "ecsim " (VERSION) " · reproduce with " code { (page.command) } }
+                @for note in page.notes { p { (note) } }
+                h2 { (page.csv) }
+                div.wide { table {
+                    tr { @for h in &header {
+                        th title=(crate::contract::describe(contract_name, h, "", "").map(|d| d.meaning).unwrap_or_default()) { (h) }
+                    } }
+                    @for r in &rows { tr { @for c in r.iter() {
+                        @if let Ok(x) = c.parse::<f64>() { td.num title=(c) { (sig6(x)) } }
+                        @else if files.iter().any(|f| f == c) { td { a href=(c) { (c) } } }
+                        @else { td { (c) } }
+                    } } }
+                } }
+                h2 { "Files" }
+                ul { @for f in &files { li { a href=(f) { (f) } } } }
+            }
+        }
+    };
+    write_atomic(&dir.join(FILE), page.into_string().as_bytes())
+}
+
+/// `x` to six significant digits for the page (the CSV keeps every digit,
+/// and a cell's tooltip shows them): whole numbers as they are.
+fn sig6(x: f64) -> String {
+    if x == x.trunc() && x.abs() < 1e15 {
+        return format!("{x}");
+    }
+    let magnitude = if x == 0.0 || !x.is_finite() { 0 } else { x.abs().log10().floor() as i32 };
+    let decimals = (5 - magnitude).clamp(0, 12) as usize;
+    format!("{x:.decimals$}")
+}
+
+/// What [`write_table_page`] shows.
+#[derive(Debug)]
+pub(crate) struct TablePage<'a> {
+    /// The page's title.
+    pub title: &'a str,
+    /// The question the table answers.
+    pub question: &'a str,
+    /// The command that rewrites the folder.
+    pub command: &'a str,
+    /// The CSV file in the folder.
+    pub csv: &'a str,
+    /// Its name in the data contract, if not `csv`.
+    pub contract_name: Option<&'a str>,
+    /// How to read the table.
+    pub notes: &'a [&'a str],
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sig6;
+
+    #[test]
+    fn table_numbers_keep_six_significant_digits() {
+        assert_eq!(sig6(0.019922316446548138), "0.0199223");
+        assert_eq!(sig6(301.5198470742004), "301.520");
+        assert_eq!(sig6(200.0), "200");
+        assert_eq!(sig6(0.0), "0");
+        assert_eq!(sig6(f64::NAN), "NaN");
+    }
+}
