@@ -255,23 +255,12 @@ fn charts(dir: &Path) -> Result<Vec<(String, String)>> {
 /// files already in `dir`.
 pub(crate) fn write(dir: &Path, exp: &Experiment, results: &[(Job, RunReport)], written: &Written) -> Result<()> {
     let charts = charts(dir)?;
-    let mut files: Vec<String> = std::fs::read_dir(dir)
-        .with_context(|| format!("cannot list {}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
-        .filter(|n| n.ends_with(".csv") || n.ends_with(".toml"))
-        .collect();
-    files.sort();
+    let files = listed(dir, |n| n.ends_with(".csv") || n.ends_with(".toml"))?;
     let resolved = std::fs::read_to_string(dir.join("config.resolved.toml")).unwrap_or_default();
     let page = html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "ecsim: " (exp.name) }
-                style { (PreEscaped(STYLE)) }
-                script { (PreEscaped(CHECK)) }
-            }
+            (head(&exp.name))
             body {
                 h1 { (exp.name) }
                 p.question { (exp.description.trim()) }
@@ -324,23 +313,12 @@ pub(crate) fn write_table_page(dir: &Path, page: &TablePage<'_>) -> Result<()> {
     let mut reader = csv::Reader::from_path(&path).with_context(|| format!("cannot read {}", path.display()))?;
     let header: Vec<String> = reader.headers()?.iter().map(str::to_string).collect();
     let rows: Vec<csv::StringRecord> = reader.records().collect::<Result<_, _>>()?;
-    let mut files: Vec<String> = std::fs::read_dir(dir)
-        .with_context(|| format!("cannot list {}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
-        .filter(|n| n != FILE)
-        .collect();
-    files.sort();
+    let files = listed(dir, |n| n != FILE)?;
     let contract_name = page.contract_name.unwrap_or(page.csv);
     let page = html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "ecsim: " (page.title) }
-                style { (PreEscaped(STYLE)) }
-                script { (PreEscaped(CHECK)) }
-            }
+            (head(page.title))
             body {
                 h1 { (page.title) }
                 p.question { (page.question) }
@@ -374,6 +352,30 @@ fn sig6(x: f64) -> String {
     let magnitude = if x == 0.0 || !x.is_finite() { 0 } else { x.abs().log10().floor() as i32 };
     let decimals = (5 - magnitude).clamp(0, 12) as usize;
     format!("{x:.decimals$}")
+}
+
+/// The names of the files in `dir` that `keep` keeps, sorted.
+fn listed(dir: &Path, keep: impl Fn(&str) -> bool) -> Result<Vec<String>> {
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot list {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .filter(|n| keep(n))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// A page's `<head>`: its title, the styles and the chart check.
+fn head(title: &str) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            title { "ecsim: " (title) }
+            style { (PreEscaped(STYLE)) }
+            script { (PreEscaped(CHECK)) }
+        }
+    }
 }
 
 /// What [`write_table_page`] shows.
