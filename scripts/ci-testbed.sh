@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The testbed's servers (experiments/testbed/servers.sh) as the testbed will
+# use them: PostgreSQL and RabbitMQ installed from Debian if missing,
+# started by hand on loopback, answering, holding the three databases, and
+# stopped with nothing left running, also when a start fails halfway (the
+# AMQP port taken on purpose: PostgreSQL has started, RabbitMQ cannot).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+servers=experiments/testbed/servers.sh
+work=$(mktemp -d /tmp/ecsim-testbed.XXXXXX)
+chmod 755 "$work"
+trap 'bash "$servers" stop "$work/ok" 2>/dev/null; bash "$servers" stop "$work/fail" 2>/dev/null; rm -rf "$work"' EXIT
+
+nothing_left() {
+  local left
+  left=$(pgrep -a -f "beam.smp.* -home $work|bin/epmd|postgres -D $work" || true)
+  if [ -n "$left" ]; then
+    echo "ci-testbed: still running after stop ($1):" >&2
+    echo "$left" >&2
+    exit 1
+  fi
+}
+
+bash "$servers" start "$work/ok"
+bash "$servers" status "$work/ok"
+dbs=$(psql -h 127.0.0.1 -p 55432 -U postgres -tAc \
+  "SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database WHERE datname IN ('profile','contract','billing')")
+[ "$dbs" = "billing,contract,profile" ] || { echo "ci-testbed: databases: $dbs" >&2; exit 1; }
+# Nothing listens beyond loopback.
+if ss -ltnH | awk '{print $4}' | grep -E ':(55432|55672|56672|4369)$' | grep -vE '^(127\.0\.0\.1|\[::1\]):'; then
+  echo "ci-testbed: a server listens beyond loopback" >&2
+  exit 1
+fi
+bash "$servers" stop "$work/ok"
+nothing_left "after a clean run"
+
+# A start that fails halfway: the AMQP port is taken.
+python3 -c 'import socket,time; s=socket.socket(); s.bind(("127.0.0.1",55672)); s.listen(); time.sleep(300)' &
+blocker=$!
+sleep 1
+if bash "$servers" start "$work/fail" 2>"$work/fail.log"; then
+  kill "$blocker"
+  echo "ci-testbed: a start with the AMQP port taken succeeded" >&2
+  exit 1
+fi
+bash "$servers" stop "$work/fail"
+kill "$blocker"
+nothing_left "after a failed start"
+echo "ci-testbed: servers start, answer, stop, and leave nothing running (also after a failed start)"
