@@ -184,11 +184,12 @@ fn validation(seed: u64, out: Option<&Path>, quiet: bool) -> Result<()> {
         eprintln!("validation: simulated against analytic values, 99% confidence intervals (seed {seed})");
     }
     let rows = patterns::validation::all(seed);
-    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
-    output::write_csv(&out.join("validation.csv"), &rows)?;
+    // The table and its page go in together, or the folder stays as it was.
+    let staging = publish::Staging::begin(&out)?;
+    output::write_csv(&staging.dir().join("validation.csv"), &rows)?;
     let command = if seed == 7 { "ecsim validation".to_string() } else { format!("ecsim validation --seed {seed}") };
     report::write_table_page(
-        &out,
+        staging.dir(),
         &report::TablePage {
             title: "validation",
             question: "Does the simulator agree with queueing theory and with the analytic values of the patterns?",
@@ -203,6 +204,7 @@ fn validation(seed: u64, out: Option<&Path>, quiet: bool) -> Result<()> {
             ],
         },
     )?;
+    staging.commit()?;
     if !quiet {
         for r in &rows {
             say!(
