@@ -242,7 +242,8 @@ fn reachable(root: &Value, defs: &Map<String, Value>) -> Vec<String> {
 /// element, `{kind}` inside a variant).
 fn used_at(root: &Value, defs: &Map<String, Value>) -> BTreeMap<String, Vec<String>> {
     fn walk(v: &Value, path: &str, defs: &Map<String, Value>, out: &mut BTreeMap<String, Vec<String>>, depth: u8) {
-        if depth > 8 {
+        // Config types do not nest themselves; the bound only guards against one that would.
+        if depth > 32 {
             return;
         }
         if let Some(r) = v.get("$ref").and_then(Value::as_str) {
