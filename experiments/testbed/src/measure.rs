@@ -1,0 +1,138 @@
+//! What a testbed run measured, read back from its folder: the user's
+//! response times, the consistency lag, messages per request, and the
+//! samples calibration needs.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::Result;
+
+use crate::info::RunInfo;
+use crate::record::{read_csv, Call, Deletion, Delivery, Request, SyncPass, Work};
+use crate::stats::sorted;
+
+/// One run's records.
+#[derive(Debug)]
+pub struct Records {
+    /// Its parameters and counters.
+    pub info: RunInfo,
+    /// The user's requests.
+    pub requests: Vec<Request>,
+    /// Units of work.
+    pub work: Vec<Work>,
+    /// HTTP calls.
+    pub calls: Vec<Call>,
+    /// Deletions.
+    pub deletions: Vec<Deletion>,
+    /// Event deliveries.
+    pub deliveries: Vec<Delivery>,
+    /// Sync passes.
+    pub sync: Vec<SyncPass>,
+}
+
+impl Records {
+    /// Reads the folder a run wrote.
+    pub fn read(dir: &Path) -> Result<Self> {
+        Ok(Self {
+            info: RunInfo::read(dir)?,
+            requests: read_csv(&dir.join("requests.csv"))?,
+            work: read_csv(&dir.join("work.csv"))?,
+            calls: read_csv(&dir.join("calls.csv"))?,
+            deletions: read_csv(&dir.join("deletions.csv"))?,
+            deliveries: read_csv(&dir.join("deliveries.csv"))?,
+            sync: read_csv(&dir.join("sync.csv"))?,
+        })
+    }
+
+    /// Response times of the requests answered OK (s), sorted.
+    pub fn response(&self) -> Vec<f64> {
+        sorted(
+            self.requests
+                .iter()
+                .filter(|r| r.outcome == "ok")
+                .map(|r| secs(r.answered_ns.saturating_sub(r.sent_ns)))
+                .collect(),
+        )
+    }
+
+    /// Each follower table's first deletion of each customer (ns).
+    fn follower_deletions(&self) -> BTreeMap<i32, Vec<u64>> {
+        let mut by: BTreeMap<i32, BTreeMap<&str, u64>> = BTreeMap::new();
+        for d in self.deletions.iter().filter(|d| d.table != "profile") {
+            let e = by.entry(d.customer).or_default().entry(d.table.as_str()).or_insert(d.at_ns);
+            *e = (*e).min(d.at_ns);
+        }
+        by.into_iter().map(|(c, m)| (c, m.into_values().collect())).collect()
+    }
+
+    /// The lag of every customer told "unsubscribed" whose follower rows
+    /// all went (s), sorted, and how many such customers still had a row:
+    /// ecsim's `lag = max(0, last follower deletion - answer)`.
+    pub fn lag(&self) -> (Vec<f64>, usize) {
+        let followers = self.info.followers.len();
+        let dels = self.follower_deletions();
+        let mut lag = Vec::new();
+        let mut not_converged = 0;
+        for r in self.requests.iter().filter(|r| r.outcome == "ok") {
+            match dels.get(&r.customer) {
+                Some(ts) if ts.len() == followers => {
+                    let last = ts.iter().copied().max().unwrap_or(0);
+                    lag.push(secs(last.saturating_sub(r.answered_ns)));
+                }
+                _ => not_converged += 1,
+            }
+        }
+        (sorted(lag), not_converged)
+    }
+
+    /// Network messages per request, counted as ecsim counts them.
+    pub fn messages_per_request(&self) -> f64 {
+        self.info.messages as f64 / self.requests.len().max(1) as f64
+    }
+
+    /// Service times (s) of `service`'s units of work doing `op`: from a
+    /// worker taking it to its end, less the time spent waiting on others.
+    pub fn service_times(&self, service: &str, op: &str) -> Vec<f64> {
+        sorted(
+            self.work
+                .iter()
+                .filter(|w| w.service == service && w.op == op)
+                .map(|w| secs(w.end_ns.saturating_sub(w.start_ns).saturating_sub(w.waited_ns)))
+                .collect(),
+        )
+    }
+
+    /// The time spent waiting on others in `service`'s `op` (s): Profile's
+    /// publish after its commit.
+    pub fn waited(&self, service: &str, op: &str) -> Vec<f64> {
+        sorted(self.work.iter().filter(|w| w.service == service && w.op == op).map(|w| secs(w.waited_ns)).collect())
+    }
+
+    /// One-way network latency samples (s): each answered call's round trip
+    /// less the callee's own time, halved.
+    pub fn hop_latency(&self) -> Vec<f64> {
+        sorted(
+            self.calls
+                .iter()
+                .filter(|c| c.replied_ns > 0 && c.server_ns > 0)
+                .map(|c| secs(c.replied_ns.saturating_sub(c.sent_ns).saturating_sub(c.server_ns)) / 2.0)
+                .collect(),
+        )
+    }
+
+    /// Publish to delivery (s): the broker's persist and both hops.
+    pub fn broker_transit(&self) -> Vec<f64> {
+        sorted(
+            self.deliveries
+                .iter()
+                .filter(|d| !d.redelivered)
+                .map(|d| secs(d.delivered_ns.saturating_sub(d.published_ns)))
+                .collect(),
+        )
+    }
+}
+
+/// Nanoseconds as seconds.
+pub fn secs(ns: u64) -> f64 {
+    ns as f64 / 1e9
+}
