@@ -73,8 +73,9 @@ struct Spec {
     series: Vec<Series>,
     /// Shaded x ranges with a label (fault windows).
     shades: Vec<(f64, f64, String)>,
-    /// Draw y = x (throughput against offered load).
-    diagonal: bool,
+    /// Draw y = x, with this legend label (throughput against offered
+    /// load; prediction against measurement).
+    diagonal: Option<String>,
     /// Force y to start at zero (linear axes).
     y_from_zero: bool,
     /// The y axis is a probability: it ends at 1.
@@ -130,7 +131,7 @@ fn time_unit(max_s: f64) -> (f64, &'static str) {
 }
 
 /// A duration in seconds in its natural unit: 10 ms, 2 s, 5 min, 1 h.
-fn natural(v: f64) -> String {
+pub(crate) fn natural(v: f64) -> String {
     let (per, unit) = match v.abs() {
         a if a < 1e-3 => (1e-6, "µs"),
         a if a < 1.0 => (1e-3, "ms"),
@@ -354,7 +355,7 @@ fn mapped(spec: &Spec, sx: &Scale, sy: &Scale) -> Spec {
             })
             .collect(),
         shades: spec.shades.iter().map(|(a, b, l)| (sx.map(*a), sx.map(*b), l.clone())).collect(),
-        diagonal: spec.diagonal,
+        diagonal: spec.diagonal.clone(),
         y_from_zero: spec.y_from_zero,
         y_to_one: spec.y_to_one,
     }
@@ -438,7 +439,7 @@ fn legend_labels(spec: &Spec) -> Vec<String> {
         .first()
         .map(|s| s.2.clone())
         .into_iter()
-        .chain(spec.diagonal.then(|| "throughput = offered load".to_string()))
+        .chain(spec.diagonal.clone())
         .chain(spec.series.iter().map(|s| s.name.clone()))
         .collect()
 }
@@ -562,8 +563,8 @@ where
         root.draw(&t).map_err(e)?;
         row += 1;
     }
-    if spec.diagonal {
-        let (cy, t) = text("throughput = offered load", row);
+    if let Some(label) = &spec.diagonal {
+        let (cy, t) = text(label, row);
         root.draw(&PathElement::new([(x + 12, cy), (x + 42, cy)], BLACK.mix(0.4).stroke_width(1))).map_err(e)?;
         root.draw(&t).map_err(e)?;
         row += 1;
@@ -685,7 +686,7 @@ where
     if let Some(f) = sy.floor {
         chart.draw_series(DashedLineSeries::new([(x0, f), (x1, f)], 6, 4, floor)).map_err(e)?;
     }
-    if spec.diagonal {
+    if spec.diagonal.is_some() {
         // y = x, clipped to the plotted area by hand (plotters does not clip lines).
         // Sampled along the line, which is a curve on a log x axis.
         let lo = x0.max(y0);
@@ -777,6 +778,27 @@ fn render(dir: &Path, name: &str, spec: &Spec) -> Result<()> {
     let svg = svg(spec)?;
     write_atomic(&dir.join(format!("{name}.svg")), svg.as_bytes())?;
     write_atomic(&dir.join(format!("{name}.png")), &png(&svg)?)
+}
+
+/// Prediction against measurement on log-log axes, one line per series
+/// through its (measured, predicted) points, with y = x for reference.
+pub(crate) fn measured_vs_predicted(
+    dir: &Path,
+    name: &str,
+    title: &str,
+    series: Vec<(String, Vec<(f64, f64)>)>,
+) -> Result<()> {
+    let spec = Spec {
+        title: title.into(),
+        x: Axis { label: "Measured on the testbed".into(), log: true, time: true },
+        y: Axis { label: "Predicted by ecsim".into(), log: true, time: true },
+        series: series.into_iter().map(|(name, points)| Series { name, look: None, points, band: vec![] }).collect(),
+        shades: vec![],
+        diagonal: Some("prediction = measurement".into()),
+        y_from_zero: false,
+        y_to_one: false,
+    };
+    render(dir, name, &spec)
 }
 
 /// A mean line over replications with a min–max band, from rows keyed by
@@ -897,7 +919,7 @@ pub(crate) fn render_all(dir: &Path) -> Result<Vec<String>> {
             y: Axis { label: format!("share of requests{}", band_note(reps)), ..Default::default() },
             series: by,
             shades: vec![],
-            diagonal: false,
+            diagonal: None,
             y_from_zero: true,
             y_to_one: true,
         };
@@ -954,7 +976,7 @@ pub(crate) fn render_all(dir: &Path) -> Result<Vec<String>> {
             },
             series: by,
             shades,
-            diagonal: false,
+            diagonal: None,
             y_from_zero: true,
             y_to_one: false,
         };
@@ -1035,7 +1057,7 @@ pub(crate) fn render_all(dir: &Path) -> Result<Vec<String>> {
                 y: Axis { label: strip_unit(chart.axis), log: y_log, time },
                 series: by,
                 shades: vec![],
-                diagonal: throughput,
+                diagonal: throughput.then(|| "throughput = offered load".to_string()),
                 y_from_zero: true,
                 y_to_one: false,
             };

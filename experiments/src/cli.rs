@@ -298,6 +298,44 @@ pub(crate) enum Command {
         /// Which page.
         page: ReferencePage,
     },
+    /// Calibrate a config from a real testbed run, and compare ecsim's
+    /// prediction with the measurement (experiments/testbed/compare.sh runs
+    /// the whole loop: servers, testbed, calibration, prediction, comparison)
+    #[command(after_help = "Examples:
+  ecsim testbed calibrate DIR/event_based/measured --out DIR/event_based/calibrated.toml
+  ecsim run DIR/event_based/calibrated.toml --out DIR/event_based/predicted
+  ecsim testbed compare DIR          # comparison.csv and comparison.png in DIR")]
+    Testbed {
+        #[command(subcommand)]
+        action: TestbedAction,
+    },
+}
+
+/// What `ecsim testbed` does.
+#[derive(Subcommand, Debug)]
+pub(crate) enum TestbedAction {
+    /// Write the ecsim config that predicts a testbed run (its parameters,
+    /// and its measured times as empirical distributions)
+    Calibrate {
+        /// The testbed run's folder (with run.json).
+        measured: PathBuf,
+        /// Where to write the config (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Replications of the prediction.
+        #[arg(long, default_value_t = 10)]
+        replications: u32,
+    },
+    /// Set each PATTERN/predicted/summary.csv in DIR beside PATTERN/measured
+    /// and write DIR/comparison.csv and DIR/comparison.png
+    Compare {
+        /// The folder with one PATTERN/{measured,predicted} pair per pattern.
+        dir: PathBuf,
+        /// Exit 1 unless every p50 agrees with its prediction within their
+        /// sampling error (overlapping 95% intervals).
+        #[arg(long)]
+        check: bool,
+    },
 }
 
 /// A generated page of the guide's reference.

@@ -17,6 +17,7 @@ mod runner;
 mod schema;
 mod shard;
 mod summary;
+mod testbed;
 mod trace;
 
 use std::path::{Path, PathBuf};
@@ -25,7 +26,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result};
 use clap::{CommandFactory as _, Parser as _};
 
-use crate::cli::{Cli, Command, ConfigOpts, ExecOpts, RunOpts};
+use crate::cli::{Cli, Command, ConfigOpts, ExecOpts, RunOpts, TestbedAction};
 use crate::config::{ConfigFileError, Experiment};
 
 /// Prints a line to standard output. A reader that went away
@@ -327,6 +328,14 @@ fn main() -> ExitCode {
             let mut out = std::io::stdout();
             clap_mangen::Man::new(Cli::command()).render(&mut out).context("cannot write the man page")
         }
+        Some(Command::Testbed { action }) => match action {
+            TestbedAction::Calibrate { measured, out, replications } => testbed::calibrate(measured, *replications)
+                .and_then(|text| match out {
+                    Some(path) => output::write_atomic(path, text.as_bytes()),
+                    None => print(&text),
+                }),
+            TestbedAction::Compare { dir, check } => testbed::compare(dir, *check).and_then(|t| print(&t)),
+        },
         Some(Command::Schema) => print(&schema::schema_text()),
         Some(Command::Reference { page }) => print(&match page {
             cli::ReferencePage::Config => reference::config_markdown(),

@@ -1,0 +1,352 @@
+//! `ecsim testbed`: turns what the real testbed measured into an ecsim
+//! config (calibration), and sets ecsim's prediction from that config beside
+//! the measurement (comparison).
+//!
+//! Calibration gives ecsim every number the testbed run had: its customers,
+//! rate, duration, workers, timeouts and batch size from `run.json`, and its
+//! measured times as empirical distributions (103 percentiles each):
+//! - each service's time per unit of work, from a worker taking it to its
+//!   end (less the orchestrator's waits on its calls);
+//! - the one-way network latency, from every HTTP call's round trip less
+//!   the callee's own time, halved;
+//! - the broker's publish-to-delivery time as its `publish_time`, with the
+//!   links to and from the broker at zero, since that measured time already
+//!   holds both hops;
+//! - the sync job's scan and write times per row.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use patterns::validation::Estimate;
+use serde::Serialize;
+use testbed::info::{Pattern, RunInfo};
+use testbed::measure::Records;
+use testbed::stats::{quantile, quantile_interval};
+
+use crate::charts;
+use crate::output::write_atomic;
+
+/// The percentiles an empirical distribution is drawn through.
+fn grid() -> Vec<f64> {
+    let mut q: Vec<f64> = (0..100).map(|i| f64::from(i) / 100.0).collect();
+    q.extend([0.995, 0.999, 1.0]);
+    q
+}
+
+/// A sample as an ecsim `empirical` distribution (whole nanoseconds).
+fn empirical(what: &str, sample: &[f64]) -> Result<String> {
+    if sample.is_empty() {
+        bail!("no measurements of {what}: the run recorded none");
+    }
+    let points: Vec<String> =
+        grid().into_iter().map(|q| format!("[{q}, \"{}ns\"]", (quantile(sample, q) * 1e9).round() as u64)).collect();
+    Ok(format!("{{ kind = \"empirical\", points = [{}] }}", points.join(", ")))
+}
+
+fn ns(secs: f64) -> String {
+    format!("\"{}ns\"", (secs * 1e9).round() as u64)
+}
+
+fn median(sample: &[f64]) -> f64 {
+    quantile(sample, 0.5)
+}
+
+/// The ecsim config that predicts the run in `measured` (a testbed run's
+/// folder), as TOML text.
+pub(crate) fn calibrate(measured: &Path, replications: u32) -> Result<String> {
+    let r = Records::read(measured)?;
+    let i = &r.info;
+    let kind = i.pattern.kind();
+    let mut t = String::new();
+    let w = &mut t;
+    writeln!(w, "# Calibrated by `ecsim testbed calibrate` from the testbed run in {}.", measured.display())?;
+    writeln!(w, "# Every time below is an empirical distribution of what that run measured.")?;
+    writeln!(w, "name = \"testbed-{kind}\"")?;
+    writeln!(
+        w,
+        "description = \"ecsim's prediction of the testbed's {kind} run: {} unsubscribes/s for {} s over {} customers\"",
+        i.rate_per_s, i.duration_s, i.customers
+    )?;
+    writeln!(w, "seed = 42\nreplications = {replications}\ncustomers = {}\n", i.customers)?;
+    let drain = match i.pattern {
+        Pattern::BackgroundSync => 2.0 * i.sync_interval_s + 30.0,
+        _ => 30.0,
+    };
+    writeln!(w, "[workload]\nrate_per_s = {}", i.rate_per_s)?;
+    writeln!(
+        w,
+        "duration = {}\ndrain = {}\nclient_timeout = {}\n",
+        ns(i.duration_s),
+        ns(drain),
+        ns(i.client_timeout_s)
+    )?;
+    writeln!(w, "[network.default]\nlatency = {}\n", empirical("network hops (HTTP calls)", &r.hop_latency())?)?;
+    let svc = |w: &mut String, name: &str, workers: usize, request: String, scan: f64, write: f64| -> Result<()> {
+        writeln!(w, "[services.{name}]\nworkers = {workers}\nrequest_time = {request}")?;
+        writeln!(w, "scan_time_per_row = {}\nwrite_time_per_row = {}\n", ns(scan), ns(write))?;
+        Ok(())
+    };
+    let customers = f64::from(i.customers);
+    match i.pattern {
+        Pattern::BackgroundSync => {
+            let scan = |table: &str| {
+                let per_row: Vec<f64> =
+                    r.sync.iter().filter(|p| p.table == table).map(|p| p.scan_ns as f64 / 1e9 / customers).collect();
+                median(&testbed::stats::sorted(per_row))
+            };
+            let write = |table: &str| {
+                let (t, n) = r
+                    .sync
+                    .iter()
+                    .filter(|p| p.table == table)
+                    .fold((0.0, 0u64), |(t, n), p| (t + p.delete_ns as f64 / 1e9, n + p.rows_deleted));
+                if n == 0 {
+                    0.0
+                } else {
+                    t / n as f64
+                }
+            };
+            let profile = r.service_times("profile", "unsubscribe");
+            svc(w, "profile", i.workers, empirical("Profile's unsubscribe", &profile)?, scan("profile"), 0.0)?;
+            // The followers serve only the job's scans and batch deletes,
+            // whose whole measured time goes into the per-row costs.
+            for f in &i.followers {
+                svc(w, f, i.workers, "{ kind = \"constant\", value = \"0s\" }".into(), scan(f), write(f))?;
+            }
+            writeln!(w, "[[patterns]]\nkind = \"background_sync\"\ndetect = \"diff\"")?;
+            writeln!(w, "interval = {}\nbatch_size = {}", ns(i.sync_interval_s), i.batch_size)?;
+        }
+        Pattern::Orchestrated => {
+            svc(
+                w,
+                "profile",
+                i.workers,
+                empirical("Profile's delete", &r.service_times("profile", "delete"))?,
+                0.0,
+                0.0,
+            )?;
+            for f in &i.followers {
+                svc(w, f, i.workers, empirical(&format!("{f}'s delete"), &r.service_times(f, "delete"))?, 0.0, 0.0)?;
+            }
+            let own = r.service_times("orchestrator", "saga");
+            svc(w, "orchestrator", i.workers, empirical("the orchestrator's own time", &own)?, 0.0, 0.0)?;
+            writeln!(w, "[[patterns]]\nkind = \"orchestrated\"\nplacement = \"dedicated\"\norder = \"parallel\"")?;
+            writeln!(
+                w,
+                "call_timeout = {}\nmax_retries = {}\nbackoff = {}",
+                ns(i.call_timeout_s),
+                i.max_retries,
+                ns(i.backoff_s)
+            )?;
+        }
+        Pattern::EventBased => {
+            let profile = r.service_times("profile", "unsubscribe");
+            svc(w, "profile", i.workers, empirical("Profile's delete", &profile)?, 0.0, 0.0)?;
+            for f in &i.followers {
+                let d = r.service_times(f, "deliver");
+                svc(w, f, i.workers, empirical(&format!("{f}'s handling of an event"), &d)?, 0.0, 0.0)?;
+            }
+            // The measured publish-to-delivery time holds both hops and the
+            // broker's persist; it all goes into `publish_time`, with as
+            // many broker workers as the subscribers' prefetch so that the
+            // model adds no queueing the measurement already holds.
+            writeln!(w, "[services.broker]\nworkers = {}", 2 * u32::from(i.prefetch))?;
+            writeln!(w, "publish_time = {}", empirical("publish to delivery", &r.broker_transit())?)?;
+            writeln!(w, "prefetch = {}\nmax_deliveries = {}\n", i.prefetch, i.max_deliveries)?;
+            for f in std::iter::once("profile").chain(i.followers.iter().map(String::as_str)) {
+                for (from, to) in [(f, "broker"), ("broker", f)] {
+                    writeln!(w, "[[network.links]]\nfrom = \"{from}\"\nto = \"{to}\"")?;
+                    writeln!(w, "latency = {{ kind = \"constant\", value = \"0s\" }}\n")?;
+                }
+            }
+            let gap = median(&r.waited("profile", "unsubscribe"));
+            writeln!(w, "[[patterns]]\nkind = \"event_based\"\noutbox = {}", i.outbox)?;
+            writeln!(w, "publish_gap = {}\npublish_timeout = {}", ns(gap), ns(i.publish_timeout_s))?;
+        }
+    }
+    // Whatever we wrote must load as a config, or calibration is wrong.
+    crate::config::load_str(&t, "calibrated config").map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(t)
+}
+
+/// One compared quantity.
+#[derive(Debug, Serialize)]
+struct Row {
+    pattern: String,
+    metric: String,
+    measured: f64,
+    measured_lo: f64,
+    measured_hi: f64,
+    predicted: f64,
+    predicted_lo: f64,
+    predicted_hi: f64,
+    error: f64,
+    samples: usize,
+    /// The prediction across replications (for the check's own level).
+    #[serde(skip)]
+    estimate: Estimate,
+}
+
+/// Fails unless every nonzero p50 (response and lag, each pattern) agrees
+/// with its prediction within their sampling error: the distribution-free
+/// interval of the measured median (order statistics) and the Student-t
+/// interval of the predicted one (across replications) must overlap. The
+/// level is Bonferroni-corrected so that all the checks together have a 5%
+/// chance of a false alarm when the model is right.
+fn check_p50s(rows: &[Row], samples: &[(String, Vec<f64>, Vec<f64>)]) -> Result<()> {
+    let checked: Vec<&Row> = rows.iter().filter(|r| r.metric.ends_with("p50") && r.measured > 0.0).collect();
+    let level = 1.0 - 0.05 / checked.len().max(1) as f64;
+    // The normal quantile of the two-sided level: a unit standard error's half-width.
+    let z = Estimate { mean: 0.0, std_err: 1.0, dof: None }.half_width(level);
+    let mut bad = Vec::new();
+    for r in checked {
+        let Some((_, response, lag)) = samples.iter().find(|s| s.0 == r.pattern) else { continue };
+        let sample = if r.metric.starts_with("lag") { lag } else { response };
+        let (lo, hi) = quantile_interval(sample, 0.5, z);
+        let half = r.estimate.half_width(level);
+        let (plo, phi) = (r.predicted - half, r.predicted + half);
+        if phi < lo || plo > hi {
+            bad.push(format!(
+                "{} {}: measured {:.6} s ({:.1}% interval {lo:.6}..{hi:.6}, n = {}), predicted {:.6} s ({plo:.6}..{phi:.6})",
+                r.pattern,
+                r.metric,
+                r.measured,
+                level * 100.0,
+                sample.len(),
+                r.predicted
+            ));
+        }
+    }
+    if !bad.is_empty() {
+        bail!("prediction and measurement disagree beyond their sampling error:\n  {}", bad.join("\n  "));
+    }
+    Ok(())
+}
+
+/// `summary.csv` columns compared, with the measured sample each comes from.
+const METRICS: [(&str, f64); 6] = [
+    ("response_p50_s", 0.5),
+    ("response_p95_s", 0.95),
+    ("response_p99_s", 0.99),
+    ("lag_p50_s", 0.5),
+    ("lag_p95_s", 0.95),
+    ("lag_p99_s", 0.99),
+];
+
+/// The comparison folder's pattern folders: each holds `measured/` (a
+/// testbed run) and `predicted/` (ecsim's run of the calibrated config).
+fn pattern_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let p = e?.path();
+        if p.join("measured").join("run.json").is_file() {
+            out.push(p);
+        }
+    }
+    out.sort();
+    if out.is_empty() {
+        bail!("{}: no PATTERN/measured/run.json in it", dir.display());
+    }
+    Ok(out)
+}
+
+fn predicted(summary: &Path, column: &str) -> Result<Vec<f64>> {
+    let mut rd = csv::Reader::from_path(summary).with_context(|| format!("reading {}", summary.display()))?;
+    let headers = rd.headers()?.clone();
+    let k = headers
+        .iter()
+        .position(|h| h == column)
+        .with_context(|| format!("{}: no column {column}", summary.display()))?;
+    let mut out = Vec::new();
+    for row in rd.records() {
+        out.push(row?.get(k).unwrap_or("NaN").parse::<f64>().unwrap_or(f64::NAN));
+    }
+    Ok(out)
+}
+
+/// Compares every pattern in `dir`; writes `comparison.csv` and the chart.
+/// With `check`, fails unless each p50 agrees within what the two sample
+/// sizes allow (a 99% interval on each side).
+pub(crate) fn compare(dir: &Path, check: bool) -> Result<String> {
+    let mut rows = Vec::new();
+    let mut messages = Vec::new();
+    let mut samples = Vec::new();
+    for p in pattern_dirs(dir)? {
+        let rec = Records::read(&p.join("measured"))?;
+        let info: &RunInfo = &rec.info;
+        let kind = info.pattern.kind().to_string();
+        let summary = p.join("predicted").join("summary.csv");
+        let response = rec.response();
+        let (lag, _) = rec.lag();
+        samples.push((kind.clone(), response.clone(), lag.clone()));
+        for (column, q) in METRICS {
+            let sample = if column.starts_with("lag") { &lag } else { &response };
+            let (lo, hi) = quantile_interval(sample, q, 1.96);
+            let reps = predicted(&summary, column)?;
+            let est = Estimate::of_replications(&reps);
+            let hw = est.half_width(0.95);
+            let measured = quantile(sample, q);
+            rows.push(Row {
+                pattern: kind.clone(),
+                metric: column.trim_end_matches("_s").into(),
+                measured,
+                measured_lo: lo,
+                measured_hi: hi,
+                predicted: est.mean,
+                predicted_lo: est.mean - hw,
+                predicted_hi: est.mean + hw,
+                error: if measured > 0.0 { est.mean / measured - 1.0 } else { f64::NAN },
+                samples: sample.len(),
+                estimate: est,
+            });
+        }
+        let pm = Estimate::of_replications(&predicted(&summary, "messages_per_request")?).mean;
+        messages.push((kind, rec.messages_per_request(), pm));
+    }
+    let mut text = String::new();
+    writeln!(text, "{:<16} {:<14} {:>12} {:>12} {:>8}", "pattern", "metric", "measured", "predicted", "error")?;
+    for r in &rows {
+        writeln!(
+            text,
+            "{:<16} {:<14} {:>12} {:>12} {:>7.1}%",
+            r.pattern,
+            r.metric,
+            charts::natural(r.measured),
+            charts::natural(r.predicted),
+            r.error * 100.0
+        )?;
+    }
+    for (k, m, p) in &messages {
+        writeln!(text, "{k:<16} {:<14} {m:>12.3} {p:>12.3} {:>7.1}%", "messages/req", (p / m - 1.0) * 100.0)?;
+    }
+    let mut csv_out = csv::Writer::from_writer(Vec::new());
+    for r in &rows {
+        csv_out.serialize(r)?;
+    }
+    write_atomic(&dir.join("comparison.csv"), &csv_out.into_inner()?)?;
+    let mut series = Vec::new();
+    for kind in Pattern::ALL.map(Pattern::kind) {
+        for what in ["response", "lag"] {
+            let pts: Vec<(f64, f64)> = rows
+                .iter()
+                .filter(|r| r.pattern == kind && r.metric.starts_with(what) && r.measured > 0.0 && r.predicted > 0.0)
+                .map(|r| (r.measured, r.predicted))
+                .collect();
+            if !pts.is_empty() {
+                series.push((format!("{kind}: {what} p50, p95, p99"), pts));
+            }
+        }
+    }
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    charts::measured_vs_predicted(
+        dir,
+        "comparison",
+        &format!("testbed {name}: ecsim's prediction against the measurement"),
+        series,
+    )?;
+    if check {
+        check_p50s(&rows, &samples)?;
+    }
+    Ok(text)
+}
