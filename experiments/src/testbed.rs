@@ -165,6 +165,13 @@ pub(crate) fn calibrate(measured: &Path, replications: u32) -> Result<String> {
             writeln!(w, "publish_gap = {}\npublish_timeout = {}", ns(gap), ns(i.publish_timeout_s))?;
         }
     }
+    if let Some(o) = &i.outage {
+        // Down from the stop command to the start command's return: the
+        // broker refuses connections somewhere inside `stop_app` and is
+        // surely back when `start_app` returns.
+        writeln!(w, "\n[[faults]]\nkind = \"crash\"\nnode = \"broker\"")?;
+        writeln!(w, "at = {}\nrestart_after = {}", ns(o.stop_begin_s), ns(o.start_end_s - o.stop_begin_s))?;
+    }
     // Whatever we wrote must load as a config, or calibration is wrong.
     crate::config::load_str(&t, "calibrated config").map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(t)

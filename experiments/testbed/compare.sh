@@ -8,7 +8,11 @@
 #
 # Environment: TESTBED_DURATION (s, default 180), TESTBED_RATE (/s, 50),
 # TESTBED_CUSTOMERS (10000), TESTBED_CHECK=1 to fail unless every p50
-# agrees with its prediction within the sampling error.
+# agrees with its prediction within the sampling error,
+# TESTBED_SCENARIOS ("no-faults broker-outage"): broker-outage stops the
+# broker's application a third of the way in for a third of the duration,
+# for the event-based pattern (redelivery) and background sync (which
+# does not use the broker, and must not notice).
 # OUT is written whole or not at all (a staging folder beside it, renamed).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -37,17 +41,25 @@ ecsim=$PWD/target/release/ecsim
 
 bash experiments/testbed/servers.sh start "$servers"
 rm -rf "$stage"
-mkdir -p "$stage/no-faults"
-for pattern in background_sync orchestrated event_based; do
-  d="$stage/no-faults/$pattern"
-  mkdir -p "$d"
-  echo "[testbed] $pattern: $rate/s for $duration s over $customers customers" >&2
-  "$tb" --pattern "$pattern" --rate "$rate" --duration "$duration" --customers "$customers" --out "$d/measured"
-  # Relative paths, so the committed files name no machine's folders.
-  (cd "$d" && "$ecsim" testbed calibrate measured --out calibrated.toml &&
-    "$ecsim" run calibrated.toml --out predicted --quiet)
+third=$(python3 -c "print($duration / 3)")
+for scenario in ${TESTBED_SCENARIOS:-no-faults broker-outage}; do
+  case "$scenario" in
+    no-faults) patterns="background_sync orchestrated event_based"; extra=() ;;
+    broker-outage) patterns="event_based background_sync"; extra=(--broker-outage "$third,$third" --servers "$servers") ;;
+    *) echo "compare.sh: unknown scenario $scenario (no-faults, broker-outage)" >&2; exit 2 ;;
+  esac
+  for pattern in $patterns; do
+    d="$stage/$scenario/$pattern"
+    mkdir -p "$d"
+    echo "[testbed] $scenario, $pattern: $rate/s for $duration s over $customers customers" >&2
+    "$tb" --pattern "$pattern" --rate "$rate" --duration "$duration" --customers "$customers" "${extra[@]}" --out "$d/measured"
+    # Relative paths, so the committed files name no machine's folders.
+    (cd "$d" && "$ecsim" testbed calibrate measured --out calibrated.toml &&
+      "$ecsim" run calibrated.toml --out predicted --quiet)
+  done
+  echo "[testbed] $scenario:" >&2
+  "$ecsim" testbed compare "$stage/$scenario" ${TESTBED_CHECK:+--check}
 done
-"$ecsim" testbed compare "$stage/no-faults" ${TESTBED_CHECK:+--check}
 rm -rf "$out"
 mv "$stage" "$out"
 echo "[testbed] results: $out" >&2

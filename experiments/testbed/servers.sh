@@ -6,6 +6,10 @@
 #   servers.sh start DIR    install if needed, start both, create the databases
 #   servers.sh stop DIR     stop both (also whatever a failed start left)
 #   servers.sh status DIR   exit 0 if both answer
+#   servers.sh broker-stop DIR / broker-start DIR
+#                           stop or start RabbitMQ's application (the node
+#                           stays up; its durable queues survive): a broker
+#                           outage in the middle of a testbed run
 #
 # Every file a server writes is under DIR; nothing listens beyond 127.0.0.1.
 # Callers trap EXIT and call `stop`, so no server outlives a failed run.
@@ -94,5 +98,7 @@ case "$cmd" in
   start) start ;;
   stop) stop ;;
   status) status ;;
-  *) echo "usage: servers.sh start|stop|status DIR" >&2; exit 2 ;;
+  broker-stop) rabbit /usr/lib/rabbitmq/bin/rabbitmqctl -q stop_app >/dev/null ;;
+  broker-start) rabbit /usr/lib/rabbitmq/bin/rabbitmqctl -q start_app >/dev/null ;;
+  *) echo "usage: servers.sh start|stop|status|broker-stop|broker-start DIR" >&2; exit 2 ;;
 esac

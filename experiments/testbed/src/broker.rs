@@ -93,10 +93,18 @@ pub async fn depth(conn: &Connection, queue: &str) -> Result<u32> {
     Ok(q.message_count())
 }
 
+/// How long a subscriber waits before connecting again after its
+/// connection dropped (a broker outage): ecsim's subscribers resume the
+/// instant the broker is back, so this is kept short.
+const RECONNECT: Duration = Duration::from_millis(200);
+
 /// Profile's publishing side.
 #[derive(Debug)]
 pub struct Publisher {
-    channel: Channel,
+    url: String,
+    /// The connection and its confirm-mode channel; none while the broker
+    /// is away (the next publish connects again).
+    link: tokio::sync::Mutex<Option<(Connection, Channel)>>,
     rec: Arc<Recorder>,
     /// Write the event with the delete, in one transaction.
     outbox: bool,
@@ -107,11 +115,34 @@ pub struct Publisher {
 }
 
 impl Publisher {
-    /// A publisher on its own confirm-mode channel.
-    pub async fn new(conn: &Connection, rec: Arc<Recorder>, outbox: bool, timeout: Duration) -> Result<Arc<Self>> {
-        let channel = conn.create_channel().await?;
-        channel.confirm_select(ConfirmSelectOptions::default()).await?;
-        Ok(Arc::new(Self { channel, rec, outbox, timeout, in_flight: Mutex::new(BTreeSet::new()) }))
+    /// A publisher with its own connection and confirm-mode channel.
+    pub async fn new(url: &str, rec: Arc<Recorder>, outbox: bool, timeout: Duration) -> Result<Arc<Self>> {
+        let me = Self {
+            url: url.into(),
+            link: tokio::sync::Mutex::new(None),
+            rec,
+            outbox,
+            timeout,
+            in_flight: Mutex::new(BTreeSet::new()),
+        };
+        me.channel().await.with_context(|| format!("publishing to RabbitMQ at {url}"))?;
+        Ok(Arc::new(me))
+    }
+
+    /// The channel, connecting again if the last one dropped.
+    async fn channel(&self) -> Result<Channel> {
+        let mut link = self.link.lock().await;
+        if let Some((_, ch)) = link.as_ref() {
+            if ch.status().connected() {
+                return Ok(ch.clone());
+            }
+        }
+        *link = None;
+        let conn = connect(&self.url).await?;
+        let ch = conn.create_channel().await?;
+        ch.confirm_select(ConfirmSelectOptions::default()).await?;
+        *link = Some((conn, ch.clone()));
+        Ok(ch)
     }
 
     /// Deletes the customer at Profile (with its outbox row, if any) and
@@ -161,25 +192,34 @@ impl Publisher {
         });
     }
 
+    /// One attempt: true if the broker confirmed within the timeout.
+    /// A failed attempt returns only when the timeout has passed since it
+    /// began, so re-sends go out once per timeout, as in ecsim.
     async fn publish_once(&self, customer: i32) -> bool {
-        let payload = format!("{customer} {}", now_ns());
-        let props = BasicProperties::default().with_delivery_mode(2);
-        self.rec.msgs(1);
-        let sent = self
-            .channel
-            .basic_publish(EXCHANGE.into(), "".into(), BasicPublishOptions::default(), payload.as_bytes(), props)
-            .await;
-        let Ok(confirm) = sent else {
-            tokio::time::sleep(self.timeout).await;
-            return false;
-        };
-        match tokio::time::timeout(self.timeout, confirm).await {
-            Ok(Ok(c)) if c.is_ack() => {
-                self.rec.msgs(1);
-                true
+        let began = tokio::time::Instant::now();
+        let confirmed = async {
+            let ch = self.channel().await.ok()?;
+            let payload = format!("{customer} {}", now_ns());
+            let props = BasicProperties::default().with_delivery_mode(2);
+            let confirm = ch
+                .basic_publish(EXCHANGE.into(), "".into(), BasicPublishOptions::default(), payload.as_bytes(), props)
+                .await
+                .ok()?;
+            self.rec.msgs(1);
+            match tokio::time::timeout_at(began + self.timeout, confirm).await {
+                Ok(Ok(c)) if c.is_ack() => {
+                    self.rec.msgs(1);
+                    Some(())
+                }
+                _ => None,
             }
-            _ => false,
         }
+        .await
+        .is_some();
+        if !confirmed {
+            tokio::time::sleep_until(began + self.timeout).await;
+        }
+        confirmed
     }
 
     /// The outbox relay: every `poll`, publishes the outbox rows not in
@@ -206,13 +246,35 @@ impl Publisher {
     }
 }
 
-/// Consumes a follower's queue: at most `prefetch` deliveries unacknowledged,
-/// each applied idempotently by one of the follower's workers, then
-/// acknowledged (or returned on failure, for redelivery).
-pub async fn subscribe(conn: &Connection, svc: Arc<Service>, prefetch: u16) -> Result<()> {
+/// Consumes a follower's queue on a connection of its own: at most
+/// `prefetch` deliveries unacknowledged, each applied idempotently by one
+/// of the follower's workers, then acknowledged (or returned on failure,
+/// for redelivery). Connects again whenever the connection drops; what was
+/// delivered and not acknowledged comes again, marked redelivered.
+pub async fn subscribe(url: &str, svc: Arc<Service>, prefetch: u16) -> Result<()> {
+    let first = consume(url, &svc, prefetch).await?;
+    let url = url.to_string();
+    tokio::spawn(async move {
+        let mut current = Some(first);
+        loop {
+            if let Some((_conn, mut consumer)) = current.take() {
+                while let Some(Ok(d)) = consumer.next().await {
+                    let svc = Arc::clone(&svc);
+                    tokio::spawn(async move { handle(svc, d).await });
+                }
+            }
+            tokio::time::sleep(RECONNECT).await;
+            current = consume(&url, &svc, prefetch).await.ok();
+        }
+    });
+    Ok(())
+}
+
+async fn consume(url: &str, svc: &Service, prefetch: u16) -> Result<(Connection, lapin::Consumer)> {
+    let conn = connect(url).await?;
     let ch = conn.create_channel().await?;
     ch.basic_qos(prefetch, BasicQosOptions::default()).await?;
-    let mut consumer = ch
+    let consumer = ch
         .basic_consume(
             queue(svc.name).as_str().into(),
             svc.name.into(),
@@ -220,14 +282,7 @@ pub async fn subscribe(conn: &Connection, svc: Arc<Service>, prefetch: u16) -> R
             FieldTable::default(),
         )
         .await?;
-    tokio::spawn(async move {
-        while let Some(d) = consumer.next().await {
-            let Ok(d) = d else { continue };
-            let svc = Arc::clone(&svc);
-            tokio::spawn(async move { handle(svc, d).await });
-        }
-    });
-    Ok(())
+    Ok((conn, consumer))
 }
 
 async fn handle(svc: Arc<Service>, d: lapin::message::Delivery) {

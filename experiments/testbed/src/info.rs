@@ -71,6 +71,19 @@ pub struct RunInfo {
     pub max_deliveries: u32,
     /// Event-based: re-send an unconfirmed publish after this long (s).
     pub publish_timeout_s: f64,
+    /// The broker's application stopped this many seconds after the load
+    /// starts (event-based; none: no outage).
+    #[serde(default)]
+    pub broker_outage_at_s: Option<f64>,
+    /// For this many seconds.
+    #[serde(default)]
+    pub broker_outage_for_s: f64,
+    /// Measured: when the outage's steps began and ended.
+    #[serde(default)]
+    pub outage: Option<Outage>,
+    /// When the load started, on the run's clock (ns).
+    #[serde(default)]
+    pub load_start_ns: u64,
     /// Measured: network messages sent (ecsim's count).
     #[serde(default)]
     pub messages: u64,
@@ -93,6 +106,19 @@ pub struct RunInfo {
     /// After the drain: messages in the dead-letter queue.
     #[serde(default)]
     pub dead_lettered: u64,
+}
+
+/// A broker outage as it happened, in seconds from the load's start.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct Outage {
+    /// `rabbitmqctl stop_app` issued.
+    pub stop_begin_s: f64,
+    /// It returned: the broker is down.
+    pub stop_end_s: f64,
+    /// `rabbitmqctl start_app` issued.
+    pub start_begin_s: f64,
+    /// It returned: the broker is back.
+    pub start_end_s: f64,
 }
 
 impl RunInfo {

@@ -42,12 +42,28 @@ struct Args {
     /// Event-based: write the event with the delete (transactional outbox).
     #[arg(long)]
     outbox: bool,
+    /// Stop the broker AT seconds after the load starts, for FOR seconds
+    /// ("AT,FOR"; needs --servers).
+    #[arg(long, value_name = "AT,FOR", value_parser = outage)]
+    broker_outage: Option<(f64, f64)>,
+    /// The folder servers.sh started the servers in.
+    #[arg(long)]
+    servers: Option<PathBuf>,
     /// PostgreSQL's port on 127.0.0.1.
     #[arg(long, env = "ECSIM_PG_PORT", default_value_t = 55432)]
     pg_port: u16,
     /// RabbitMQ's AMQP port on 127.0.0.1.
     #[arg(long, env = "ECSIM_AMQP_PORT", default_value_t = 55672)]
     amqp_port: u16,
+}
+
+fn outage(s: &str) -> Result<(f64, f64), String> {
+    let (a, b) = s.split_once(',').ok_or("expected AT,FOR in seconds, e.g. 60,60")?;
+    let num = |x: &str| x.trim().parse::<f64>().ok().filter(|v| v.is_finite() && *v >= 0.0);
+    match (num(a), num(b)) {
+        (Some(a), Some(b)) => Ok((a, b)),
+        _ => Err(format!("{s:?}: expected two non-negative numbers of seconds, e.g. 60,60")),
+    }
 }
 
 fn main() -> Result<()> {
@@ -74,6 +90,10 @@ fn main() -> Result<()> {
         prefetch: 32,
         max_deliveries: 5,
         publish_timeout_s: 2.0,
+        broker_outage_at_s: a.broker_outage.map(|o| o.0),
+        broker_outage_for_s: a.broker_outage.map_or(0.0, |o| o.1),
+        outage: None,
+        load_start_ns: 0,
         messages: 0,
         publish_retries: 0,
         drain_s: 0.0,
@@ -85,6 +105,7 @@ fn main() -> Result<()> {
     let ends = Endpoints {
         pg: Server { host: "127.0.0.1".into(), port: a.pg_port },
         amqp: format!("amqp://guest:guest@127.0.0.1:{}/%2f", a.amqp_port),
+        servers: a.servers.clone(),
     };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let info = rt.block_on(run::run(info, &ends, &a.out))?;

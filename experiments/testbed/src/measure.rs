@@ -120,12 +120,19 @@ impl Records {
         )
     }
 
-    /// Publish to delivery (s): the broker's persist and both hops.
+    /// Publish to delivery (s): the broker's persist and both hops. Events
+    /// in flight across a broker outage are left out: their wait is the
+    /// outage's, which ecsim models as the fault itself.
     pub fn broker_transit(&self) -> Vec<f64> {
+        let window = self.info.outage.map(|o| {
+            let at = |s: f64| self.info.load_start_ns + (s * 1e9) as u64;
+            (at(o.stop_begin_s), at(o.start_end_s))
+        });
         sorted(
             self.deliveries
                 .iter()
                 .filter(|d| !d.redelivered)
+                .filter(|d| window.is_none_or(|(down, up)| d.delivered_ns < down || d.published_ns > up))
                 .map(|d| secs(d.delivered_ns.saturating_sub(d.published_ns)))
                 .collect(),
         )

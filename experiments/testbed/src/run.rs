@@ -11,11 +11,36 @@ use anyhow::{bail, Context, Result};
 
 use crate::broker;
 use crate::db::{self, Server};
-use crate::info::{Pattern, RunInfo};
+use crate::info::{Outage, Pattern, RunInfo};
 use crate::load::{self, Load};
 use crate::record::Recorder;
 use crate::services::{self, AfterDelete, CallPolicy, Caller, Orchestrator, Service};
 use crate::sync::{self, SyncConfig};
+
+/// Stops RabbitMQ's application `at` seconds after the load starts and
+/// starts it again `down` seconds later, through `servers.sh`; returns
+/// when each step began and ended.
+async fn broker_outage(servers: PathBuf, t0: u64, at: f64, down: f64) -> Result<Outage> {
+    let since = || crate::clock::now_ns().saturating_sub(t0) as f64 / 1e9;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("servers.sh");
+    let step = |what: &'static str| {
+        let script = script.clone();
+        let servers = servers.clone();
+        async move {
+            let st = tokio::process::Command::new("bash").arg(&script).arg(what).arg(&servers).status().await?;
+            anyhow::ensure!(st.success(), "servers.sh {what} failed ({st})");
+            anyhow::Ok(())
+        }
+    };
+    tokio::time::sleep(Duration::from_secs_f64(at)).await;
+    let stop_begin_s = since();
+    step("broker-stop").await?;
+    let stop_end_s = since();
+    tokio::time::sleep(Duration::from_secs_f64(down)).await;
+    let start_begin_s = since();
+    step("broker-start").await?;
+    Ok(Outage { stop_begin_s, stop_end_s, start_begin_s, start_end_s: since() })
+}
 
 /// Where the servers are.
 #[derive(Debug, Clone)]
@@ -24,6 +49,8 @@ pub struct Endpoints {
     pub pg: Server,
     /// RabbitMQ's AMQP URL.
     pub amqp: String,
+    /// The folder `servers.sh` started them in (for a broker outage).
+    pub servers: Option<PathBuf>,
 }
 
 /// Runs one pattern and writes its folder `out` (which must not exist;
@@ -93,10 +120,10 @@ pub async fn run(mut info: RunInfo, ends: &Endpoints, out: &Path) -> Result<RunI
             let conn = broker::connect(&ends.amqp).await?;
             broker::reset(&conn, &names, info.max_deliveries).await?;
             for f in &followers {
-                broker::subscribe(&conn, Arc::clone(f), info.prefetch).await?;
+                broker::subscribe(&ends.amqp, Arc::clone(f), info.prefetch).await?;
             }
             let publisher =
-                broker::Publisher::new(&conn, Arc::clone(&rec), info.outbox, secs(info.publish_timeout_s)).await?;
+                broker::Publisher::new(&ends.amqp, Arc::clone(&rec), info.outbox, secs(info.publish_timeout_s)).await?;
             if info.outbox {
                 let relay = Arc::clone(&publisher).relay(Arc::clone(&profile), Duration::from_millis(500));
                 background.push(tokio::spawn(relay));
@@ -106,7 +133,18 @@ pub async fn run(mut info: RunInfo, ends: &Endpoints, out: &Path) -> Result<RunI
             ("profile", format!("http://{addr}/unsubscribe/"))
         }
     };
+    info.load_start_ns = crate::clock::now_ns();
+    let outage = match (info.broker_outage_at_s, &ends.servers) {
+        (Some(at), Some(dir)) => {
+            Some(tokio::spawn(broker_outage(dir.clone(), info.load_start_ns, at, info.broker_outage_for_s)))
+        }
+        (Some(_), None) => bail!("a broker outage needs the servers' folder (--servers)"),
+        _ => None,
+    };
     load::run(load, callee, url, Arc::clone(&rec)).await?;
+    if let Some(o) = outage {
+        info.outage = Some(o.await??);
+    }
 
     // Drain: wait until every customer told "unsubscribed" is gone from
     // every follower, or the pattern's own bound has passed.
@@ -142,7 +180,10 @@ pub async fn run(mut info: RunInfo, ends: &Endpoints, out: &Path) -> Result<RunI
     }
     info.told_ok_not_converged = left.len() as u64;
     info.error_not_restored = not_back.len() as u64;
-    if let Some(conn) = &amqp {
+    if amqp.is_some() {
+        // A connection of its own: the one that declared the queues may
+        // have died in a broker outage.
+        let conn = &broker::connect(&ends.amqp).await?;
         for n in &names {
             info.queued_at_end += u64::from(broker::depth(conn, &broker::queue(n)).await?);
         }
