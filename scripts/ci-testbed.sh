@@ -23,11 +23,11 @@ nothing_left() {
 
 bash "$servers" start "$work/ok"
 bash "$servers" status "$work/ok"
-dbs=$(psql -h 127.0.0.1 -p 55432 -U postgres -tAc \
+dbs=$(psql -h 127.0.0.1 -p 25432 -U postgres -tAc \
   "SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database WHERE datname IN ('profile','contract','billing')")
 [ "$dbs" = "billing,contract,profile" ] || { echo "ci-testbed: databases: $dbs" >&2; exit 1; }
 # Nothing listens beyond loopback.
-if ss -ltnH | awk '{print $4}' | grep -E ':(55432|55672|56672|4369)$' | grep -vE '^(127\.0\.0\.1|\[::1\]):'; then
+if ss -ltnH | awk '{print $4}' | grep -E ':(25432|26672|27672|4369)$' | grep -vE '^(127\.0\.0\.1|\[::1\]):'; then
   echo "ci-testbed: a server listens beyond loopback" >&2
   exit 1
 fi
@@ -35,7 +35,7 @@ bash "$servers" stop "$work/ok"
 nothing_left "after a clean run"
 
 # A start that fails halfway: the AMQP port is taken.
-python3 -c 'import socket,time; s=socket.socket(); s.bind(("127.0.0.1",55672)); s.listen(); time.sleep(300)' &
+python3 -c 'import socket,time; s=socket.socket(); s.bind(("127.0.0.1",26672)); s.listen(); time.sleep(300)' &
 blocker=$!
 sleep 1
 if bash "$servers" start "$work/fail" 2>"$work/fail.log"; then

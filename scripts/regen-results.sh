@@ -14,4 +14,6 @@ done
 "$ecsim" trace experiments/configs/partition-trace.toml --customer 6052 --quiet
 "$ecsim" validation --quiet
 "$ecsim" explore --seeds 200 --quiet 2>/dev/null || test $? -eq 1  # exit 1: a promise broke, by design
+# The testbed's predictions, from its committed measurements (no servers).
+bash experiments/testbed/predict.sh results/testbed 2>/dev/null >/dev/null
 git status --short results/

@@ -322,8 +322,13 @@ pub(crate) enum TestbedAction {
         /// Where to write the config (default: standard output).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Take the times from this healthy run of the same pattern instead
+        /// (predict a fault from the healthy system; parameters and faults
+        /// still come from MEASURED).
+        #[arg(long, value_name = "DIR")]
+        times_from: Option<PathBuf>,
         /// Replications of the prediction.
-        #[arg(long, default_value_t = 10)]
+        #[arg(long, default_value_t = 20)]
         replications: u32,
     },
     /// Set each PATTERN/predicted/summary.csv in DIR beside PATTERN/measured

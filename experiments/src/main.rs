@@ -329,11 +329,12 @@ fn main() -> ExitCode {
             clap_mangen::Man::new(Cli::command()).render(&mut out).context("cannot write the man page")
         }
         Some(Command::Testbed { action }) => match action {
-            TestbedAction::Calibrate { measured, out, replications } => testbed::calibrate(measured, *replications)
-                .and_then(|text| match out {
+            TestbedAction::Calibrate { measured, out, times_from, replications } => {
+                testbed::calibrate(measured, times_from.as_deref(), *replications).and_then(|text| match out {
                     Some(path) => output::write_atomic(path, text.as_bytes()),
                     None => print(&text),
-                }),
+                })
+            }
             TestbedAction::Compare { dir, check } => testbed::compare(dir, *check).and_then(|t| print(&t)),
         },
         Some(Command::Schema) => print(&schema::schema_text()),

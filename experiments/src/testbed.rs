@@ -53,15 +53,35 @@ fn median(sample: &[f64]) -> f64 {
 }
 
 /// The ecsim config that predicts the run in `measured` (a testbed run's
-/// folder), as TOML text.
-pub(crate) fn calibrate(measured: &Path, replications: u32) -> Result<String> {
-    let r = Records::read(measured)?;
-    let i = &r.info;
+/// folder), as TOML text: its parameters and faults from that run, its
+/// times from `times_from` if given (a healthy run of the same pattern, so
+/// that a fault scenario is predicted from the healthy system rather than
+/// fitted to the faulty one), otherwise from the run itself.
+pub(crate) fn calibrate(measured: &Path, times_from: Option<&Path>, replications: u32) -> Result<String> {
+    let own = Records::read(measured)?;
+    let healthy = times_from.map(Records::read).transpose()?;
+    if let Some(h) = &healthy {
+        if h.info.pattern != own.info.pattern {
+            bail!(
+                "{}: a {} run cannot lend its times to a {} run",
+                times_from.map(|p| p.display().to_string()).unwrap_or_default(),
+                h.info.pattern.kind(),
+                own.info.pattern.kind()
+            );
+        }
+    }
+    let r = healthy.as_ref().unwrap_or(&own);
+    let i = &own.info;
     let kind = i.pattern.kind();
     let mut t = String::new();
     let w = &mut t;
     writeln!(w, "# Calibrated by `ecsim testbed calibrate` from the testbed run in {}.", measured.display())?;
-    writeln!(w, "# Every time below is an empirical distribution of what that run measured.")?;
+    match times_from {
+        Some(h) => {
+            writeln!(w, "# Every time below is an empirical distribution of what the run in {} measured.", h.display())?
+        }
+        None => writeln!(w, "# Every time below is an empirical distribution of what that run measured.")?,
+    }
     writeln!(w, "name = \"testbed-{kind}\"")?;
     writeln!(
         w,
@@ -185,11 +205,18 @@ struct Row {
     measured: f64,
     measured_lo: f64,
     measured_hi: f64,
+    /// The median of the replications' values.
     predicted: f64,
+    /// The replications' range: a run of the same size falls outside it
+    /// with probability 2 / (R + 1) when the model is right (R replications).
     predicted_lo: f64,
     predicted_hi: f64,
+    /// predicted / measured - 1.
     error: f64,
+    /// Requests (response) or converged customers (lag) measured.
     samples: usize,
+    /// Whether the measurement lies in the replications' range.
+    in_range: bool,
     /// The prediction across replications (for the check's own level).
     #[serde(skip)]
     estimate: Estimate,
@@ -212,7 +239,7 @@ fn check_p50s(rows: &[Row], samples: &[(String, Vec<f64>, Vec<f64>)]) -> Result<
         let sample = if r.metric.starts_with("lag") { lag } else { response };
         let (lo, hi) = quantile_interval(sample, 0.5, z);
         let half = r.estimate.half_width(level);
-        let (plo, phi) = (r.predicted - half, r.predicted + half);
+        let (plo, phi) = (r.estimate.mean - half, r.estimate.mean + half);
         if phi < lo || plo > hi {
             bad.push(format!(
                 "{} {}: measured {:.6} s ({:.1}% interval {lo:.6}..{hi:.6}, n = {}), predicted {:.6} s ({plo:.6}..{phi:.6})",
@@ -221,7 +248,7 @@ fn check_p50s(rows: &[Row], samples: &[(String, Vec<f64>, Vec<f64>)]) -> Result<
                 r.measured,
                 level * 100.0,
                 sample.len(),
-                r.predicted
+                r.estimate.mean
             ));
         }
     }
@@ -292,7 +319,11 @@ pub(crate) fn compare(dir: &Path, check: bool) -> Result<String> {
             let (lo, hi) = quantile_interval(sample, q, 1.96);
             let reps = predicted(&summary, column)?;
             let est = Estimate::of_replications(&reps);
-            let hw = est.half_width(0.95);
+            let reps = testbed::stats::sorted(reps);
+            // The median replication: a high percentile of a heavy-tailed
+            // time is itself heavy-tailed across runs, and a mean of it
+            // follows its rare outliers.
+            let predicted = quantile(&reps, 0.5);
             let measured = quantile(sample, q);
             rows.push(Row {
                 pattern: kind.clone(),
@@ -300,11 +331,13 @@ pub(crate) fn compare(dir: &Path, check: bool) -> Result<String> {
                 measured,
                 measured_lo: lo,
                 measured_hi: hi,
-                predicted: est.mean,
-                predicted_lo: est.mean - hw,
-                predicted_hi: est.mean + hw,
-                error: if measured > 0.0 { est.mean / measured - 1.0 } else { f64::NAN },
+                predicted,
+                predicted_lo: reps.first().copied().unwrap_or(f64::NAN),
+                predicted_hi: reps.last().copied().unwrap_or(f64::NAN),
+                error: if measured > 0.0 { predicted / measured - 1.0 } else { f64::NAN },
                 samples: sample.len(),
+                in_range: (reps.first().copied().unwrap_or(f64::NAN)..=reps.last().copied().unwrap_or(f64::NAN))
+                    .contains(&measured),
                 estimate: est,
             });
         }

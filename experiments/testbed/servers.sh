@@ -16,8 +16,12 @@
 set -euo pipefail
 cmd=${1:?usage: servers.sh start|stop|status DIR}
 dir=$(realpath -m "${2:?usage: servers.sh start|stop|status DIR}")
-pg_port=${ECSIM_PG_PORT:-55432}
-amqp_port=${ECSIM_AMQP_PORT:-55672}
+# Below Linux's ephemeral range (32768-60999): a client's connect to a
+# port in that range while nothing listens on it can bind that very port
+# (a TCP self-connect), and then RabbitMQ cannot listen again after a
+# broker outage (seen: eaddrinuse on start_app).
+pg_port=${ECSIM_PG_PORT:-25432}
+amqp_port=${ECSIM_AMQP_PORT:-26672}
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
 
 say() { echo "[servers] $*" >&2; }

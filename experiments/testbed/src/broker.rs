@@ -105,6 +105,8 @@ pub struct Publisher {
     /// The connection and its confirm-mode channel; none while the broker
     /// is away (the next publish connects again).
     link: tokio::sync::Mutex<Option<(Connection, Channel)>>,
+    /// When the last connection attempt began.
+    last_attempt: Mutex<Option<std::time::Instant>>,
     rec: Arc<Recorder>,
     /// Write the event with the delete, in one transaction.
     outbox: bool,
@@ -120,6 +122,7 @@ impl Publisher {
         let me = Self {
             url: url.into(),
             link: tokio::sync::Mutex::new(None),
+            last_attempt: Mutex::new(None),
             rec,
             outbox,
             timeout,
@@ -129,7 +132,11 @@ impl Publisher {
         Ok(Arc::new(me))
     }
 
-    /// The channel, connecting again if the last one dropped.
+    /// The channel, connecting again if the last one dropped. While the
+    /// broker is away, at most one attempt per [`RECONNECT`]: thousands of
+    /// unconfirmed events each re-sending would otherwise each try to
+    /// connect, a storm of refused connections that loads the machine the
+    /// measurement runs on.
     async fn channel(&self) -> Result<Channel> {
         let mut link = self.link.lock().await;
         if let Some((_, ch)) = link.as_ref() {
@@ -138,6 +145,13 @@ impl Publisher {
             }
         }
         *link = None;
+        {
+            let mut last = self.last_attempt.lock().unwrap_or_else(|e| e.into_inner());
+            if last.is_some_and(|t| t.elapsed() < RECONNECT) {
+                anyhow::bail!("the broker was unreachable a moment ago");
+            }
+            *last = Some(std::time::Instant::now());
+        }
         let conn = connect(&self.url).await?;
         let ch = conn.create_channel().await?;
         ch.confirm_select(ConfirmSelectOptions::default()).await?;

@@ -50,10 +50,10 @@ struct Args {
     #[arg(long)]
     servers: Option<PathBuf>,
     /// PostgreSQL's port on 127.0.0.1.
-    #[arg(long, env = "ECSIM_PG_PORT", default_value_t = 55432)]
+    #[arg(long, env = "ECSIM_PG_PORT", default_value_t = 25432)]
     pg_port: u16,
     /// RabbitMQ's AMQP port on 127.0.0.1.
-    #[arg(long, env = "ECSIM_AMQP_PORT", default_value_t = 55672)]
+    #[arg(long, env = "ECSIM_AMQP_PORT", default_value_t = 26672)]
     amqp_port: u16,
 }
 

@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 /// One unsubscribe as the user saw it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Request {
     /// The customer.
     pub customer: i32,
@@ -25,7 +25,7 @@ pub struct Request {
 }
 
 /// One unit of work in a service, holding one of its workers.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Work {
     /// The service (`profile`, `contract`, `billing`, `orchestrator`).
     pub service: String,
@@ -45,7 +45,7 @@ pub struct Work {
 }
 
 /// One HTTP call between two parties, seen from the caller.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Call {
     /// Who called (`client`, `orchestrator`).
     pub caller: String,
@@ -64,7 +64,7 @@ pub struct Call {
 }
 
 /// A row deleted from a table, when its transaction committed.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Deletion {
     /// The table (`profile`, `contract`, `billing`).
     pub table: String,
@@ -75,7 +75,7 @@ pub struct Deletion {
 }
 
 /// One delivery of an event to a subscriber.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Delivery {
     /// The subscriber.
     pub subscriber: String,
@@ -92,7 +92,7 @@ pub struct Delivery {
 }
 
 /// One table's share of a background sync run (Profile's: its scan only).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SyncPass {
     /// The run's number, from 1.
     pub run: u32,
@@ -160,17 +160,23 @@ impl Recorder {
     }
 }
 
-/// Writes rows with a header, even when there are none.
-pub fn write_csv<T: Serialize>(path: &Path, rows: &[T]) -> Result<()> {
-    let mut w = csv::WriterBuilder::new()
-        .has_headers(true)
-        .from_path(path)
-        .with_context(|| format!("writing {}", path.display()))?;
+/// Writes rows with a header, even when there are none (an empty file
+/// is not a CSV file to pandas or polars: they refuse it).
+pub fn write_csv<T: Serialize + Default>(path: &Path, rows: &[T]) -> Result<()> {
+    let mut w = csv::WriterBuilder::new().has_headers(true).from_writer(Vec::new());
     for r in rows {
         w.serialize(r)?;
     }
-    w.flush()?;
-    Ok(())
+    let mut bytes = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
+    if rows.is_empty() {
+        // The header as serde names the fields: a default row's first line.
+        let mut h = csv::WriterBuilder::new().has_headers(true).from_writer(Vec::new());
+        h.serialize(T::default())?;
+        let all = h.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
+        let end = all.iter().position(|&b| b == b'\n').map_or(all.len(), |i| i + 1);
+        bytes = all[..end].to_vec();
+    }
+    std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
 }
 
 /// Reads rows written by [`write_csv`].
@@ -181,4 +187,25 @@ pub fn read_csv<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>> {
         out.push(row.with_context(|| format!("reading {}", path.display()))?);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_list_still_gets_its_header_and_reads_back() {
+        let dir = std::env::temp_dir().join(format!("testbed-record-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("sync.csv");
+        write_csv::<SyncPass>(&path, &[]).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text, "run,table,rows_scanned,scan_ns,rows_deleted,batches,delete_ns\n");
+        assert!(read_csv::<SyncPass>(&path).unwrap().is_empty());
+        let one = Deletion { table: "billing".into(), customer: 7, at_ns: 9 };
+        write_csv(&path, std::slice::from_ref(&one)).unwrap();
+        let back: Vec<Deletion> = read_csv(&path).unwrap();
+        assert_eq!((back[0].table.as_str(), back[0].customer, back[0].at_ns), ("billing", 7, 9));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
