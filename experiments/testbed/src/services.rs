@@ -119,42 +119,46 @@ fn reply(ok: bool, arrived_ns: u64) -> (StatusCode, HeaderMap) {
     (if ok { StatusCode::OK } else { StatusCode::INTERNAL_SERVER_ERROR }, h)
 }
 
-/// `POST /delete/{id}`: a participant's delete (orchestrated).
-async fn delete(State(cx): State<Ctx>, Path(id): Path<i32>) -> (StatusCode, HeaderMap) {
+/// Runs `op` on one of the service's workers (waiting first in, first out
+/// for one), records the unit of work, and replies. `op` gives whether it
+/// succeeded and the part of its time spent on others (ns).
+async fn on_worker(
+    svc: &Service,
+    what: &str,
+    id: i32,
+    op: impl std::future::Future<Output = (bool, u64)>,
+) -> (StatusCode, HeaderMap) {
     let arrived = now_ns();
-    let Ok(_worker) = cx.svc.workers.acquire().await else { return reply(false, arrived) };
+    let Ok(_worker) = svc.workers.acquire().await else { return reply(false, arrived) };
     let start = now_ns();
-    // A row already gone is success: deletes are idempotent, so a retry
-    // after a lost reply does no harm.
-    let ok = cx.svc.delete(id).await.is_ok();
-    cx.svc.work("delete", id, arrived, start, 0);
+    let (ok, waited) = op.await;
+    svc.work(what, id, arrived, start, waited);
     reply(ok, arrived)
+}
+
+/// `POST /delete/{id}`: a participant's delete (orchestrated). A row
+/// already gone is success: deletes are idempotent, so a retry after a
+/// lost reply does no harm.
+async fn delete(State(cx): State<Ctx>, Path(id): Path<i32>) -> (StatusCode, HeaderMap) {
+    on_worker(&cx.svc, "delete", id, async { (cx.svc.delete(id).await.is_ok(), 0) }).await
 }
 
 /// `POST /restore/{id}`: a participant's compensation.
 async fn restore(State(cx): State<Ctx>, Path(id): Path<i32>) -> (StatusCode, HeaderMap) {
-    let arrived = now_ns();
-    let Ok(_worker) = cx.svc.workers.acquire().await else { return reply(false, arrived) };
-    let start = now_ns();
-    let ok = cx.svc.restore(id).await.is_ok();
-    cx.svc.work("restore", id, arrived, start, 0);
-    reply(ok, arrived)
+    on_worker(&cx.svc, "restore", id, async { (cx.svc.restore(id).await.is_ok(), 0) }).await
 }
 
 /// `POST /unsubscribe/{id}` on Profile: delete, then (event-based) publish,
-/// then answer.
+/// then answer. The publish's share (commit to answer) is recorded apart:
+/// ecsim models it as the dual-write gap, not as the delete's service time.
 async fn unsubscribe(State(cx): State<Ctx>, Path(id): Path<i32>) -> (StatusCode, HeaderMap) {
-    let arrived = now_ns();
-    let Ok(_worker) = cx.svc.workers.acquire().await else { return reply(false, arrived) };
-    let start = now_ns();
-    // The publish's share (commit to answer) is recorded apart: ecsim
-    // models it as the dual-write gap, not as the delete's service time.
-    let (ok, gap) = match &cx.after {
-        AfterDelete::Nothing => (cx.svc.delete(id).await.is_ok(), 0),
-        AfterDelete::Publish(p) => p.delete_and_publish(&cx.svc, id).await,
-    };
-    cx.svc.work("unsubscribe", id, arrived, start, gap);
-    reply(ok, arrived)
+    on_worker(&cx.svc, "unsubscribe", id, async {
+        match &cx.after {
+            AfterDelete::Nothing => (cx.svc.delete(id).await.is_ok(), 0),
+            AfterDelete::Publish(p) => p.delete_and_publish(&cx.svc, id).await,
+        }
+    })
+    .await
 }
 
 /// Serves `svc` on an ephemeral loopback port; returns its address.
