@@ -19,7 +19,7 @@ use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, Exchange
 
 use crate::clock::now_ns;
 use crate::record::{Delivery, Recorder};
-use crate::services::Service;
+use crate::service::Service;
 
 /// The fan-out exchange Profile publishes to.
 pub const EXCHANGE: &str = "customer.unsubscribed";

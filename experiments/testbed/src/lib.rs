@@ -20,10 +20,12 @@ pub mod clock;
 #[cfg(feature = "services")]
 pub mod db;
 #[cfg(feature = "services")]
+pub mod http;
+#[cfg(feature = "services")]
 pub mod load;
 #[cfg(feature = "services")]
 pub mod run;
 #[cfg(feature = "services")]
-pub mod services;
+pub mod service;
 #[cfg(feature = "services")]
 pub mod sync;

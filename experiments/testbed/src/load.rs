@@ -11,8 +11,8 @@ use rand_chacha::ChaCha12Rng;
 use rand_distr::{Distribution, Exp};
 
 use crate::clock::now_ns;
+use crate::http::Caller;
 use crate::record::{Recorder, Request};
-use crate::services::Caller;
 
 /// The offered load.
 #[derive(Debug, Clone, Copy)]

@@ -11,10 +11,11 @@ use anyhow::{bail, Context, Result};
 
 use crate::broker;
 use crate::db::{self, Server};
+use crate::http::{self, AfterDelete, CallPolicy, Caller, Orchestrator};
 use crate::info::{Outage, Pattern, RunInfo};
 use crate::load::{self, Load};
 use crate::record::Recorder;
-use crate::services::{self, AfterDelete, CallPolicy, Caller, Orchestrator, Service};
+use crate::service::Service;
 use crate::sync::{self, SyncConfig};
 
 /// Stops RabbitMQ's application `at` seconds after the load starts and
@@ -84,7 +85,7 @@ pub async fn run(mut info: RunInfo, ends: &Endpoints, out: &Path) -> Result<RunI
     let mut amqp = None;
     let (callee, url) = match info.pattern {
         Pattern::BackgroundSync => {
-            let addr = services::serve(Arc::clone(&profile), AfterDelete::Nothing).await?;
+            let addr = http::serve(Arc::clone(&profile), AfterDelete::Nothing).await?;
             // The job gets pools of its own: it is a separate process in
             // the book, not one of the services' workers.
             let job_profile = Service::new("profile", 1, Some(ends.pg.pool("profile", 1)?), Arc::clone(&rec));
@@ -97,10 +98,10 @@ pub async fn run(mut info: RunInfo, ends: &Endpoints, out: &Path) -> Result<RunI
             ("profile", format!("http://{addr}/unsubscribe/"))
         }
         Pattern::Orchestrated => {
-            let p = services::serve(Arc::clone(&profile), AfterDelete::Nothing).await?;
+            let p = http::serve(Arc::clone(&profile), AfterDelete::Nothing).await?;
             let mut fs = Vec::new();
             for (n, f) in names.iter().zip(&followers) {
-                fs.push((*n, services::serve(Arc::clone(f), AfterDelete::Nothing).await?));
+                fs.push((*n, http::serve(Arc::clone(f), AfterDelete::Nothing).await?));
             }
             let o = Arc::new(Orchestrator {
                 svc: Service::new("orchestrator", w, None, Arc::clone(&rec)),
@@ -113,7 +114,7 @@ pub async fn run(mut info: RunInfo, ends: &Endpoints, out: &Path) -> Result<RunI
                     backoff: secs(info.backoff_s),
                 },
             });
-            let addr = services::serve_orchestrator(o).await?;
+            let addr = http::serve_orchestrator(o).await?;
             ("orchestrator", format!("http://{addr}/unsubscribe/"))
         }
         Pattern::EventBased => {
@@ -128,7 +129,7 @@ pub async fn run(mut info: RunInfo, ends: &Endpoints, out: &Path) -> Result<RunI
                 let relay = Arc::clone(&publisher).relay(Arc::clone(&profile), Duration::from_millis(500));
                 background.push(tokio::spawn(relay));
             }
-            let addr = services::serve(Arc::clone(&profile), AfterDelete::Publish(publisher)).await?;
+            let addr = http::serve(Arc::clone(&profile), AfterDelete::Publish(publisher)).await?;
             amqp = Some(conn);
             ("profile", format!("http://{addr}/unsubscribe/"))
         }

@@ -10,7 +10,7 @@ use anyhow::Result;
 use crate::clock::now_ns;
 use crate::db;
 use crate::record::{Deletion, Recorder, SyncPass};
-use crate::services::Service;
+use crate::service::Service;
 
 /// The job's knobs (ecsim's `background_sync` pattern).
 #[derive(Debug, Clone, Copy)]
