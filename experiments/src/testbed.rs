@@ -17,7 +17,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use patterns::validation::Estimate;
 use serde::Serialize;
 use testbed::info::{Pattern, RunInfo};
@@ -26,6 +26,17 @@ use testbed::stats::{quantile, quantile_interval};
 
 use crate::charts;
 use crate::output::write_atomic;
+use crate::UsageError;
+
+/// Bad input (a folder that is not what it should be): exit code 2.
+fn bad(msg: String) -> anyhow::Error {
+    UsageError(msg).into()
+}
+
+/// A testbed run's records; a folder that is not one is bad input.
+fn records(dir: &Path) -> Result<Records> {
+    Records::read(dir).map_err(|e| bad(format!("{e:#}")))
+}
 
 /// The percentiles an empirical distribution is drawn through.
 fn grid() -> Vec<f64> {
@@ -37,7 +48,7 @@ fn grid() -> Vec<f64> {
 /// A sample as an ecsim `empirical` distribution (whole nanoseconds).
 fn empirical(what: &str, sample: &[f64]) -> Result<String> {
     if sample.is_empty() {
-        bail!("no measurements of {what}: the run recorded none");
+        return Err(bad(format!("no measurements of {what}: the run recorded none")));
     }
     let points: Vec<String> =
         grid().into_iter().map(|q| format!("[{q}, \"{}ns\"]", (quantile(sample, q) * 1e9).round() as u64)).collect();
@@ -58,16 +69,16 @@ fn median(sample: &[f64]) -> f64 {
 /// that a fault scenario is predicted from the healthy system rather than
 /// fitted to the faulty one), otherwise from the run itself.
 pub(crate) fn calibrate(measured: &Path, times_from: Option<&Path>, replications: u32) -> Result<String> {
-    let own = Records::read(measured)?;
-    let healthy = times_from.map(Records::read).transpose()?;
+    let own = records(measured)?;
+    let healthy = times_from.map(records).transpose()?;
     if let Some(h) = &healthy {
         if h.info.pattern != own.info.pattern {
-            bail!(
+            return Err(bad(format!(
                 "{}: a {} run cannot lend its times to a {} run",
                 times_from.map(|p| p.display().to_string()).unwrap_or_default(),
                 h.info.pattern.kind(),
                 own.info.pattern.kind()
-            );
+            )));
         }
     }
     let r = healthy.as_ref().unwrap_or(&own);
@@ -272,7 +283,8 @@ const METRICS: [(&str, f64); 6] = [
 /// testbed run) and `predicted/` (ecsim's run of the calibrated config).
 fn pattern_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+    let entries = std::fs::read_dir(dir).map_err(|e| bad(format!("{}: {e}", dir.display())))?;
+    for e in entries {
         let p = e?.path();
         if p.join("measured").join("run.json").is_file() {
             out.push(p);
@@ -280,18 +292,19 @@ fn pattern_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
     }
     out.sort();
     if out.is_empty() {
-        bail!("{}: no PATTERN/measured/run.json in it", dir.display());
+        return Err(bad(format!("{}: no PATTERN/measured/run.json in it", dir.display())));
     }
     Ok(out)
 }
 
 fn predicted(summary: &Path, column: &str) -> Result<Vec<f64>> {
-    let mut rd = csv::Reader::from_path(summary).with_context(|| format!("reading {}", summary.display()))?;
+    let mut rd = csv::Reader::from_path(summary)
+        .map_err(|e| bad(format!("{}: {e} (run ecsim on the calibrated config first)", summary.display())))?;
     let headers = rd.headers()?.clone();
     let k = headers
         .iter()
         .position(|h| h == column)
-        .with_context(|| format!("{}: no column {column}", summary.display()))?;
+        .ok_or_else(|| bad(format!("{}: no column {column}", summary.display())))?;
     let mut out = Vec::new();
     for row in rd.records() {
         out.push(row?.get(k).unwrap_or("NaN").parse::<f64>().unwrap_or(f64::NAN));
@@ -307,7 +320,7 @@ pub(crate) fn compare(dir: &Path, check: bool) -> Result<String> {
     let mut messages = Vec::new();
     let mut samples = Vec::new();
     for p in pattern_dirs(dir)? {
-        let rec = Records::read(&p.join("measured"))?;
+        let rec = records(&p.join("measured"))?;
         let info: &RunInfo = &rec.info;
         let kind = info.pattern.kind().to_string();
         let summary = p.join("predicted").join("summary.csv");
@@ -389,4 +402,94 @@ pub(crate) fn compare(dir: &Path, check: bool) -> Result<String> {
         check_p50s(&rows, &samples)?;
     }
     Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use testbed::record::{write_csv, Call, Deletion, Delivery, Request, SyncPass, Work};
+
+    /// A tiny orchestrated run: two requests, their calls and work.
+    fn fake_run(dir: &Path) {
+        std::fs::create_dir_all(dir).unwrap();
+        let info = serde_json::json!({
+            "pattern": "orchestrated", "customers": 100, "rate_per_s": 5.0, "duration_s": 10.0, "seed": 1,
+            "client_timeout_s": 30.0, "workers": 3, "followers": ["contract", "billing"], "sync_interval_s": 10.0,
+            "batch_size": 500, "call_timeout_s": 2.0, "max_retries": 2, "backoff_s": 0.2, "outbox": false,
+            "prefetch": 32, "max_deliveries": 5, "publish_timeout_s": 2.0, "messages": 16
+        });
+        std::fs::write(dir.join("run.json"), info.to_string()).unwrap();
+        let reqs: Vec<Request> =
+            (0..2).map(|c| Request { customer: c, sent_ns: 0, answered_ns: 3_000_000, outcome: "ok".into() }).collect();
+        write_csv(&dir.join("requests.csv"), &reqs).unwrap();
+        let mut work = Vec::new();
+        let mut calls = Vec::new();
+        for c in 0..2 {
+            for (svc, ms) in [("profile", 1), ("contract", 2), ("billing", 3)] {
+                let end = ms * 1_000_000;
+                work.push(Work {
+                    service: svc.into(),
+                    op: "delete".into(),
+                    customer: c,
+                    arrived_ns: 0,
+                    start_ns: 0,
+                    end_ns: end,
+                    waited_ns: 0,
+                });
+                calls.push(Call {
+                    caller: "orchestrator".into(),
+                    callee: svc.into(),
+                    customer: c,
+                    sent_ns: 0,
+                    replied_ns: end + 400_000,
+                    server_ns: end,
+                    ok: true,
+                });
+            }
+            work.push(Work {
+                service: "orchestrator".into(),
+                op: "saga".into(),
+                customer: c,
+                arrived_ns: 0,
+                start_ns: 0,
+                end_ns: 5_000_000,
+                waited_ns: 4_900_000,
+            });
+        }
+        write_csv(&dir.join("work.csv"), &work).unwrap();
+        write_csv(&dir.join("calls.csv"), &calls).unwrap();
+        write_csv::<Deletion>(&dir.join("deletions.csv"), &[]).unwrap();
+        write_csv::<Delivery>(&dir.join("deliveries.csv"), &[]).unwrap();
+        write_csv::<SyncPass>(&dir.join("sync.csv"), &[]).unwrap();
+    }
+
+    #[test]
+    fn calibration_carries_the_runs_parameters_and_measured_times_into_a_valid_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("measured");
+        fake_run(&run);
+        let text = calibrate(&run, None, 3).unwrap();
+        let exp = crate::config::load_str(&text, "calibrated").unwrap();
+        let s = &exp.points[0].scenario;
+        assert_eq!(s.customers, 100);
+        assert_eq!(s.workload.rate_per_s, 5.0);
+        assert_eq!(s.services.contract.workers, 3);
+        // Contract took 2 ms every time, Billing 3 ms: each its own constant.
+        let mut rng = sim_core::RngFactory::new(1).stream("t");
+        assert_eq!(s.services.contract.request_time.sample(&mut rng), sim_core::SimDuration::from_millis(2));
+        assert_eq!(s.services.billing.request_time.sample(&mut rng), sim_core::SimDuration::from_millis(3));
+        // Every round trip was the callee's time plus 0.4 ms: 0.2 ms each way.
+        assert_eq!(s.network.default.latency.sample(&mut rng), sim_core::SimDuration::from_micros(200));
+        assert_eq!(exp.replications, 3);
+    }
+
+    #[test]
+    fn a_folder_that_is_no_run_is_bad_input_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = calibrate(&dir.path().join("nothing"), None, 3).unwrap_err();
+        assert!(e.downcast_ref::<UsageError>().is_some(), "{e:#}");
+        assert!(format!("{e:#}").contains("nothing"), "{e:#}");
+        let e = compare(dir.path(), false).unwrap_err();
+        assert!(e.downcast_ref::<UsageError>().is_some(), "{e:#}");
+    }
 }
