@@ -48,11 +48,3 @@ kill "$blocker"
 nothing_left "after a failed start"
 echo "ci-testbed: servers start, answer, stop, and leave nothing running (also after a failed start)"
 
-# The short comparison: each pattern for real for 60 s at a low rate, its
-# calibrated prediction, and every p50 (response and lag) agreeing with
-# the prediction within their sampling error (Bonferroni-corrected 95%
-# intervals; `ecsim testbed compare --check`). compare.sh starts and stops
-# its own servers on other folders, so those above must be stopped.
-TESTBED_DURATION=60 TESTBED_RATE=10 TESTBED_CHECK=1 TESTBED_SCENARIOS=no-faults \
-  bash experiments/testbed/compare.sh "$work/compare"
-echo "ci-testbed: the testbed's p50s agree with ecsim's calibrated prediction"
