@@ -184,15 +184,67 @@ impl Dist {
             Dist::Lognormal { median, sigma } => median.as_secs_f64() * draw::exp(sigma * draw::std_normal(rng)),
             // Inversion, (1 - U)^(-1/alpha) = e^(E/alpha) with E ~ Exp(1).
             Dist::Pareto { scale, shape } => scale.as_secs_f64() * draw::exp(draw::exp1(rng) / shape),
-            Dist::Empirical { points } => {
-                let u: f64 = rng.random();
-                let i = points.partition_point(|p| p.0 <= u).clamp(1, points.len() - 1);
-                let (q0, v0) = (points[i - 1].0, points[i - 1].1.as_secs_f64());
-                let (q1, v1) = (points[i].0, points[i].1.as_secs_f64());
-                v0 + (v1 - v0) * ((u - q0) / (q1 - q0)).clamp(0.0, 1.0)
-            }
+            Dist::Empirical { points } => empirical_at(points, rng.random()),
         }
     }
+
+    /// Draws one duration at a given standard normal score `z`: the
+    /// distribution's value at quantile `Phi(z)`.
+    ///
+    /// With `z` standard normal, the draw has exactly the distribution
+    /// [`Dist::sample`] gives. Fed correlated normal scores, two
+    /// distributions give correlated draws, each with its own marginal (a
+    /// Gaussian copula): how services that share a host or a database slow
+    /// down together. `rng` is used only by the truncated normal, when `z`
+    /// falls below the truncation: it then draws anew, as [`Dist::sample`]
+    /// does, which keeps the marginal exact.
+    ///
+    /// ```
+    /// use sim_core::{Dist, RngFactory, SimDuration};
+    /// let d = Dist::Lognormal { median: SimDuration::from_millis(4), sigma: 0.5 };
+    /// let mut rng = RngFactory::new(1).stream("example");
+    /// // The median at z = 0, and a slower draw for a higher score.
+    /// assert_eq!(d.sample_at_normal(0.0, &mut rng), SimDuration::from_millis(4));
+    /// assert!(d.sample_at_normal(1.0, &mut rng) > d.sample_at_normal(0.5, &mut rng));
+    /// ```
+    pub fn sample_at_normal<R: Rng + ?Sized>(&self, z: f64, rng: &mut R) -> SimDuration {
+        let secs = match self {
+            Dist::Constant { value } => return *value,
+            Dist::Uniform { low, high } => {
+                let (l, h) = (low.as_secs_f64(), high.as_secs_f64());
+                l + (h - l) * draw::std_normal_cdf(z)
+            }
+            // The upper tail probability Phi(-z) directly, not 1 - Phi(z),
+            // which loses the digits the logarithm needs for large z.
+            Dist::Exponential { mean } => -mean.as_secs_f64() * libm::log(draw::std_normal_cdf(-z)),
+            Dist::Normal { mean, std_dev } => {
+                let x = mean.as_secs_f64() + std_dev.as_secs_f64() * z;
+                // Below zero, a fresh draw from the truncated normal: the
+                // mass below zero is spread over the rest in proportion,
+                // which is the truncated distribution.
+                if x >= 0.0 {
+                    x
+                } else {
+                    self.sample_secs(rng)
+                }
+            }
+            Dist::Lognormal { median, sigma } => median.as_secs_f64() * draw::exp(sigma * z),
+            Dist::Pareto { scale, shape } => {
+                scale.as_secs_f64() * draw::exp(-libm::log(draw::std_normal_cdf(-z)) / shape)
+            }
+            Dist::Empirical { points } => empirical_at(points, draw::std_normal_cdf(z)),
+        };
+        SimDuration::from_secs_f64(secs)
+    }
+}
+
+/// The piecewise-linear inverse CDF through `points` at quantile `u`, in
+/// seconds.
+fn empirical_at(points: &[(f64, SimDuration)], u: f64) -> f64 {
+    let i = points.partition_point(|p| p.0 <= u).clamp(1, points.len() - 1);
+    let (q0, v0) = (points[i - 1].0, points[i - 1].1.as_secs_f64());
+    let (q1, v1) = (points[i].0, points[i].1.as_secs_f64());
+    v0 + (v1 - v0) * ((u - q0) / (q1 - q0)).clamp(0.0, 1.0)
 }
 
 #[cfg(test)]
@@ -202,10 +254,21 @@ mod tests {
 
     const N: usize = 200_000;
 
-    /// Sample mean and variance of N draws.
-    fn moments(d: &Dist) -> (f64, f64) {
+    /// Sample mean and variance of N draws, by [`Dist::sample`] or, with
+    /// `at_normal`, by [`Dist::sample_at_normal`] at standard normal scores.
+    fn moments(d: &Dist, at_normal: bool) -> (f64, f64) {
         let mut rng = RngFactory::new(2024).stream("dist-test");
-        let xs: Vec<f64> = (0..N).map(|_| d.sample(&mut rng).as_secs_f64()).collect();
+        let mut scores = RngFactory::new(2024).stream("dist-test/scores");
+        let xs: Vec<f64> = (0..N)
+            .map(|_| {
+                let x = if at_normal {
+                    d.sample_at_normal(draw::std_normal(&mut scores), &mut rng)
+                } else {
+                    d.sample(&mut rng)
+                };
+                x.as_secs_f64()
+            })
+            .collect();
         let m = xs.iter().sum::<f64>() / N as f64;
         let v = xs.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (N as f64 - 1.0);
         (m, v)
@@ -214,12 +277,16 @@ mod tests {
     /// Checks the sample mean and variance against analytic values with
     /// 4.5-sigma tolerances from the sample size: the standard error of the
     /// mean is sqrt(var/N), that of the variance sqrt((mu4 - var^2)/N).
+    /// Both ways of drawing are checked: at a normal score, a draw must
+    /// have the same distribution as a plain one.
     fn check(d: Dist, mean: f64, var: f64, mu4: f64) {
-        let (m, v) = moments(&d);
-        let se_m = (var / N as f64).sqrt();
-        let se_v = ((mu4 - var * var) / N as f64).sqrt();
-        assert!((m - mean).abs() < 4.5 * se_m, "{d:?}: mean {m} vs {mean} (se {se_m})");
-        assert!((v - var).abs() < 4.5 * se_v, "{d:?}: var {v} vs {var} (se {se_v})");
+        for at_normal in [false, true] {
+            let (m, v) = moments(&d, at_normal);
+            let se_m = (var / N as f64).sqrt();
+            let se_v = ((mu4 - var * var) / N as f64).sqrt();
+            assert!((m - mean).abs() < 4.5 * se_m, "{d:?} ({at_normal}): mean {m} vs {mean} (se {se_m})");
+            assert!((v - var).abs() < 4.5 * se_v, "{d:?} ({at_normal}): var {v} vs {var} (se {se_v})");
+        }
     }
 
     #[test]
@@ -305,6 +372,74 @@ mod tests {
         let se = (0.25 / N as f64).sqrt();
         assert!((below_one - 0.5).abs() < 4.5 * se, "{below_one}");
         assert!((d.mean_secs().unwrap() - 1.25).abs() < 1e-12);
+    }
+
+    #[test]
+    fn empirical_at_a_normal_score_matches_its_percentiles() {
+        let d = Dist::Empirical {
+            points: vec![
+                (0.0, SimDuration::from_secs(0)),
+                (0.5, SimDuration::from_secs(1)),
+                (1.0, SimDuration::from_secs(3)),
+            ],
+        };
+        let mut rng = RngFactory::new(5).stream("emp");
+        // The quantile at Phi(z): z = 0 is the median, and Phi(1) = 0.8413
+        // lies 68.3% of the way from quantile 0.5 (1 s) to 1.0 (3 s).
+        assert_eq!(d.sample_at_normal(0.0, &mut rng), SimDuration::from_secs(1));
+        let at_one = d.sample_at_normal(1.0, &mut rng).as_secs_f64();
+        assert!((at_one - (1.0 + 2.0 * (0.841_344_746_068_543 - 0.5) / 0.5)).abs() < 1e-9, "{at_one}");
+    }
+
+    #[test]
+    fn a_higher_normal_score_never_gives_a_shorter_draw() {
+        // Otherwise a shared score would correlate services negatively.
+        let s = SimDuration::from_secs;
+        let kinds = [
+            Dist::Uniform { low: s(1), high: s(3) },
+            Dist::exponential(s(1)),
+            Dist::Normal { mean: s(5), std_dev: s(1) },
+            Dist::Lognormal { median: s(1), sigma: 0.5 },
+            Dist::Pareto { scale: s(1), shape: 2.0 },
+            Dist::Empirical { points: vec![(0.0, s(0)), (0.3, s(1)), (1.0, s(4))] },
+        ];
+        let mut rng = RngFactory::new(6).stream("monotone");
+        for d in kinds {
+            let draws: Vec<SimDuration> =
+                (-40..=40).map(|i| d.sample_at_normal(f64::from(i) / 10.0, &mut rng)).collect();
+            assert!(draws.windows(2).all(|w| w[0] <= w[1]), "{d:?}: {draws:?}");
+            assert!(draws[0] < draws[80], "{d:?} does not rise");
+        }
+    }
+
+    #[test]
+    fn shared_normal_scores_correlate_the_draws_as_asked() {
+        // Two log-normal services whose scores share a factor with weight
+        // sqrt(rho): their logarithms are bivariate normal with correlation
+        // rho. Fisher's z of the sample correlation has standard error
+        // 1/sqrt(N - 3); 5 of them are missed with probability below 1e-6.
+        let rho = 0.6f64;
+        let d = Dist::Lognormal { median: SimDuration::from_millis(3), sigma: 0.4 };
+        let e = Dist::Lognormal { median: SimDuration::from_millis(5), sigma: 0.7 };
+        let mut rng = RngFactory::new(8).stream("copula");
+        let pairs: Vec<(f64, f64)> = (0..N)
+            .map(|_| {
+                let shared = draw::std_normal(&mut rng);
+                let score = |rng: &mut crate::SimRng| rho.sqrt() * shared + (1.0 - rho).sqrt() * draw::std_normal(rng);
+                let (z1, z2) = (score(&mut rng), score(&mut rng));
+                let x = d.sample_at_normal(z1, &mut rng).as_secs_f64().ln();
+                let y = e.sample_at_normal(z2, &mut rng).as_secs_f64().ln();
+                (x, y)
+            })
+            .collect();
+        let n = N as f64;
+        let (mx, my) = (pairs.iter().map(|p| p.0).sum::<f64>() / n, pairs.iter().map(|p| p.1).sum::<f64>() / n);
+        let cov = pairs.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum::<f64>();
+        let vx = pairs.iter().map(|p| (p.0 - mx).powi(2)).sum::<f64>();
+        let vy = pairs.iter().map(|p| (p.1 - my).powi(2)).sum::<f64>();
+        let r = cov / (vx * vy).sqrt();
+        let fisher = |r: f64| 0.5 * ((1.0 + r) / (1.0 - r)).ln();
+        assert!((fisher(r) - fisher(rho)).abs() < 5.0 / (n - 3.0).sqrt(), "correlation {r}, asked {rho}");
     }
 
     #[test]

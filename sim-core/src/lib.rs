@@ -16,7 +16,8 @@
 //!   state without `RefCell`.
 //! - **Seeded randomness** ([`RngFactory`]): one master seed, one ChaCha
 //!   stream per component and purpose, keyed by name. Adding a component
-//!   does not change any other component's draws.
+//!   does not change any other component's draws. [`KeyedDraws`] gives
+//!   draws by key instead of by order, for draws components must share.
 //! - **Distributions** ([`Dist`]) for latencies and service times.
 //! - **A network** ([`Network`]) of directed links with latency, loss,
 //!   duplication and FIFO or free ordering, and partitions.
@@ -44,6 +45,7 @@ pub mod dist;
 pub mod draw;
 mod event;
 pub mod fault;
+pub mod keyed;
 pub mod net;
 pub mod node;
 pub mod queue;
@@ -57,6 +59,7 @@ pub use component::Component;
 pub use context::{Context, TimerId};
 pub use dist::{Dist, DistError};
 pub use fault::{Fault, FaultError, FaultPlan, FaultSpec, FaultWindow, RandomFault};
+pub use keyed::KeyedDraws;
 pub use net::{DropReason, LinkConfig, Network, Ordering, Partition, PartitionId};
 pub use node::NodeId;
 pub use queue::{EventId, EventQueue};
