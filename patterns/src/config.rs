@@ -277,6 +277,27 @@ pub struct ServiceConfig {
     /// Probability that an operation fails (a transient error).
     #[cfg_attr(feature = "schema", schemars(range(min = 0.0, max = 1.0)))]
     pub error_rate: f64,
+    /// How closely this service's request times follow those of other
+    /// services for the same unit of work (one event delivered to every
+    /// subscriber, one customer's call from a saga to every follower): 0,
+    /// the default, draws them independently; 1 moves them in lockstep.
+    /// Services on one database server or host slow down together, and
+    /// then the slowest of parallel steps is faster than independent draws
+    /// predict. Each time is drawn at the normal score
+    /// `sqrt(c) * shared + sqrt(1 - c) * own` and keeps its own
+    /// `request_time` distribution (a Gaussian copula): two services set
+    /// to `c` and `d` correlate by `sqrt(c * d)` in normal scores.
+    /// `ecsim testbed calibrate` estimates it from paired measurements.
+    #[cfg_attr(feature = "schema", schemars(range(min = 0.0, max = 1.0)))]
+    #[serde(skip_serializing_if = "is_zero")]
+    pub time_correlation: f64,
+}
+
+/// Whether a setting is at its default of zero (and so left out of a
+/// written config, which keeps configs written before it existed as they
+/// were).
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 impl Default for ServiceConfig {
@@ -287,6 +308,7 @@ impl Default for ServiceConfig {
             scan_time_per_row: SimDuration::from_micros(2),
             write_time_per_row: SimDuration::from_micros(50),
             error_rate: 0.0,
+            time_correlation: 0.0,
         }
     }
 }
@@ -297,7 +319,8 @@ impl ServiceConfig {
             return err(&format!("{key}.workers"), "a service needs at least one worker");
         }
         check_dist(&format!("{key}.request_time"), &self.request_time)?;
-        check_prob(&format!("{key}.error_rate"), self.error_rate)
+        check_prob(&format!("{key}.error_rate"), self.error_rate)?;
+        check_prob(&format!("{key}.time_correlation"), self.time_correlation)
     }
 }
 
@@ -550,6 +573,13 @@ impl Scenario {
         s.contract.validate("services.contract")?;
         s.billing.validate("services.billing")?;
         s.orchestrator.validate("services.orchestrator")?;
+        if s.orchestrator.time_correlation != 0.0 {
+            // Its steps are its own: no other service handles the same unit.
+            return err(
+                "services.orchestrator.time_correlation",
+                "applies to data services only (profile, contract, billing, followers); leave it out here",
+            );
+        }
         if s.broker.workers == 0 {
             return err("services.broker.workers", "the broker needs at least one worker");
         }

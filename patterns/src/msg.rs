@@ -350,6 +350,34 @@ impl Work {
             Work::Call { .. } => None,
         }
     }
+
+    /// The key under which services share the common factor of their
+    /// times for this unit of work (see
+    /// [`ServiceConfig::time_correlation`](crate::config::ServiceConfig::time_correlation)):
+    /// one delivery attempt of one event, seen by every subscriber, or one
+    /// customer's delete (or restore) called by a saga on every follower.
+    /// `None` for work that no other service repeats.
+    pub fn correlation_key(&self) -> Option<u64> {
+        // The kind in the top two bits, then 30 bits of detail, then the
+        // 32-bit id: distinct units get distinct keys.
+        const CONSUME: u64 = 1 << 62;
+        const CALL: u64 = 2 << 62;
+        match self {
+            Work::Consume { delivery, .. } => {
+                let attempt = u64::from(delivery.attempt.min((1 << 29) - 1));
+                Some(CONSUME | u64::from(delivery.update) << 61 | attempt << 32 | u64::from(delivery.event))
+            }
+            Work::Call { op, .. } => {
+                let (kind, customer) = match op {
+                    Op::Delete(c) | Op::FencedDelete { customer: c, .. } => (0, c),
+                    Op::Restore(c) | Op::FencedRestore { customer: c, .. } => (1, c),
+                    _ => return None,
+                };
+                Some(CALL | kind << 32 | u64::from(*customer))
+            }
+            _ => None,
+        }
+    }
 }
 
 /// A short label for traces.

@@ -83,7 +83,13 @@ pub fn build(
             )),
             Role::Source => {
                 let source =
-                    DataService::new(name, TableId::SOURCE, scenario.services.profile.clone(), plugin.source(&env));
+                    DataService::new(
+                    name,
+                    TableId::SOURCE,
+                    scenario.services.profile.clone(),
+                    plugin.source(&env),
+                    factory.keyed("services/shared-times"),
+                );
                 let source = if plugin.change_table() { source.with_change_table() } else { source };
                 Node::new(match plugin.commit_log() {
                     Some(retention) => source.with_commit_log(retention),
@@ -92,7 +98,13 @@ pub fn build(
             }
             Role::Follower(f) => {
                 let cfg = &followers[f];
-                let service = DataService::new(name, TableId::follower(f), cfg.service.clone(), Box::new(Plain));
+                let service = DataService::new(
+                    name,
+                    TableId::follower(f),
+                    cfg.service.clone(),
+                    Box::new(Plain),
+                    factory.keyed("services/shared-times"),
+                );
                 Node::new(match &cfg.side_effect {
                     // The stream is named after the follower, so adding one
                     // leaves every other follower's offsets as they were.

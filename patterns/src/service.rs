@@ -16,7 +16,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use rand::Rng;
-use sim_core::{Component, NodeId, SimDuration, SimRng, SimTime};
+use sim_core::{draw, Component, KeyedDraws, NodeId, SimDuration, SimRng, SimTime};
 
 use crate::config::ServiceConfig;
 use crate::ctx::Ctx;
@@ -156,6 +156,9 @@ pub struct DataCore {
     /// sagas only; a customer appears once a fenced operation reached it).
     fences: std::collections::BTreeMap<CustomerId, u64>,
     side_effect: Option<SideEffectCycle>,
+    /// The common factors of correlated request times, by unit of work
+    /// (the same stream in every service, so they share them).
+    shared: KeyedDraws,
 }
 
 /// A data service (the source or a follower), with the pattern's hook.
@@ -171,8 +174,17 @@ impl DataCore {
         &self.cfg
     }
 
-    fn service_time(&self, ctx: &mut Ctx<'_>, work: &Work) -> SimDuration {
-        let base = self.cfg.request_time.sample(ctx.rng());
+    fn service_time(&mut self, ctx: &mut Ctx<'_>, work: &Work) -> SimDuration {
+        let c = self.cfg.time_correlation;
+        let base = match work.correlation_key() {
+            // Only a correlated service draws a score: with c = 0 a run
+            // makes exactly the draws it made before the setting existed.
+            Some(key) if c > 0.0 => {
+                let z = c.sqrt() * self.shared.std_normal(key) + (1.0 - c).sqrt() * draw::std_normal(ctx.rng());
+                self.cfg.request_time.sample_at_normal(z, ctx.rng())
+            }
+            _ => self.cfg.request_time.sample(ctx.rng()),
+        };
         let per_row = |n: usize, t: SimDuration| t * n as u64;
         let extra = match work {
             Work::Call { op: Op::DeleteMany(ids), .. } | Work::Call { op: Op::ClearChanges(ids), .. } => {
@@ -414,7 +426,11 @@ impl DataCore {
 
 impl DataService {
     /// A service called `name` owning `table`, with the pattern's hook `source`.
-    pub fn new(name: &str, table: TableId, cfg: ServiceConfig, source: Box<dyn Source>) -> Self {
+    ///
+    /// `shared` holds the common factors of correlated request times
+    /// ([`ServiceConfig::time_correlation`]): give every service of a
+    /// simulation the same stream.
+    pub fn new(name: &str, table: TableId, cfg: ServiceConfig, source: Box<dyn Source>, shared: KeyedDraws) -> Self {
         let name = name.to_string();
         let workers = Workers::new(cfg.workers);
         let core = DataCore {
@@ -427,6 +443,7 @@ impl DataService {
             log: None,
             fences: Default::default(),
             side_effect: None,
+            shared,
         };
         DataService { core, source }
     }
