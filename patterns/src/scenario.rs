@@ -82,8 +82,7 @@ pub fn build(
                 factory.stream("workload/signups"),
             )),
             Role::Source => {
-                let source =
-                    DataService::new(
+                let source = DataService::new(
                     name,
                     TableId::SOURCE,
                     scenario.services.profile.clone(),

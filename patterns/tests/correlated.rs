@@ -1,0 +1,104 @@
+//! Correlated request times (`services.*.time_correlation`): the followers'
+//! times for one unit of work share a factor, and the slowest of them
+//! comes out as the bivariate normal says.
+//!
+//! Every delay but the followers' request times is zero and the load is
+//! light, so a request's lag from the Profile's delete is exactly the
+//! slower follower's time. With both times log-normal with median `m` and
+//! normal-score correlation `rho`, the chance that both are below `m` is
+//! the bivariate normal's quadrant probability `1/4 + asin(rho) / (2 pi)`
+//! (Sheppard): 1/4 independent, 1/3 at 0.5, 1/2 in lockstep.
+
+use patterns::event_based::EventConfig;
+use patterns::orchestrated::OrchestratedConfig;
+use patterns::{run, PatternConfig, RunOptions, Scenario};
+use sim_core::{Dist, SimDuration, SimTime};
+
+mod common;
+use common::d;
+
+const MEDIAN_MS: u64 = 20;
+
+fn scenario(rho: f64) -> Scenario {
+    let mut s = Scenario { customers: 5_000, ..Default::default() };
+    s.workload.rate_per_s = 2.0;
+    s.workload.duration = d("30m");
+    s.workload.drain = d("10m");
+    s.services.profile.request_time = Dist::constant(SimDuration::ZERO);
+    s.services.orchestrator.request_time = Dist::constant(SimDuration::ZERO);
+    s.services.broker.publish_time = Dist::constant(SimDuration::ZERO);
+    s.network.default.latency = Dist::constant(SimDuration::ZERO);
+    for f in [&mut s.services.contract, &mut s.services.billing] {
+        f.request_time = Dist::Lognormal { median: SimDuration::from_millis(MEDIAN_MS), sigma: 0.5 };
+        f.time_correlation = rho;
+    }
+    s
+}
+
+/// Per answered request: when the Profile's row went, and the two
+/// followers'.
+fn deletions(p: PatternConfig, rho: f64) -> Vec<(SimTime, SimTime, SimTime)> {
+    let r = run(&scenario(rho), &p, 7, RunOptions { keep_requests: true, ..Default::default() }).unwrap();
+    assert!(r.violations.is_empty(), "{:?}", r.violations);
+    r.request_log
+        .iter()
+        .filter_map(|q| Some((q.deleted.first().copied()??, q.deleted.get(1).copied()??, q.deleted.get(2).copied()??)))
+        .collect()
+}
+
+fn patterns() -> [PatternConfig; 2] {
+    [
+        PatternConfig::EventBased(EventConfig { publish_gap: SimDuration::ZERO, ..Default::default() }),
+        PatternConfig::Orchestrated(OrchestratedConfig::default()),
+    ]
+}
+
+/// The fraction of `xs` that holds, checked against `p` within 4.5
+/// binomial standard errors of its sample size (missed by chance with
+/// probability 6.8e-6).
+fn check_fraction(what: &str, hits: usize, n: usize, p: f64) {
+    assert!(n > 2_000, "{what}: only {n} requests");
+    let f = hits as f64 / n as f64;
+    let se = (p * (1.0 - p) / n as f64).sqrt();
+    assert!((f - p).abs() < 4.5 * se, "{what}: {f:.4} of {n}, expected {p:.4} (se {se:.4})");
+}
+
+#[test]
+fn in_lockstep_both_followers_delete_at_the_same_instant() {
+    for p in patterns() {
+        let rows = deletions(p, 1.0);
+        assert!(rows.len() > 2_000);
+        assert!(rows.iter().all(|&(_, c, b)| c == b), "a follower's time differs from the other's");
+    }
+}
+
+#[test]
+fn the_slower_follower_is_below_the_median_as_often_as_the_bivariate_normal_says() {
+    let m = SimDuration::from_millis(MEDIAN_MS);
+    for p in patterns() {
+        for rho in [0.0, 0.5, 1.0] {
+            let rows = deletions(p.clone(), rho);
+            // The slower follower's time counts from the Profile's delete
+            // for events, and from the calls' start for a parallel saga,
+            // which is the same instant here (every other delay is zero).
+            let both = rows.iter().filter(|&&(s, c, b)| c.max(b).saturating_since(s) < m).count();
+            let quadrant = 0.25 + rho.asin() / (2.0 * std::f64::consts::PI);
+            check_fraction(&format!("{p:?} at rho {rho}: both below the median"), both, rows.len(), quadrant);
+            // Each follower keeps its own distribution: half below the median.
+            let contract = rows.iter().filter(|&&(s, c, _)| c.saturating_since(s) < m).count();
+            check_fraction(&format!("{p:?} at rho {rho}: contract below the median"), contract, rows.len(), 0.5);
+        }
+    }
+}
+
+#[test]
+fn an_orchestrator_refuses_a_time_correlation() {
+    let mut s = scenario(0.0);
+    s.services.orchestrator.time_correlation = 0.3;
+    let e = run(&s, &patterns()[1], 1, RunOptions::default()).unwrap_err().to_string();
+    assert!(e.contains("services.orchestrator.time_correlation"), "{e}");
+    s.services.orchestrator.time_correlation = 0.0;
+    s.services.billing.time_correlation = 1.5;
+    let e = run(&s, &patterns()[1], 1, RunOptions::default()).unwrap_err().to_string();
+    assert!(e.contains("services.billing.time_correlation"), "{e}");
+}
