@@ -63,6 +63,36 @@ fn median(sample: &[f64]) -> f64 {
     quantile(sample, 0.5)
 }
 
+/// The model's `time_correlation` for the followers' `op`, from the
+/// measured times of the same unit of work at every follower: the mean
+/// Spearman correlation over pairs of followers, turned into the Gaussian
+/// copula's correlation, with the rank correlation and the number of
+/// units. `None` with fewer than two followers or 30 paired units; a
+/// negative correlation, which the model cannot express, counts as none.
+fn follower_correlation(r: &Records, followers: &[String], op: &str) -> Option<(f64, f64, usize)> {
+    let (mut sum, mut pairs, mut units) = (0.0, 0, usize::MAX);
+    for (k, a) in followers.iter().enumerate() {
+        for b in &followers[k + 1..] {
+            let p = r.paired_service_times(op, a, b);
+            if p.len() < 30 {
+                return None;
+            }
+            sum += testbed::stats::spearman(&p);
+            pairs += 1;
+            units = units.min(p.len());
+        }
+    }
+    if pairs == 0 {
+        return None;
+    }
+    let rank = sum / f64::from(pairs);
+    if !rank.is_finite() {
+        // A follower whose every time was the same: nothing to rank.
+        return None;
+    }
+    Some((testbed::stats::copula_correlation(rank).clamp(0.0, 1.0), rank, units))
+}
+
 /// The ecsim config that predicts the run in `measured` (a testbed run's
 /// folder), as TOML text: its parameters and faults from that run, its
 /// times from `times_from` if given (a healthy run of the same pattern, so
@@ -115,7 +145,17 @@ pub(crate) fn calibrate(measured: &Path, times_from: Option<&Path>, replications
     writeln!(w, "[network.default]\nlatency = {}\n", empirical("network hops (HTTP calls)", &r.hop_latency())?)?;
     let svc = |w: &mut String, name: &str, workers: usize, request: String, scan: f64, write: f64| -> Result<()> {
         writeln!(w, "[services.{name}]\nworkers = {workers}\nrequest_time = {request}")?;
-        writeln!(w, "scan_time_per_row = {}\nwrite_time_per_row = {}\n", ns(scan), ns(write))?;
+        writeln!(w, "scan_time_per_row = {}\nwrite_time_per_row = {}", ns(scan), ns(write))?;
+        Ok(())
+    };
+    // The followers' times for one unit of work (a saga's deletes, one
+    // event's handling) go together in the testbed: one PostgreSQL server,
+    // one host. Their measured rank correlation becomes the model's.
+    let correlated = |w: &mut String, op: &str| -> Result<()> {
+        if let Some((rho, rank, pairs)) = follower_correlation(r, &i.followers, op) {
+            writeln!(w, "# Spearman {rank:.3} over {pairs} units of work handled by every follower.")?;
+            writeln!(w, "time_correlation = {rho:.3}")?;
+        }
         Ok(())
     };
     let customers = f64::from(i.customers);
@@ -140,10 +180,12 @@ pub(crate) fn calibrate(measured: &Path, times_from: Option<&Path>, replications
             };
             let profile = r.service_times("profile", "unsubscribe");
             svc(w, "profile", i.workers, empirical("Profile's unsubscribe", &profile)?, scan("profile"), 0.0)?;
+            writeln!(w)?;
             // The followers serve only the job's scans and batch deletes,
             // whose whole measured time goes into the per-row costs.
             for f in &i.followers {
                 svc(w, f, i.workers, "{ kind = \"constant\", value = \"0s\" }".into(), scan(f), write(f))?;
+                writeln!(w)?;
             }
             writeln!(w, "[[patterns]]\nkind = \"background_sync\"\ndetect = \"diff\"")?;
             writeln!(w, "interval = {}\nbatch_size = {}", ns(i.sync_interval_s), i.batch_size)?;
@@ -157,11 +199,15 @@ pub(crate) fn calibrate(measured: &Path, times_from: Option<&Path>, replications
                 0.0,
                 0.0,
             )?;
+            writeln!(w)?;
             for f in &i.followers {
                 svc(w, f, i.workers, empirical(&format!("{f}'s delete"), &r.service_times(f, "delete"))?, 0.0, 0.0)?;
+                correlated(w, "delete")?;
+                writeln!(w)?;
             }
             let own = r.service_times("orchestrator", "saga");
             svc(w, "orchestrator", i.workers, empirical("the orchestrator's own time", &own)?, 0.0, 0.0)?;
+            writeln!(w)?;
             writeln!(w, "[[patterns]]\nkind = \"orchestrated\"\nplacement = \"dedicated\"\norder = \"parallel\"")?;
             writeln!(
                 w,
@@ -174,9 +220,12 @@ pub(crate) fn calibrate(measured: &Path, times_from: Option<&Path>, replications
         Pattern::EventBased => {
             let profile = r.service_times("profile", "unsubscribe");
             svc(w, "profile", i.workers, empirical("Profile's delete", &profile)?, 0.0, 0.0)?;
+            writeln!(w)?;
             for f in &i.followers {
                 let d = r.service_times(f, "deliver");
                 svc(w, f, i.workers, empirical(&format!("{f}'s handling of an event"), &d)?, 0.0, 0.0)?;
+                correlated(w, "deliver")?;
+                writeln!(w)?;
             }
             // The measured publish-to-delivery time holds both hops and the
             // broker's persist; it all goes into `publish_time`, with as
@@ -411,6 +460,16 @@ mod tests {
 
     /// A tiny orchestrated run: two requests, their calls and work.
     fn fake_run(dir: &Path) {
+        fake_run_with(dir, 2, |svc, _| match svc {
+            "profile" => 1_000_000,
+            "contract" => 2_000_000,
+            _ => 3_000_000,
+        });
+    }
+
+    /// An orchestrated run of `customers` requests in which `svc` took
+    /// `ns(svc, customer)` to delete each customer's row.
+    fn fake_run_with(dir: &Path, customers: i32, ns: impl Fn(&str, i32) -> u64) {
         std::fs::create_dir_all(dir).unwrap();
         let info = serde_json::json!({
             "pattern": "orchestrated", "customers": 100, "rate_per_s": 5.0, "duration_s": 10.0, "seed": 1,
@@ -419,14 +478,15 @@ mod tests {
             "prefetch": 32, "max_deliveries": 5, "publish_timeout_s": 2.0, "messages": 16
         });
         std::fs::write(dir.join("run.json"), info.to_string()).unwrap();
-        let reqs: Vec<Request> =
-            (0..2).map(|c| Request { customer: c, sent_ns: 0, answered_ns: 3_000_000, outcome: "ok".into() }).collect();
+        let reqs: Vec<Request> = (0..customers)
+            .map(|c| Request { customer: c, sent_ns: 0, answered_ns: 3_000_000, outcome: "ok".into() })
+            .collect();
         write_csv(&dir.join("requests.csv"), &reqs).unwrap();
         let mut work = Vec::new();
         let mut calls = Vec::new();
-        for c in 0..2 {
-            for (svc, ms) in [("profile", 1), ("contract", 2), ("billing", 3)] {
-                let end = ms * 1_000_000;
+        for c in 0..customers {
+            for svc in ["profile", "contract", "billing"] {
+                let end = ns(svc, c);
                 work.push(Work {
                     service: svc.into(),
                     op: "delete".into(),
@@ -481,6 +541,39 @@ mod tests {
         // Every round trip was the callee's time plus 0.4 ms: 0.2 ms each way.
         assert_eq!(s.network.default.latency.sample(&mut rng), sim_core::SimDuration::from_micros(200));
         assert_eq!(exp.replications, 3);
+    }
+
+    #[test]
+    fn calibration_carries_the_followers_rank_correlation_into_the_model() {
+        let ms = |x: i32| u64::try_from(x).unwrap() * 1_000_000;
+        let dir = tempfile::tempdir().unwrap();
+        let correlation = |customers: i32, billing: fn(i32) -> i32| {
+            let run = dir.path().join(format!("run-{customers}-{}", billing(7)));
+            fake_run_with(&run, customers, |svc, c| ms(if svc == "billing" { billing(c) } else { 1 + c }));
+            let exp = crate::config::load_str(&calibrate(&run, None, 3).unwrap(), "calibrated").unwrap();
+            let s = &exp.points[0].scenario;
+            assert_eq!(s.services.contract.time_correlation, s.services.billing.time_correlation);
+            s.services.contract.time_correlation
+        };
+        // Billing's times in Contract's order: lockstep. In the reverse
+        // order: a negative correlation, which the model has not, so none.
+        assert_eq!(correlation(40, |c| 100 + c), 1.0);
+        assert_eq!(correlation(40, |c| 100 - c), 0.0);
+        // Contract's order with every 4th pair of neighbours swapped:
+        // Spearman 1 - 6 * 10 * 2 / (40 * 1599) = 0.99812, whose copula
+        // correlation 2 sin(pi rho_s / 6) is 0.99830, written as 0.998.
+        assert_eq!(
+            correlation(40, |c| if c % 4 == 0 {
+                c + 1
+            } else if c % 4 == 1 {
+                c - 1
+            } else {
+                c
+            }),
+            0.998
+        );
+        // Fewer than 30 units: too few to estimate; independent.
+        assert_eq!(correlation(29, |c| 100 + c), 0.0);
     }
 
     #[test]

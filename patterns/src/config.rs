@@ -288,7 +288,7 @@ pub struct ServiceConfig {
     /// `request_time` distribution (a Gaussian copula): two services set
     /// to `c` and `d` correlate by `sqrt(c * d)` in normal scores.
     /// `ecsim testbed calibrate` estimates it from paired measurements.
-    #[cfg_attr(feature = "schema", schemars(range(min = 0.0, max = 1.0)))]
+    #[cfg_attr(feature = "schema", schemars(range(min = 0.0, max = 1.0), extend("default" = 0.0)))]
     #[serde(skip_serializing_if = "is_zero")]
     pub time_correlation: f64,
 }

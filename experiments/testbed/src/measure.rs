@@ -102,6 +102,29 @@ impl Records {
         )
     }
 
+    /// Service times (s) of the same unit of work at two services, paired
+    /// by customer: each customer's first `op` at `a` and at `b` (a
+    /// redelivery or a retry is a unit of its own, left out).
+    pub fn paired_service_times(&self, op: &str, a: &str, b: &str) -> Vec<(f64, f64)> {
+        let first = |service: &str| {
+            let mut by_customer = std::collections::BTreeMap::new();
+            for w in self.work.iter().filter(|w| w.service == service && w.op == op) {
+                let t = secs(w.end_ns.saturating_sub(w.start_ns).saturating_sub(w.waited_ns));
+                by_customer
+                    .entry(w.customer)
+                    .and_modify(|e: &mut (u64, f64)| {
+                        if w.start_ns < e.0 {
+                            *e = (w.start_ns, t);
+                        }
+                    })
+                    .or_insert((w.start_ns, t));
+            }
+            by_customer
+        };
+        let (x, y) = (first(a), first(b));
+        x.iter().filter_map(|(c, &(_, tx))| y.get(c).map(|&(_, ty)| (tx, ty))).collect()
+    }
+
     /// The time spent waiting on others in `service`'s `op` (s): Profile's
     /// publish after its commit.
     pub fn waited(&self, service: &str, op: &str) -> Vec<f64> {
