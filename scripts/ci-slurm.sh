@@ -29,8 +29,10 @@ if [ ${#missing[@]} -gt 0 ]; then
     slurmctld slurmd slurm-client munge parallel >/dev/null
 fi
 
-# The binary cargo test just built (the test profile is optimised); no second build.
-cargo build -q --profile test --bin ecsim
+# The binary cargo test just built (the test profile is optimised): this
+# only checks it is fresh. (`cargo build -p experiments` would unify the
+# features differently and rebuild it: minutes on CI.)
+cargo test -q --workspace --no-run
 ecsim=$PWD/target/debug/ecsim
 [ -x "$ecsim" ] || fail "no ecsim binary at $ecsim"
 

@@ -8,8 +8,9 @@
 #
 # Environment: TESTBED_DURATION (s, default 180), TESTBED_RATE (/s, 50),
 # TESTBED_CUSTOMERS (10000), TESTBED_CHECK=1 to fail unless every p50
-# agrees with its prediction within the sampling error,
-# TESTBED_SCENARIOS ("no-faults broker-outage"): broker-outage stops the
+# agrees with its prediction within the sampling error, ECSIM and
+# ECSIM_TESTBED (binaries to use instead of building them; CI reuses the
+# ones its tests built), TESTBED_SCENARIOS ("no-faults broker-outage"): broker-outage stops the
 # broker's application a third of the way in for a third of the duration,
 # for the event-based pattern (redelivery) and background sync (which
 # does not use the broker, and must not notice).
@@ -41,10 +42,16 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # The testbed in the dev profile (its dependencies optimised, as
-# `cargo test` builds them, so CI compiles them once); ecsim in release.
-cargo build -q -p testbed --bin ecsim-testbed
-cargo build -q --release -p experiments
-tb=$PWD/target/debug/ecsim-testbed
+# `cargo test` builds them, so CI compiles them once); ecsim in release,
+# unless ECSIM names a binary (see predict.sh). Both before the servers
+# start, so that a build error leaves nothing to stop.
+if [ -n "${ECSIM_TESTBED:-}" ]; then
+  tb=$(realpath "$ECSIM_TESTBED")
+else
+  cargo build -q -p testbed --bin ecsim-testbed
+  tb=$PWD/target/debug/ecsim-testbed
+fi
+[ -n "${ECSIM:-}" ] || cargo build -q --release -p experiments
 
 bash experiments/testbed/servers.sh start "$servers"
 rm -rf "$stage"

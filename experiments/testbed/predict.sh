@@ -7,12 +7,18 @@
 #
 #   experiments/testbed/predict.sh [DIR]      (default results/testbed)
 #
-# TESTBED_CHECK=1 passes --check to the comparison.
+# TESTBED_CHECK=1 passes --check to the comparison. ECSIM=PATH uses that
+# ecsim binary instead of building one in release (CI reuses the one its
+# tests built: the outputs do not depend on the profile).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 dir=$(realpath "${1:-results/testbed}")
-cargo build -q --release -p experiments
-ecsim=$PWD/target/release/ecsim
+if [ -n "${ECSIM:-}" ]; then
+  ecsim=$(realpath "$ECSIM")
+else
+  cargo build -q --release -p experiments
+  ecsim=$PWD/target/release/ecsim
+fi
 for scenario in "$dir"/*/; do
   scenario=${scenario%/}
   [ -d "$scenario" ] || continue

@@ -4,6 +4,7 @@
 //! `experiments/testbed/compare.sh` does all of it in one command.
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Parser;
@@ -66,12 +67,48 @@ fn outage(s: &str) -> Result<(f64, f64), String> {
     }
 }
 
-fn main() -> Result<()> {
+/// Bad arguments clap cannot see: the answer, for exit code 2.
+fn check(a: &Args) -> Result<(), String> {
+    if !(a.rate > 0.0 && a.rate.is_finite()) {
+        return Err(format!("--rate must be a positive number, not {}", a.rate));
+    }
+    if !(a.duration > 0.0 && a.duration.is_finite()) {
+        return Err(format!("--duration must be a positive number of seconds, not {}", a.duration));
+    }
+    if a.customers <= 0 {
+        return Err(format!("--customers must be positive, not {}", a.customers));
+    }
+    if a.workers == 0 {
+        return Err("--workers must be positive".into());
+    }
+    if !(a.sync_interval > 0.0 && a.sync_interval.is_finite()) {
+        return Err(format!("--sync-interval must be a positive number of seconds, not {}", a.sync_interval));
+    }
+    if a.broker_outage.is_some() && a.servers.is_none() {
+        return Err("--broker-outage needs --servers (the folder servers.sh started the servers in)".into());
+    }
+    if a.out.exists() {
+        return Err(format!("--out {} exists; give a new folder", a.out.display()));
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
     let a = Args::parse();
-    anyhow::ensure!(a.rate > 0.0 && a.rate.is_finite(), "--rate must be a positive number, not {}", a.rate);
-    anyhow::ensure!(a.duration > 0.0 && a.duration.is_finite(), "--duration must be positive, not {}", a.duration);
-    anyhow::ensure!(a.customers > 0, "--customers must be positive, not {}", a.customers);
-    anyhow::ensure!(a.workers > 0, "--workers must be positive");
+    if let Err(problem) = check(&a) {
+        eprintln!("ecsim-testbed: {problem}");
+        return ExitCode::from(2);
+    }
+    match go(a) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ecsim-testbed: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn go(a: Args) -> Result<()> {
     let info = RunInfo {
         pattern: a.pattern,
         customers: a.customers,
