@@ -63,34 +63,61 @@ fn median(sample: &[f64]) -> f64 {
     quantile(sample, 0.5)
 }
 
-/// The model's `time_correlation` for the followers' `op`, from the
-/// measured times of the same unit of work at every follower: the mean
-/// Spearman correlation over pairs of followers, turned into the Gaussian
-/// copula's correlation, with the rank correlation and the number of
-/// units. `None` with fewer than two followers or 30 paired units; a
-/// negative correlation, which the model cannot express, counts as none.
-fn follower_correlation(r: &Records, followers: &[String], op: &str) -> Option<(f64, f64, usize)> {
-    let (mut sum, mut pairs, mut units) = (0.0, 0, usize::MAX);
-    for (k, a) in followers.iter().enumerate() {
-        for b in &followers[k + 1..] {
-            let p = r.paired_service_times(op, a, b);
-            if p.len() < 30 {
-                return None;
+/// Each step's `time_correlation`: how the measured times of the steps
+/// of one unsubscribe go together (`paired`: two steps' times for the same
+/// requests), as the loadings of a one-factor Gaussian copula.
+///
+/// The copula correlation of two steps is `2 sin(pi rho_s / 6)` of their
+/// Spearman correlation. With one shared factor, steps `i` and `j`
+/// correlate by `sqrt(c_i c_j)`, so each `c_i` is `r_ij r_ik / r_jk`
+/// (averaged over the pairs `j`, `k` of other steps); with two steps only,
+/// both get their correlation. Empty with fewer than 30 requests paired,
+/// or when nothing correlates (the model has no negative correlation).
+fn step_correlations<S>(steps: &[S], paired: impl Fn(&S, &S) -> Vec<(f64, f64)>) -> Vec<f64> {
+    let n = steps.len();
+    let mut corr = vec![vec![1.0; n]; n];
+    for i in 0..n {
+        for j in i + 1..n {
+            let p = paired(&steps[i], &steps[j]);
+            let rank = testbed::stats::spearman(&p);
+            if p.len() < 30 || !rank.is_finite() {
+                // Too few to estimate, or a step whose every time was the
+                // same: nothing to rank.
+                return Vec::new();
             }
-            sum += testbed::stats::spearman(&p);
-            pairs += 1;
-            units = units.min(p.len());
+            let c = testbed::stats::copula_correlation(rank);
+            corr[i][j] = c;
+            corr[j][i] = c;
         }
     }
-    if pairs == 0 {
-        return None;
+    let loadings: Vec<f64> = (0..n)
+        .map(|i| {
+            if n == 2 {
+                return corr[0][1];
+            }
+            let mut fits = Vec::new();
+            for j in (0..n).filter(|&j| j != i) {
+                for k in (j + 1..n).filter(|&k| k != i) {
+                    // A pair that barely correlates gives no usable ratio,
+                    // and a negative correlation no loading (two negatives
+                    // would make a positive one).
+                    if corr[j][k] > 0.05 && corr[i][j] > 0.0 && corr[i][k] > 0.0 {
+                        fits.push(corr[i][j] * corr[i][k] / corr[j][k]);
+                    }
+                }
+            }
+            if fits.is_empty() {
+                0.0
+            } else {
+                fits.iter().sum::<f64>() / fits.len() as f64
+            }
+        })
+        .map(|c: f64| c.clamp(0.0, 1.0))
+        .collect();
+    if loadings.iter().all(|&c| c == 0.0) {
+        return Vec::new();
     }
-    let rank = sum / f64::from(pairs);
-    if !rank.is_finite() {
-        // A follower whose every time was the same: nothing to rank.
-        return None;
-    }
-    Some((testbed::stats::copula_correlation(rank).clamp(0.0, 1.0), rank, units))
+    loadings
 }
 
 /// The ecsim config that predicts the run in `measured` (a testbed run's
@@ -142,19 +169,38 @@ pub(crate) fn calibrate(measured: &Path, times_from: Option<&Path>, replications
         ns(drain),
         ns(i.client_timeout_s)
     )?;
-    writeln!(w, "[network.default]\nlatency = {}\n", empirical("network hops (HTTP calls)", &r.hop_latency())?)?;
+    // A saga's calls are modelled whole (below); the network's hops are
+    // then the user's to the orchestrator only.
+    let hops = match i.pattern {
+        Pattern::Orchestrated => r.hop_latency_from(Some("client")),
+        _ => r.hop_latency(),
+    };
+    writeln!(w, "[network.default]\nlatency = {}\n", empirical("network hops (HTTP calls)", &hops)?)?;
     let svc = |w: &mut String, name: &str, workers: usize, request: String, scan: f64, write: f64| -> Result<()> {
         writeln!(w, "[services.{name}]\nworkers = {workers}\nrequest_time = {request}")?;
         writeln!(w, "scan_time_per_row = {}\nwrite_time_per_row = {}", ns(scan), ns(write))?;
         Ok(())
     };
-    // The followers' times for one unit of work (a saga's deletes, one
-    // event's handling) go together in the testbed: one PostgreSQL server,
-    // one host. Their measured rank correlation becomes the model's.
-    let correlated = |w: &mut String, op: &str| -> Result<()> {
-        if let Some((rho, rank, pairs)) = follower_correlation(r, &i.followers, op) {
-            writeln!(w, "# Spearman {rank:.3} over {pairs} units of work handled by every follower.")?;
-            writeln!(w, "time_correlation = {rho:.3}")?;
+    // The steps of one unsubscribe go together in the testbed (one
+    // PostgreSQL server, one host, the same moment): their measured rank
+    // correlations become the model's shared factor.
+    let called: Vec<&str> = std::iter::once("profile").chain(i.followers.iter().map(String::as_str)).collect();
+    let (steps, loadings): (Vec<&str>, Vec<f64>) = match i.pattern {
+        Pattern::BackgroundSync => (Vec::new(), Vec::new()),
+        // A saga's steps are whole calls (see below).
+        Pattern::Orchestrated => {
+            (called.clone(), step_correlations(&called, |a, b| r.paired_round_trips("orchestrator", a, b)))
+        }
+        Pattern::EventBased => {
+            let op = |s: &str| if s == "profile" { "unsubscribe" } else { "deliver" };
+            (called.clone(), step_correlations(&called, |a, b| r.paired_service_times((a, op(a)), (b, op(b)))))
+        }
+    };
+    let correlated = |w: &mut String, service: &str| -> Result<()> {
+        if let Some(k) = steps.iter().position(|s| *s == service).filter(|&k| k < loadings.len()) {
+            writeln!(w, "# One shared factor per unsubscribe, fitted to the Spearman correlations of")?;
+            writeln!(w, "# this step's measured times with the request's other steps.")?;
+            writeln!(w, "time_correlation = {:.3}", loadings[k])?;
         }
         Ok(())
     };
@@ -191,19 +237,22 @@ pub(crate) fn calibrate(measured: &Path, times_from: Option<&Path>, replications
             writeln!(w, "interval = {}\nbatch_size = {}", ns(i.sync_interval_s), i.batch_size)?;
         }
         Pattern::Orchestrated => {
-            svc(
-                w,
-                "profile",
-                i.workers,
-                empirical("Profile's delete", &r.service_times("profile", "delete"))?,
-                0.0,
-                0.0,
-            )?;
-            writeln!(w)?;
-            for f in &i.followers {
-                svc(w, f, i.workers, empirical(&format!("{f}'s delete"), &r.service_times(f, "delete"))?, 0.0, 0.0)?;
-                correlated(w, "delete")?;
+            // Each call whole, hops included, as the called service's time
+            // over links of no latency: on the testbed the hops of one
+            // request are fast or slow together with its services' times
+            // (Spearman 0.4 to 0.6 at 10 requests/s), and this way the
+            // shared factor covers them too.
+            for s in &called {
+                let rtt = r.round_trips("orchestrator", s);
+                svc(w, s, i.workers, empirical(&format!("the orchestrator's call to {s}"), &rtt)?, 0.0, 0.0)?;
+                correlated(w, s)?;
                 writeln!(w)?;
+            }
+            for s in &called {
+                for (from, to) in [("orchestrator", *s), (*s, "orchestrator")] {
+                    writeln!(w, "[[network.links]]\nfrom = \"{from}\"\nto = \"{to}\"")?;
+                    writeln!(w, "latency = {{ kind = \"constant\", value = \"0s\" }}\n")?;
+                }
             }
             let own = r.service_times("orchestrator", "saga");
             svc(w, "orchestrator", i.workers, empirical("the orchestrator's own time", &own)?, 0.0, 0.0)?;
@@ -220,11 +269,12 @@ pub(crate) fn calibrate(measured: &Path, times_from: Option<&Path>, replications
         Pattern::EventBased => {
             let profile = r.service_times("profile", "unsubscribe");
             svc(w, "profile", i.workers, empirical("Profile's delete", &profile)?, 0.0, 0.0)?;
+            correlated(w, "profile")?;
             writeln!(w)?;
             for f in &i.followers {
                 let d = r.service_times(f, "deliver");
                 svc(w, f, i.workers, empirical(&format!("{f}'s handling of an event"), &d)?, 0.0, 0.0)?;
-                correlated(w, "deliver")?;
+                correlated(w, f)?;
                 writeln!(w)?;
             }
             // The measured publish-to-delivery time holds both hops and the
@@ -506,6 +556,16 @@ mod tests {
                     ok: true,
                 });
             }
+            // The user's call: 6 ms there and back, 5 ms of it the saga.
+            calls.push(Call {
+                caller: "client".into(),
+                callee: "orchestrator".into(),
+                customer: c,
+                sent_ns: 0,
+                replied_ns: 6_000_000,
+                server_ns: 5_000_000,
+                ok: true,
+            });
             work.push(Work {
                 service: "orchestrator".into(),
                 op: "saga".into(),
@@ -534,46 +594,61 @@ mod tests {
         assert_eq!(s.customers, 100);
         assert_eq!(s.workload.rate_per_s, 5.0);
         assert_eq!(s.services.contract.workers, 3);
-        // Contract took 2 ms every time, Billing 3 ms: each its own constant.
+        // A saga's calls are modelled whole: Contract took 2 ms every time
+        // and Billing 3 ms, each call 0.4 ms more there and back; the links
+        // between the orchestrator and the services add nothing.
         let mut rng = sim_core::RngFactory::new(1).stream("t");
-        assert_eq!(s.services.contract.request_time.sample(&mut rng), sim_core::SimDuration::from_millis(2));
-        assert_eq!(s.services.billing.request_time.sample(&mut rng), sim_core::SimDuration::from_millis(3));
-        // Every round trip was the callee's time plus 0.4 ms: 0.2 ms each way.
-        assert_eq!(s.network.default.latency.sample(&mut rng), sim_core::SimDuration::from_micros(200));
+        let us = sim_core::SimDuration::from_micros;
+        assert_eq!(s.services.contract.request_time.sample(&mut rng), us(2_400));
+        assert_eq!(s.services.billing.request_time.sample(&mut rng), us(3_400));
+        let zero = sim_core::Dist::constant(sim_core::SimDuration::ZERO);
+        for svc in ["profile", "contract", "billing"] {
+            let link = |from: &str, to: &str| {
+                s.network.links.iter().find(|l| l.from == from && l.to == to).map(|l| l.link.latency.clone())
+            };
+            assert_eq!(link("orchestrator", svc), Some(zero.clone()), "{svc}");
+            assert_eq!(link(svc, "orchestrator"), Some(zero.clone()), "{svc}");
+        }
+        // The user's round trip was the saga's time plus 1 ms: 0.5 ms each way.
+        assert_eq!(s.network.default.latency.sample(&mut rng), us(500));
         assert_eq!(exp.replications, 3);
     }
 
     #[test]
-    fn calibration_carries_the_followers_rank_correlation_into_the_model() {
+    fn calibration_fits_one_shared_factor_to_the_steps_rank_correlations() {
         let ms = |x: i32| u64::try_from(x).unwrap() * 1_000_000;
         let dir = tempfile::tempdir().unwrap();
-        let correlation = |customers: i32, billing: fn(i32) -> i32| {
+        // The loadings of Profile, Contract and Billing when Profile and
+        // Contract take 1 + c ms for customer c and Billing `billing(c)`.
+        let loadings = |customers: i32, billing: fn(i32) -> i32| {
             let run = dir.path().join(format!("run-{customers}-{}", billing(7)));
             fake_run_with(&run, customers, |svc, c| ms(if svc == "billing" { billing(c) } else { 1 + c }));
             let exp = crate::config::load_str(&calibrate(&run, None, 3).unwrap(), "calibrated").unwrap();
-            let s = &exp.points[0].scenario;
-            assert_eq!(s.services.contract.time_correlation, s.services.billing.time_correlation);
-            s.services.contract.time_correlation
+            let s = &exp.points[0].scenario.services;
+            (s.profile.time_correlation, s.contract.time_correlation, s.billing.time_correlation)
         };
-        // Billing's times in Contract's order: lockstep. In the reverse
-        // order: a negative correlation, which the model has not, so none.
-        assert_eq!(correlation(40, |c| 100 + c), 1.0);
-        assert_eq!(correlation(40, |c| 100 - c), 0.0);
-        // Contract's order with every 4th pair of neighbours swapped:
-        // Spearman 1 - 6 * 10 * 2 / (40 * 1599) = 0.99812, whose copula
-        // correlation 2 sin(pi rho_s / 6) is 0.99830, written as 0.998.
+        // Every step in the same order: lockstep.
+        assert_eq!(loadings(40, |c| 100 + c), (1.0, 1.0, 1.0));
+        // Billing in the reverse order: a negative correlation, which the
+        // model has not, so no shared factor at all.
+        assert_eq!(loadings(40, |c| 100 - c), (0.0, 0.0, 0.0));
+        // Billing in Profile's order with every 4th pair of neighbours
+        // swapped: Spearman 1 - 6 * 10 * 2 / (40 * 1599) = 0.99812 with
+        // both others, copula correlation r = 2 sin(pi rho_s / 6) = 0.99830.
+        // One factor: Profile and Contract r * 1 / r = 1, Billing r * r / 1
+        // = 0.99660, written as 0.997.
         assert_eq!(
-            correlation(40, |c| if c % 4 == 0 {
+            loadings(40, |c| if c % 4 == 0 {
                 c + 1
             } else if c % 4 == 1 {
                 c - 1
             } else {
                 c
             }),
-            0.998
+            (1.0, 1.0, 0.997)
         );
-        // Fewer than 30 units: too few to estimate; independent.
-        assert_eq!(correlation(29, |c| 100 + c), 0.0);
+        // Fewer than 30 requests: too few to estimate; independent.
+        assert_eq!(loadings(29, |c| 100 + c), (0.0, 0.0, 0.0));
     }
 
     #[test]

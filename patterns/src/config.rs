@@ -277,17 +277,19 @@ pub struct ServiceConfig {
     /// Probability that an operation fails (a transient error).
     #[cfg_attr(feature = "schema", schemars(range(min = 0.0, max = 1.0)))]
     pub error_rate: f64,
-    /// How closely this service's request times follow those of other
-    /// services for the same unit of work (one event delivered to every
-    /// subscriber, one customer's call from a saga to every follower): 0,
-    /// the default, draws them independently; 1 moves them in lockstep.
-    /// Services on one database server or host slow down together, and
-    /// then the slowest of parallel steps is faster than independent draws
-    /// predict. Each time is drawn at the normal score
-    /// `sqrt(c) * shared + sqrt(1 - c) * own` and keeps its own
-    /// `request_time` distribution (a Gaussian copula): two services set
-    /// to `c` and `d` correlate by `sqrt(c * d)` in normal scores.
-    /// `ecsim testbed calibrate` estimates it from paired measurements.
+    /// How closely this service's request times follow those of the other
+    /// steps of the same customer's unsubscribe, at every service (the
+    /// source's request, a saga's calls, the event's first delivery to
+    /// every subscriber): 0, the default, draws them independently; 1
+    /// moves them in lockstep. Services on one database server or host
+    /// are fast or slow together: the slowest of parallel steps is then
+    /// faster than independent draws predict, and a chain of steps is more
+    /// often all fast or all slow. Each time is drawn at the normal score
+    /// `sqrt(c) * shared + sqrt(1 - c) * own`, the shared factor one per
+    /// unsubscribe, and keeps its own `request_time` distribution (a
+    /// one-factor Gaussian copula): two services set to `c` and `d`
+    /// correlate by `sqrt(c * d)` in normal scores. `ecsim testbed
+    /// calibrate` estimates it from measured steps of the same requests.
     #[cfg_attr(feature = "schema", schemars(range(min = 0.0, max = 1.0), extend("default" = 0.0)))]
     #[serde(skip_serializing_if = "is_zero")]
     pub time_correlation: f64,

@@ -354,27 +354,27 @@ impl Work {
     /// The key under which services share the common factor of their
     /// times for this unit of work (see
     /// [`ServiceConfig::time_correlation`](crate::config::ServiceConfig::time_correlation)):
-    /// one delivery attempt of one event, seen by every subscriber, or one
-    /// customer's delete (or restore) called by a saga on every follower.
-    /// `None` for work that no other service repeats.
+    /// every step of one customer's unsubscribe shares it, at every service
+    /// (the source's request, a saga's deletes and restores, the first
+    /// delivery of the event to every subscriber). A redelivery has a key
+    /// of its own per attempt. `None` for work that belongs to no one
+    /// request (batch writes, scans, background updates, publishes).
     pub fn correlation_key(&self) -> Option<u64> {
-        // The kind in the top two bits, then 30 bits of detail, then the
-        // 32-bit id: distinct units get distinct keys.
-        const CONSUME: u64 = 1 << 62;
-        const CALL: u64 = 2 << 62;
+        // The attempt above the 32-bit customer; 0 for every first step.
+        let key = |customer: CustomerId, later_attempt: u32| u64::from(later_attempt) << 32 | u64::from(customer);
         match self {
-            Work::Consume { delivery, .. } => {
-                let attempt = u64::from(delivery.attempt.min((1 << 29) - 1));
-                Some(CONSUME | u64::from(delivery.update) << 61 | attempt << 32 | u64::from(delivery.event))
+            Work::Unsubscribe { customer, .. } => Some(key(*customer, 0)),
+            Work::Consume { delivery, .. } if !delivery.update => {
+                Some(key(delivery.customer, delivery.attempt.saturating_sub(1)))
             }
-            Work::Call { op, .. } => {
-                let (kind, customer) = match op {
-                    Op::Delete(c) | Op::FencedDelete { customer: c, .. } => (0, c),
-                    Op::Restore(c) | Op::FencedRestore { customer: c, .. } => (1, c),
-                    _ => return None,
-                };
-                Some(CALL | kind << 32 | u64::from(*customer))
-            }
+            Work::Call {
+                op:
+                    Op::Delete(c)
+                    | Op::Restore(c)
+                    | Op::FencedDelete { customer: c, .. }
+                    | Op::FencedRestore { customer: c, .. },
+                ..
+            } => Some(key(*c, 0)),
             _ => None,
         }
     }

@@ -1,6 +1,6 @@
-//! Correlated request times (`services.*.time_correlation`): the followers'
-//! times for one unit of work share a factor, and the slowest of them
-//! comes out as the bivariate normal says.
+//! Correlated request times (`services.*.time_correlation`): the steps of
+//! one unsubscribe share a factor, and the slowest of parallel ones comes
+//! out as the bivariate normal says.
 //!
 //! Every delay but the followers' request times is zero and the load is
 //! light, so a request's lag from the Profile's delete is exactly the
@@ -70,6 +70,29 @@ fn in_lockstep_both_followers_delete_at_the_same_instant() {
         assert!(rows.len() > 2_000);
         assert!(rows.iter().all(|&(_, c, b)| c == b), "a follower's time differs from the other's");
     }
+}
+
+#[test]
+fn in_lockstep_every_step_of_one_unsubscribe_takes_the_same_time() {
+    // The Profile's delete too: a dedicated saga's steps run one after the
+    // other (Profile, then both followers), so the followers' deletes land
+    // exactly one Profile time after the Profile's, for every request,
+    // while different requests take different times.
+    let mut s = scenario(1.0);
+    s.services.profile.request_time = s.services.contract.request_time.clone();
+    s.services.profile.time_correlation = 1.0;
+    let r = run(&s, &patterns()[1], 7, RunOptions { keep_requests: true, ..Default::default() }).unwrap();
+    let steps: Vec<_> = r
+        .request_log
+        .iter()
+        .map(|q| {
+            let (p, c) = (q.deleted[0].unwrap(), q.deleted[1].unwrap());
+            (p.saturating_since(q.arrival), c.saturating_since(p))
+        })
+        .collect();
+    assert!(steps.len() > 2_000);
+    assert!(steps.iter().all(|(a, b)| a == b), "a step took its own time");
+    assert!(steps.iter().any(|s| s.0 != steps[0].0), "every request took the same time");
 }
 
 #[test]

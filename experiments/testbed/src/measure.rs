@@ -102,11 +102,46 @@ impl Records {
         )
     }
 
-    /// Service times (s) of the same unit of work at two services, paired
-    /// by customer: each customer's first `op` at `a` and at `b` (a
-    /// redelivery or a retry is a unit of its own, left out).
-    pub fn paired_service_times(&self, op: &str, a: &str, b: &str) -> Vec<(f64, f64)> {
-        let first = |service: &str| {
+    /// Round trips (s) of the answered calls `caller` made to `callee`:
+    /// from sending the call to reading the reply.
+    pub fn round_trips(&self, caller: &str, callee: &str) -> Vec<f64> {
+        sorted(
+            self.calls
+                .iter()
+                .filter(|c| c.caller == caller && c.callee == callee && c.replied_ns > 0)
+                .map(|c| secs(c.replied_ns.saturating_sub(c.sent_ns)))
+                .collect(),
+        )
+    }
+
+    /// Round trips (s) of `caller`'s calls to `a` and to `b` for the same
+    /// customer, paired: each customer's first answered call to each.
+    pub fn paired_round_trips(&self, caller: &str, a: &str, b: &str) -> Vec<(f64, f64)> {
+        let first = |callee: &str| {
+            let mut by_customer = std::collections::BTreeMap::new();
+            for c in self.calls.iter().filter(|c| c.caller == caller && c.callee == callee && c.replied_ns > 0) {
+                let t = secs(c.replied_ns.saturating_sub(c.sent_ns));
+                by_customer
+                    .entry(c.customer)
+                    .and_modify(|e: &mut (u64, f64)| {
+                        if c.sent_ns < e.0 {
+                            *e = (c.sent_ns, t);
+                        }
+                    })
+                    .or_insert((c.sent_ns, t));
+            }
+            by_customer
+        };
+        let (x, y) = (first(a), first(b));
+        x.iter().filter_map(|(c, &(_, tx))| y.get(c).map(|&(_, ty)| (tx, ty))).collect()
+    }
+
+    /// Service times (s) of two steps of the same customer's unsubscribe,
+    /// each a `(service, op)`, paired by customer: each customer's first
+    /// such step at each (a redelivery or a retry is a unit of its own,
+    /// left out).
+    pub fn paired_service_times(&self, a: (&str, &str), b: (&str, &str)) -> Vec<(f64, f64)> {
+        let first = |(service, op): (&str, &str)| {
             let mut by_customer = std::collections::BTreeMap::new();
             for w in self.work.iter().filter(|w| w.service == service && w.op == op) {
                 let t = secs(w.end_ns.saturating_sub(w.start_ns).saturating_sub(w.waited_ns));
@@ -134,10 +169,16 @@ impl Records {
     /// One-way network latency samples (s): each answered call's round trip
     /// less the callee's own time, halved.
     pub fn hop_latency(&self) -> Vec<f64> {
+        self.hop_latency_from(None)
+    }
+
+    /// [`Records::hop_latency`] of the calls `caller` made only, or of
+    /// every call.
+    pub fn hop_latency_from(&self, caller: Option<&str>) -> Vec<f64> {
         sorted(
             self.calls
                 .iter()
-                .filter(|c| c.replied_ns > 0 && c.server_ns > 0)
+                .filter(|c| c.replied_ns > 0 && c.server_ns > 0 && caller.map_or(true, |x| c.caller == x))
                 .map(|c| secs(c.replied_ns.saturating_sub(c.sent_ns).saturating_sub(c.server_ns)) / 2.0)
                 .collect(),
         )
