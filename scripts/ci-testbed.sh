@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The testbed's servers (experiments/testbed/servers.sh) as the testbed will
-# use them: PostgreSQL and RabbitMQ installed from Debian if missing,
+# The testbed's servers (experiments/testbed/servers.sh) as the testbed
+# uses them, then the short comparison of the testbed against ecsim.
+# Servers: PostgreSQL and RabbitMQ installed from Debian if missing,
 # started by hand on loopback, answering, holding the three databases, and
 # stopped with nothing left running, also when a start fails halfway (the
 # AMQP port taken on purpose: PostgreSQL has started, RabbitMQ cannot).
@@ -11,9 +12,11 @@ work=$(mktemp -d /tmp/ecsim-testbed.XXXXXX)
 chmod 755 "$work"
 trap 'bash "$servers" stop "$work/ok" 2>/dev/null; bash "$servers" stop "$work/fail" 2>/dev/null; rm -rf "$work"' EXIT
 
+# Nothing of the servers started under folder prefix $2 (default: this
+# script's own folder) may still run.
 nothing_left() {
-  local left
-  left=$(pgrep -a -f "beam.smp.* -home $work|bin/epmd|postgres -D $work" || true)
+  local left dir=${2:-$work}
+  left=$(pgrep -a -f "beam.smp.* -home $dir|bin/epmd|postgres -D $dir" || true)
   if [ -n "$left" ]; then
     echo "ci-testbed: still running after stop ($1):" >&2
     echo "$left" >&2
@@ -47,4 +50,17 @@ bash "$servers" stop "$work/fail"
 kill "$blocker"
 nothing_left "after a failed start"
 echo "ci-testbed: servers start, answer, stop, and leave nothing running (also after a failed start)"
+
+# The short comparison: each pattern for 60 s at 10 unsubscribes/s, then
+# ecsim's prediction from each run's calibration; every nonzero p50 must
+# agree within both sampling errors (compare --check). The binaries are
+# the ones cargo test built (`--no-run` only checks they are fresh).
+cargo test -q --workspace --no-run
+TESTBED_CHECK=1 TESTBED_SCENARIOS=no-faults TESTBED_DURATION=60 TESTBED_RATE=10 \
+  ECSIM=target/debug/ecsim ECSIM_TESTBED=target/debug/ecsim-testbed \
+  bash experiments/testbed/compare.sh "$work/compare"
+[ -f "$work/compare/no-faults/comparison.csv" ] || { echo "ci-testbed: no comparison written" >&2; exit 1; }
+# compare.sh starts its servers in a folder of its own, /tmp/ecsim-testbed.*.
+nothing_left "after the comparison" /tmp/ecsim-testbed.
+echo "ci-testbed: every pattern's p50 response and lag agree with ecsim's prediction within the sampling error"
 
