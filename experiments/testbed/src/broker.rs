@@ -236,8 +236,12 @@ impl Publisher {
         confirmed
     }
 
-    /// The outbox relay: every `poll`, publishes the outbox rows not in
-    /// flight, and deletes the rows whose publish the broker confirmed.
+    /// The outbox relay: every `poll`, deletes the outbox rows whose
+    /// publish is no longer in flight (the broker confirmed it; until then
+    /// the publisher itself re-sends). It does not publish rows left by a
+    /// crashed Profile: the testbed's Profile shares the process with the
+    /// publisher and is never crashed, so such rows cannot occur here; a
+    /// relay that recovers them is what a Profile-crash scenario would add.
     pub async fn relay(self: Arc<Self>, svc: Arc<Service>, poll: Duration) -> Result<()> {
         let pool = svc.pool.clone().context("no database")?;
         loop {
@@ -249,7 +253,7 @@ impl Publisher {
                 let customer: i32 = r.get(0);
                 let in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner()).contains(&customer);
                 if !in_flight {
-                    // Confirmed since it was written (or never sent: a crash).
+                    // Confirmed since it was written.
                     done.push(i64::from(customer));
                 }
             }
