@@ -87,6 +87,20 @@ pub struct Delivery {
     pub tag: u64,
 }
 
+impl Op {
+    /// The one customer whose row the operation writes, if it writes one
+    /// (a delete or a restore, fenced or not).
+    pub fn row(&self) -> Option<CustomerId> {
+        match self {
+            Op::Delete(c)
+            | Op::Restore(c)
+            | Op::FencedDelete { customer: c, .. }
+            | Op::FencedRestore { customer: c, .. } => Some(*c),
+            _ => None,
+        }
+    }
+}
+
 /// A unit of work waiting for, or holding, a worker.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Work {
@@ -338,16 +352,8 @@ impl Work {
             Work::Unsubscribe { customer, .. } | Work::Persist { customer, .. } | Work::Update { customer } => {
                 Some(*customer)
             }
-            Work::Call {
-                op:
-                    Op::Delete(c)
-                    | Op::Restore(c)
-                    | Op::FencedDelete { customer: c, .. }
-                    | Op::FencedRestore { customer: c, .. },
-                ..
-            } => Some(*c),
+            Work::Call { op, .. } => op.row(),
             Work::Consume { delivery, .. } => Some(delivery.customer),
-            Work::Call { .. } => None,
         }
     }
 
@@ -367,14 +373,7 @@ impl Work {
             Work::Consume { delivery, .. } if !delivery.update => {
                 Some(key(delivery.customer, delivery.attempt.saturating_sub(1)))
             }
-            Work::Call {
-                op:
-                    Op::Delete(c)
-                    | Op::Restore(c)
-                    | Op::FencedDelete { customer: c, .. }
-                    | Op::FencedRestore { customer: c, .. },
-                ..
-            } => Some(key(*c, 0)),
+            Work::Call { op, .. } => op.row().map(|c| key(c, 0)),
             _ => None,
         }
     }

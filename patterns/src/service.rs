@@ -176,14 +176,15 @@ impl DataCore {
 
     fn service_time(&mut self, ctx: &mut Ctx<'_>, work: &Work) -> SimDuration {
         let c = self.cfg.time_correlation;
-        let base = match work.correlation_key() {
-            // Only a correlated service draws a score: with c = 0 a run
-            // makes exactly the draws it made before the setting existed.
-            Some(key) if c > 0.0 => {
+        // Only a correlated service draws a score: with c = 0 a run makes
+        // exactly the draws it made before the setting existed.
+        let key = if c > 0.0 { work.correlation_key() } else { None };
+        let base = match key {
+            Some(key) => {
                 let z = c.sqrt() * self.shared.std_normal(key) + (1.0 - c).sqrt() * draw::std_normal(ctx.rng());
                 self.cfg.request_time.sample_at_normal(z, ctx.rng())
             }
-            _ => self.cfg.request_time.sample(ctx.rng()),
+            None => self.cfg.request_time.sample(ctx.rng()),
         };
         let per_row = |n: usize, t: SimDuration| t * n as u64;
         let extra = match work {
