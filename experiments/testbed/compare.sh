@@ -56,11 +56,12 @@ fi
 bash experiments/testbed/servers.sh start "$servers"
 rm -rf "$stage"
 third=$(python3 -c "print($duration / 3)")
-for scenario in ${TESTBED_SCENARIOS:-no-faults broker-outage}; do
+for scenario in ${TESTBED_SCENARIOS:-no-faults broker-outage outbox}; do
   case "$scenario" in
     no-faults) patterns="background_sync orchestrated event_based"; extra=() ;;
     broker-outage) patterns="event_based background_sync"; extra=(--broker-outage "$third,$third" --servers "$servers") ;;
-    *) echo "compare.sh: unknown scenario $scenario (no-faults, broker-outage)" >&2; exit 2 ;;
+    outbox) patterns="event_based"; extra=(--outbox) ;;
+    *) echo "compare.sh: unknown scenario $scenario (no-faults, broker-outage, outbox)" >&2; exit 2 ;;
   esac
   for pattern in $patterns; do
     d="$stage/$scenario/$pattern"

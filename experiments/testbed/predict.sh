@@ -28,9 +28,10 @@ for scenario in "$dir"/*/; do
     # Relative paths, so the committed files name no machine's folders.
     # The prediction is replaced whole: ecsim writes a new folder.
     # A fault scenario takes its times from the healthy run of the same
-    # pattern when there is one: the fault is predicted, not fitted.
+    # pattern when there is one: the fault is predicted, not fitted. (A
+    # variant without a fault, such as the outbox, has times of its own.)
     healthy=()
-    if [ "$(basename "$scenario")" != no-faults ] && [ -f "$dir/no-faults/$(basename "$d")/measured/run.json" ]; then
+    if grep -q '"outage": {' "$d/measured/run.json" && [ -f "$dir/no-faults/$(basename "$d")/measured/run.json" ]; then
       healthy=(--times-from "../../no-faults/$(basename "$d")/measured")
     fi
     (cd "$d" && rm -rf predicted && "$ecsim" testbed calibrate measured "${healthy[@]}" --out calibrated.toml &&
