@@ -6,19 +6,10 @@
 #![allow(missing_docs)]
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use patterns::{run, PatternConfig, RunOptions, Scenario};
-
-/// The bench scenario.
-fn scenario() -> Scenario {
-    let mut s = Scenario::default();
-    s.workload.rate_per_s = 200.0;
-    s.workload.duration = "500s".parse().expect("duration");
-    s.workload.drain = "1h".parse().expect("duration");
-    s
-}
+use patterns::{run, PatternConfig, RunOptions};
 
 fn patterns(c: &mut Criterion) {
-    let s = scenario();
+    let s = benches::patterns_scenario();
     let mut g = c.benchmark_group("unsubscribes");
     g.sample_size(10);
     for p in PatternConfig::book_defaults() {

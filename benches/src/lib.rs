@@ -3,6 +3,7 @@
 //! would. Their bare-heap baselines live in `benches/kernel.rs` itself, so
 //! that the compiler sees (and inlines) the whole baseline loop.
 
+use patterns::Scenario;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use sim_core::{Component, Context, NodeId, SimDuration, Simulation};
@@ -72,4 +73,15 @@ pub fn phold_sim(components: u32, per_node: u32, seed: u64) -> Simulation<Phold>
         }
     }
     sim
+}
+
+/// The patterns bench's scenario: 100,000 unsubscribes over 100,000
+/// customers with the default latencies (200 requests/s for 500 s of
+/// virtual time, then a drain long enough for the hourly sync to run).
+pub fn patterns_scenario() -> Scenario {
+    let mut s = Scenario::default();
+    s.workload.rate_per_s = 200.0;
+    s.workload.duration = "500s".parse().expect("duration");
+    s.workload.drain = "1h".parse().expect("duration");
+    s
 }
