@@ -1,0 +1,132 @@
+//! Peak resident memory against run length and against node count, each
+//! point in a fresh child process (the peak, Linux's `VmHWM`, is per
+//! process):
+//!
+//! - `cargo run --release -p benches --example memory -- length [PATTERN]
+//!   [DAYS...]`: the pattern (default `event_based`) at 20 unsubscribes
+//!   per second for each number of days (default 1 and 8), with one
+//!   customer per request (each customer leaves once). It prints the peak,
+//!   the bytes per request and the ratio of the last point to the first,
+//!   against issue 13's bound of 1.3.
+//! - `cargo run --release -p benches --example memory -- nodes [N...]`:
+//!   PHOLD with N nodes (default 1,000, 10,000 and 100,000), one message
+//!   each: the peak and the set-up time.
+//!
+//! Linux only (it reads `/proc/self/status`); elsewhere the peak reads 0.
+use std::process::Command;
+use std::time::Instant;
+
+use patterns::{run, PatternConfig, RunOptions};
+
+/// Unsubscribes per second in the run-length points.
+const RATE: f64 = 20.0;
+/// Issue 13's bound on the peak of 8 days over the peak of 1 day.
+const BOUND: f64 = 1.3;
+
+/// This process's peak resident memory, in bytes (0 if unknown).
+fn peak_rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Runs one point in this process and prints `peak_bytes requests seconds`.
+fn child(args: &[String]) {
+    match args.first().map(String::as_str) {
+        Some("length") => {
+            let pattern = &args[1];
+            let days: f64 = args[2].parse().expect("days");
+            let mut s = benches::patterns_scenario();
+            s.workload.rate_per_s = RATE;
+            s.workload.duration = format!("{}s", (days * 86_400.0) as u64).parse().expect("duration");
+            // One customer per request, and a few spare: each leaves once.
+            s.customers = (RATE * days * 86_400.0 * 1.01) as u32 + 1_000;
+            let p = PatternConfig::book_defaults()
+                .into_iter()
+                .find(|p| p.name() == *pattern)
+                .unwrap_or_else(|| panic!("no pattern named {pattern}"));
+            let start = Instant::now();
+            let r = run(&s, &p, 1, RunOptions::default()).expect("valid scenario");
+            println!("{} {} {:.1}", peak_rss(), r.requests, start.elapsed().as_secs_f64());
+        }
+        Some("nodes") => {
+            let n: u32 = args[1].parse().expect("node count");
+            let start = Instant::now();
+            let mut sim = benches::phold_sim(n, 1, 1);
+            let setup = start.elapsed().as_secs_f64();
+            for _ in 0..u64::from(n) * 10 {
+                sim.step();
+            }
+            println!("{} {} {:.4}", peak_rss(), n, setup);
+        }
+        _ => unreachable!("the parent passes a known mode"),
+    }
+}
+
+/// Runs one point in a child process and reads its three figures.
+fn point(args: &[&str]) -> (u64, u64, f64) {
+    let exe = std::env::current_exe().expect("own path");
+    let out = Command::new(exe).arg("--child").args(args).output().expect("child runs");
+    assert!(out.status.success(), "child {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let f: Vec<&str> = text.split_whitespace().collect();
+    (f[0].parse().expect("peak"), f[1].parse().expect("count"), f[2].parse().expect("seconds"))
+}
+
+fn mb(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--child") {
+        child(&args[1..]);
+        return;
+    }
+    match args.first().map(String::as_str) {
+        Some("nodes") => {
+            let ns: Vec<&str> = if args.len() > 1 {
+                args[1..].iter().map(String::as_str).collect()
+            } else {
+                vec!["1000", "10000", "100000"]
+            };
+            println!("{:>8}  {:>10}  {:>9}", "nodes", "peak (MB)", "set-up (ms)");
+            for n in ns {
+                let (peak, nodes, setup) = point(&["nodes", n]);
+                println!("{nodes:>8}  {:>10.1}  {:>9.1}", mb(peak), setup * 1e3);
+            }
+        }
+        Some("length") | None => {
+            let pattern = args.get(1).map_or("event_based", String::as_str);
+            let days: Vec<&str> =
+                if args.len() > 2 { args[2..].iter().map(String::as_str).collect() } else { vec!["1", "8"] };
+            println!("{pattern} at {RATE} unsubscribes/s, one customer per request");
+            println!(
+                "{:>6}  {:>11}  {:>10}  {:>17}  {:>8}",
+                "days", "requests", "peak (MB)", "bytes per request", "wall (s)"
+            );
+            let mut peaks = Vec::new();
+            for d in days {
+                let (peak, requests, wall) = point(&["length", pattern, d]);
+                println!(
+                    "{d:>6}  {requests:>11}  {:>10.1}  {:>17.0}  {wall:>8.1}",
+                    mb(peak),
+                    peak as f64 / requests.max(1) as f64
+                );
+                peaks.push(peak);
+            }
+            if let (Some(&first), Some(&last)) = (peaks.first(), peaks.last()) {
+                let ratio = last as f64 / first.max(1) as f64;
+                let verdict = if ratio <= BOUND { "within" } else { "over" };
+                println!("last / first peak: {ratio:.2} ({verdict} the bound of {BOUND})");
+            }
+        }
+        Some(other) => {
+            eprintln!("unknown mode {other}: use `length [PATTERN] [DAYS...]` or `nodes [N...]`");
+            std::process::exit(2);
+        }
+    }
+}
