@@ -107,6 +107,19 @@ pub struct EventQueue<T> {
     cancelled_pending: usize,
 }
 
+/// The bucket of an entry due at `time` relative to `last` (not after
+/// it): the position of the highest digit in which they differ, and the
+/// entry's value there; `None` when they are equal (the front).
+#[inline(always)]
+fn bucket_of(time: u64, last: u64) -> Option<usize> {
+    let x = time ^ last;
+    if x == 0 {
+        return None;
+    }
+    let digit = (63 - x.leading_zeros()) / DIGIT;
+    Some((digit as usize * RADIX) | ((time >> (digit * DIGIT)) as usize & (RADIX - 1)))
+}
+
 impl<T> Default for EventQueue<T> {
     fn default() -> Self {
         Self::new()
@@ -272,15 +285,13 @@ impl<T> EventQueue<T> {
     /// (which is not after it).
     #[inline(always)]
     fn place(&mut self, at: u32, time: u64) {
-        let x = time ^ self.last;
-        if x == 0 {
-            self.front.push(at);
-        } else {
-            let shift = (63 - x.leading_zeros()) / DIGIT * DIGIT;
-            let b = ((shift / DIGIT) as usize * RADIX) | ((time >> shift) as usize & (RADIX - 1));
-            self.buckets[b].push(at);
-            self.occupied[b / 64] |= 1 << (b % 64);
-            self.summary |= 1 << (b / 64);
+        match bucket_of(time, self.last) {
+            None => self.front.push(at),
+            Some(b) => {
+                self.buckets[b].push(at);
+                self.occupied[b / 64] |= 1 << (b % 64);
+                self.summary |= 1 << (b / 64);
+            }
         }
     }
 
@@ -327,8 +338,11 @@ impl<T> EventQueue<T> {
     /// the run's instructions by 3% (callgrind). Returns false if all were
     /// cancelled, leaving the front empty and `last` as it was.
     fn refill(&mut self, i: usize) -> bool {
-        let mut bucket = std::mem::take(&mut self.buckets[i]);
         self.clear_bit(i);
+        // Every entry of bucket `i` goes to a lower bucket or the front, so
+        // the bucket is read in place while the lower ones fill.
+        let (lower, rest) = self.buckets.split_at_mut(i);
+        let bucket = &mut rest[0];
         let mut min = u64::MAX;
         let mut live = 0;
         for k in 0..bucket.len() {
@@ -344,17 +358,21 @@ impl<T> EventQueue<T> {
             bucket[live] = at;
             live += 1;
         }
-        bucket.truncate(live);
         if live > 0 {
             self.last = min;
-            for at in bucket.drain(..) {
-                self.place(at, self.slots[at as usize].time);
+            for &at in &bucket[..live] {
+                match bucket_of(self.slots[at as usize].time, min) {
+                    None => self.front.push(at),
+                    Some(b) => {
+                        lower[b].push(at);
+                        self.occupied[b / 64] |= 1 << (b % 64);
+                        self.summary |= 1 << (b / 64);
+                    }
+                }
             }
         }
-        // Keep the allocation for the bucket's next fill.
-        if self.buckets[i].capacity() == 0 {
-            self.buckets[i] = bucket;
-        }
+        // Cleared, not freed: the allocation serves the bucket's next fill.
+        bucket.clear();
         live > 0
     }
 
