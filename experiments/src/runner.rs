@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use patterns::scenario::run_until_stopped;
 use patterns::{RunOptions, RunReport};
 use rayon::prelude::*;
-use sim_core::{RngFactory, SimTime};
+use sim_core::RngFactory;
 
 use crate::config::Experiment;
 
@@ -53,35 +53,6 @@ pub(crate) fn jobs(exp: &Experiment) -> Vec<Job> {
                 out.push(Job { point, pattern, replication, seed: replication_seed(exp.seed, replication) });
             }
         }
-    }
-    out
-}
-
-/// Points of the inconsistency time series kept per run: the series is
-/// resampled on a grid of this many steps over the run, the same grid for
-/// every pattern and replication of a point (its horizon is theirs).
-const SERIES_STEPS: u64 = 600;
-
-/// Resamples a run's `(time, inconsistent)` series, kept at every change,
-/// on the grid of [`SERIES_STEPS`]: at each grid time, the most customers
-/// inconsistent at any instant of the step that ends there (the value at
-/// time 0 for the first). A peak shorter than a step (an hourly sync's saw
-/// tooth in a 27-hour run is not; a 1-minute sync's is) therefore still
-/// shows, where sampling the value at each grid time would alias it.
-/// Called as each run finishes, so a run keeps 601 points whatever its length.
-fn resample_series(r: &RunReport) -> Vec<(SimTime, u32)> {
-    let step = (r.horizon.as_nanos() / SERIES_STEPS).max(1);
-    let mut i = 0;
-    let mut out = Vec::with_capacity(SERIES_STEPS as usize + 1);
-    for k in 0..=SERIES_STEPS {
-        let t = SimTime::from_nanos(k * step);
-        // The value in force as the step begins, then every change in it.
-        let mut peak = r.series.get(i).map_or(0, |p| p.1);
-        while i + 1 < r.series.len() && r.series[i + 1].0 <= t {
-            i += 1;
-            peak = peak.max(r.series[i].1);
-        }
-        out.push((t, peak));
     }
     out
 }
@@ -149,10 +120,7 @@ pub(crate) fn run_jobs(
                 let opts = RunOptions { keep_requests: job.replication == 0, ..Default::default() };
                 let report = run_until_stopped(&point.scenario, pattern, job.seed, opts, &interrupted)
                     .with_context(|| format!("{}: {} at sweep point {:?}", exp.source, pattern.name(), point.coords))?;
-                let Some(mut report) = report else { return Err(Interrupted.into()) };
-                // The series holds up to three points per request; the
-                // outputs need it only on their fixed grid.
-                report.series = resample_series(&report);
+                let Some(report) = report else { return Err(Interrupted.into()) };
                 on_done(k, job, &report)?;
                 bar.inc(1);
                 Ok((k, job, report))

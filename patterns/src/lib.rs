@@ -144,6 +144,7 @@ pub mod plugin;
 pub mod promises;
 pub mod report;
 pub mod scenario;
+pub mod series;
 pub mod service;
 pub mod topology;
 pub mod validation;

@@ -163,7 +163,9 @@ pub struct RunReport {
     pub data_loss: u64,
     /// The trace hash (0 unless tracing was on).
     pub trace_hash: u64,
-    /// `(time, inconsistent customers)` at every change.
+    /// `(time, inconsistent customers)` on a grid of
+    /// [`SERIES_STEPS`](crate::series::SERIES_STEPS) steps over the run: at
+    /// each grid time, the most inconsistent at any instant of the step.
     pub series: Vec<(SimTime, u32)>,
     /// Every request (only with [`RunOptions::keep_requests`](crate::RunOptions::keep_requests)).
     pub request_log: Vec<RequestRecord>,
@@ -298,7 +300,7 @@ impl RunReport {
             violations,
             data_loss,
             trace_hash: sim.trace().hash(),
-            series: w.series.clone(),
+            series: w.series(),
             request_log: if keep_requests { w.requests.clone() } else { Vec::new() },
             fault_windows: sim.fault_windows().to_vec(),
             queues,

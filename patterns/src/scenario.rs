@@ -59,7 +59,7 @@ pub fn build(
     let plugin = pattern.pattern();
     let topology = scenario.topology();
     let followers = scenario.followers();
-    let mut world = World::new(scenario.customers, topology.table_count());
+    let mut world = World::new(scenario.customers, topology.table_count(), scenario.horizon());
     if trace == TraceMode::Record {
         // A full trace also gets the model's timeline (spans, requests, rows).
         world.record_timeline();

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use sim_core::{SimDuration, SimTime};
 
 use crate::msg::{CustomerId, RequestId};
+use crate::series::Series;
 use crate::topology::TableId;
 
 /// What the user was told.
@@ -259,8 +260,8 @@ pub struct World {
     present_count: Vec<u8>,
     rows: Vec<u32>,
     inconsistent: u32,
-    /// `(time, inconsistent customers)` at every change.
-    pub series: Vec<(SimTime, u32)>,
+    /// `(time, inconsistent customers)`, on the run's grid.
+    series: Series,
     /// Every request, by id.
     pub requests: Vec<RequestRecord>,
     /// For each customer, their request, if any.
@@ -276,11 +277,12 @@ pub struct World {
 
 impl World {
     /// `customers` subscribed customers, each with a row in each of `tables`
-    /// tables (the source's and one per follower).
+    /// tables (the source's and one per follower), in a run that ends at
+    /// `horizon` (the inconsistency series' grid spans it).
     ///
     /// # Panics
     /// Unless there are 2 to 65 tables.
-    pub fn new(customers: u32, tables: usize) -> Self {
+    pub fn new(customers: u32, tables: usize, horizon: SimTime) -> Self {
         assert!((2..=crate::topology::MAX_FOLLOWERS + 1).contains(&tables), "{tables} tables");
         World {
             tables,
@@ -288,7 +290,7 @@ impl World {
             present_count: vec![tables as u8; customers as usize],
             rows: vec![customers; tables],
             inconsistent: 0,
-            series: vec![(SimTime::ZERO, 0)],
+            series: Series::new(horizon),
             requests: Vec::new(),
             request_of: vec![RequestSlot::default(); customers as usize],
             counters: Counters::default(),
@@ -322,6 +324,12 @@ impl World {
         usize::from(self.present_count[c as usize]) != self.tables
     }
 
+    /// `(time, inconsistent customers)` on the run's grid
+    /// ([`crate::series`]).
+    pub fn series(&self) -> Vec<(SimTime, u32)> {
+        self.series.points()
+    }
+
     /// Customers whose rows disagree right now.
     pub fn inconsistent(&self) -> u32 {
         self.inconsistent
@@ -353,10 +361,7 @@ impl World {
             } else {
                 self.inconsistent -= 1;
             }
-            match self.series.last_mut() {
-                Some(last) if last.0 == now => last.1 = self.inconsistent,
-                _ => self.series.push((now, self.inconsistent)),
-            }
+            self.series.set(now, self.inconsistent);
         }
         true
     }
@@ -522,7 +527,7 @@ mod tests {
 
     #[test]
     fn inconsistency_follows_the_tables() {
-        let mut w = World::new(3, 3);
+        let mut w = World::new(3, 3, SimTime::from_nanos(600));
         let [profile, contract, billing] = [TableId::SOURCE, TableId::follower(0), TableId::follower(1)];
         let t = |s| SimTime::from_nanos(s);
         w.new_request(1, t(0));
@@ -534,7 +539,7 @@ mod tests {
         w.delete(billing, 1, t(4));
         assert_eq!(w.inconsistent(), 0);
         assert_eq!(w.request_of(1).unwrap().consistent_at(), Some(t(4)));
-        assert_eq!(w.series, vec![(t(0), 0), (t(1), 1), (t(4), 0)]);
+        assert_eq!(&w.series()[..6], &[(t(0), 0), (t(1), 1), (t(2), 1), (t(3), 1), (t(4), 1), (t(5), 0)]);
         w.restore(billing, 1, t(5));
         assert_eq!(w.inconsistent(), 1);
         assert!(w.request_of(1).unwrap().restored);
