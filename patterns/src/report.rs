@@ -7,8 +7,9 @@ use crate::config::Scenario;
 use crate::invariants::{self, Violation};
 use crate::node::Node;
 use crate::pattern::PatternConfig;
+use crate::tally::Tally;
 use crate::workers::QueueStats;
-use crate::world::{Counters, Outcome, RequestRecord, SideEffectTally, World};
+use crate::world::{Counters, RequestRecord, SideEffectTally, World};
 
 /// One follower's side effect over a run: how often it acted, and how often
 /// on a customer already told they left (an anomaly).
@@ -49,16 +50,6 @@ pub fn cdf_probabilities() -> Vec<f64> {
     k.sort_unstable();
     k.dedup();
     k.into_iter().map(|k| f64::from(k) / 1000.0).collect()
-}
-
-/// Nearest-rank quantiles of a sorted sample at [`cdf_probabilities`];
-/// empty if the sample is.
-fn quantiles(sorted: &[f64]) -> Vec<f64> {
-    let n = sorted.len();
-    if n == 0 {
-        return Vec::new();
-    }
-    cdf_probabilities().into_iter().map(|q| sorted[((q * n as f64).ceil() as usize).clamp(1, n) - 1]).collect()
 }
 
 impl Percentiles {
@@ -187,53 +178,12 @@ impl RunReport {
         keep_requests: bool,
     ) -> Self {
         let w = sim.state();
-        let mut ok = 0;
-        let mut err = 0;
-        let mut timeout = 0;
-        let mut pending = 0;
-        let mut response = Vec::with_capacity(w.requests.len());
-        let mut lag_answer = Vec::new();
-        let mut lag_profile = Vec::new();
-        let mut not_converged = 0;
-        let mut late_deletes = 0;
-        let mut resubscribe_anomalies = 0;
-        let mut ok_in_window = 0u64;
         let window_end = SimTime::ZERO + scenario.workload.duration;
+        let mut tally = Tally::default();
         for r in &w.requests {
-            match r.outcome {
-                Outcome::Ok => ok += 1,
-                Outcome::Error => err += 1,
-                Outcome::Timeout => timeout += 1,
-                Outcome::Pending => pending += 1,
-            }
-            if let (Some(t), Outcome::Ok | Outcome::Error) = (r.answered, r.outcome) {
-                response.push((t - r.arrival).as_secs_f64());
-            }
-            // A late delete that nothing undid: after the saga compensated,
-            // a row is gone whose delete the saga never heard of.
-            if let Some(knew) = &r.compensated_knowing {
-                if knew.iter().zip(&r.deleted).any(|(knew, gone)| !knew && gone.is_some()) {
-                    late_deletes += 1;
-                }
-            }
-            resubscribe_anomalies += u64::from(r.deleted_after_resubscribe);
-            if r.outcome == Outcome::Ok {
-                if r.answered.is_some_and(|t| t <= window_end) {
-                    ok_in_window += 1;
-                }
-                match r.lags() {
-                    Some(l) => {
-                        lag_answer.push(l.from_answer.as_secs_f64());
-                        lag_profile.push(l.from_profile.as_secs_f64());
-                    }
-                    // A customer who came back before every row went has
-                    // rows again by right: no lag, and nothing to converge.
-                    None if r.resubscribed.is_some() => {}
-                    None => not_converged += 1,
-                }
-            }
+            tally.add(r, true, window_end);
         }
-        let n = w.requests.len() as u64;
+        let n = tally.requests;
         let stats = sim.stats().clone();
         let events_lost = pattern.pattern().events_lost(sim);
 
@@ -268,28 +218,28 @@ impl RunReport {
                 })
             })
             .collect();
-        // `Percentiles::of` sorts in place: the quantiles read the sorted samples.
-        let response_time = Percentiles::of(&mut response);
-        let lag_from_answer = Percentiles::of(&mut lag_answer);
+        let (response_time, response_cdf) = tally.response.summarize();
+        let (lag_from_answer, lag_cdf) = tally.lag_from_answer.summarize();
+        let (err, timeout) = (tally.error, tally.timed_out);
         RunReport {
             pattern: pattern.name(),
             seed,
             requests: n,
-            answered_ok: ok,
+            answered_ok: tally.ok,
             answered_error: err,
             timed_out: timeout,
-            pending,
+            pending: tally.pending,
             error_share: if n == 0 { 0.0 } else { (err + timeout) as f64 / n as f64 },
             response_time,
             lag_from_answer,
-            response_cdf: quantiles(&response),
-            lag_cdf: quantiles(&lag_answer),
-            lag_from_profile: Percentiles::of(&mut lag_profile),
+            response_cdf,
+            lag_cdf,
+            lag_from_profile: tally.lag_from_profile.summarize().0,
             inconsistent_at_end: w.inconsistent(),
-            told_ok_not_converged: not_converged,
-            late_deletes,
-            resubscribe_anomalies,
-            throughput_per_s: if duration > 0.0 { ok_in_window as f64 / duration } else { 0.0 },
+            told_ok_not_converged: tally.not_converged,
+            late_deletes: tally.late_deletes,
+            resubscribe_anomalies: tally.resubscribe_anomalies,
+            throughput_per_s: if duration > 0.0 { tally.ok_in_window as f64 / duration } else { 0.0 },
             offered_per_s: scenario.workload.rate_per_s,
             messages_per_request: if n == 0 { 0.0 } else { stats.messages_sent as f64 / n as f64 },
             db_ops_per_request: if n == 0 { 0.0 } else { w.counters.db_ops as f64 / n as f64 },
@@ -329,12 +279,12 @@ mod tests {
         assert!(q.windows(2).all(|w| w[0] < w[1]));
         assert_eq!((q[0], *q.last().unwrap()), (0.005, 1.0));
         let xs: Vec<f64> = (1..=1000).map(f64::from).collect();
-        let v = quantiles(&xs);
+        let v = crate::samples::quantiles_of_sorted(&xs);
         assert_eq!(v.len(), q.len());
         // Nearest rank: the q-quantile of 1..=1000 is 1000 q.
         for (q, v) in q.iter().zip(&v) {
             assert_eq!(*v, (q * 1000.0).round());
         }
-        assert!(quantiles(&[]).is_empty());
+        assert!(crate::samples::quantiles_of_sorted(&[]).is_empty());
     }
 }
