@@ -55,6 +55,7 @@ pub(crate) fn chrome_trace(exp: &Experiment, filter: &TraceFilter) -> Result<Val
         let pid = pi + 1;
         let mut built = patterns::build(&point.scenario, pattern, seed, TraceMode::Record)
             .with_context(|| format!("{}: {}", exp.source, pattern.name()))?;
+        built.sim.state_mut().keep_retired_records();
         built.sim.run_until(point.scenario.horizon());
         events.push(json!({"ph": "M", "name": "process_name", "pid": pid, "args": {"name": pattern.name()}}));
         events.push(json!({"ph": "M", "name": "process_sort_index", "pid": pid, "args": {"sort_index": pid}}));
@@ -66,8 +67,10 @@ pub(crate) fn chrome_trace(exp: &Experiment, filter: &TraceFilter) -> Result<Val
                 .push(json!({"ph": "M", "name": "thread_sort_index", "pid": pid, "tid": i, "args": {"sort_index": i}}));
         }
         let world = built.sim.state();
+        // Complete: retired records are kept (above).
+        let requests = world.request_log();
         // The user's wait: request to answer.
-        for (req, r) in world.requests.iter().enumerate() {
+        for (req, r) in requests.iter().enumerate() {
             let end = r.answered.unwrap_or(built.sim.now());
             if !wanted(Some(r.customer)) || !in_window(r.arrival, end) {
                 continue;
@@ -106,7 +109,7 @@ pub(crate) fn chrome_trace(exp: &Experiment, filter: &TraceFilter) -> Result<Val
                         "ts": us(*at), "dur": 0.001, "args": {"customer": customer, "request": req}
                     }));
                     if let Some(req) = req {
-                        let r = &world.requests[*req as usize];
+                        let r = &requests[*req as usize];
                         if in_window(r.arrival, r.arrival) {
                             // Flow ids are unique per process; one arrow per row change.
                             let id = format!("{pid}-{req}-{}-{what}", table.index());

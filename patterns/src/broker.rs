@@ -15,7 +15,6 @@ use crate::ctx::Ctx;
 use crate::msg::{unexpected, CustomerId, Delivery, Msg, RequestId, Work};
 use crate::node::Node;
 use crate::plugin::Env;
-use crate::topology::TableId;
 use crate::workers::Workers;
 use crate::world::World;
 
@@ -46,7 +45,6 @@ pub struct Broker {
     subs: Vec<Subscription>,
     dlq: Vec<(u8, Stored)>,
     /// Durable: the events persisted so far, by id.
-    published: Vec<bool>,
     next_tag: u64,
     dispatch_at: Option<SimTime>,
     repair_armed: bool,
@@ -67,7 +65,6 @@ impl Broker {
             subs: subscribers.iter().map(|_| Subscription::default()).collect(),
             subscribers,
             dlq: Vec::new(),
-            published: Vec::new(),
             next_tag: 0,
             dispatch_at: None,
             repair_armed: false,
@@ -76,19 +73,10 @@ impl Broker {
 
     /// Customers the source deleted whose event no broker of `sim`
     /// persisted: lost on the way (the dual-write gap, a commit log that
-    /// dropped entries before they were read).
+    /// dropped entries before they were read). The broker marks each event
+    /// it persists in the world ([`World::mark_published`]).
     pub fn unpublished(sim: &Simulation<Node, World>) -> u64 {
-        // The broker is the node that runs a `Broker`.
-        let broker = sim.components().find_map(|(_, n)| n.service().as_any().downcast_ref::<Broker>());
-        let published = |i: usize| broker.is_some_and(|b| b.has_published(i as RequestId));
-        let source = TableId::SOURCE.index();
-        let w = sim.state();
-        w.requests.iter().enumerate().filter(|(i, r)| r.deleted[source].is_some() && !published(*i)).count() as u64
-    }
-
-    /// Whether the broker durably persisted `event`.
-    pub fn has_published(&self, event: RequestId) -> bool {
-        self.published.get(event as usize).copied().unwrap_or(false)
+        sim.state().tally().unpublished
     }
 
     /// The worker pool.
@@ -175,11 +163,7 @@ impl Broker {
         if update {
             ctx.send(publisher, Msg::UpdateAck { update: event });
         } else {
-            let i = event as usize;
-            if self.published.len() <= i {
-                self.published.resize(i + 1, false);
-            }
-            self.published[i] = true;
+            ctx.state_mut().mark_published(event);
             ctx.send(publisher, Msg::PublishAck { event });
         }
         for sub in &mut self.subs {

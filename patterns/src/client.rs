@@ -98,7 +98,9 @@ impl Client {
         let mut rng = sim_core::RngFactory::new(self.resubscribe_seed).stream(&format!("request/{req}"));
         if r.probability > 0.0 && rng.random_bool(r.probability) {
             let after = r.after.sample(&mut rng);
-            let customer = ctx.state().requests[req as usize].customer;
+            // Just answered, so not retired.
+            let Some(customer) = ctx.state().request(req).map(|r| r.customer) else { return };
+            ctx.state_mut().expect_resubscribe(req);
             ctx.schedule_after(after, Msg::Resubscribe { customer });
         }
     }

@@ -116,6 +116,17 @@ pub struct WorkloadConfig {
     /// resolved configs only when given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub background: Option<BackgroundTraffic>,
+    /// Forget a request's record once it has been settled (answered; its
+    /// customer's rows all gone or all back; no re-subscription due; its
+    /// event persisted where a broker carries the deletes) and untouched
+    /// this long, after adding it to the run's totals. Bounds the memory
+    /// of long runs: without it every record is kept to the end (about
+    /// 250 bytes per request). A change that reaches a forgotten record is
+    /// reported as the violation `retired_too_early`; a window well past
+    /// the longest retry, redelivery and repair delay avoids it. Written to
+    /// resolved configs only when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retire_after: Option<SimDuration>,
 }
 
 /// New subscriptions and profile updates alongside the unsubscribes.
@@ -257,6 +268,7 @@ impl Default for WorkloadConfig {
             closed_loop: None,
             resubscribe: None,
             background: None,
+            retire_after: None,
         }
     }
 }
@@ -520,6 +532,9 @@ impl Scenario {
         }
         if w.client_timeout.is_zero() {
             return err("workload.client_timeout", "must be above zero");
+        }
+        if w.retire_after.is_some_and(SimDuration::is_zero) {
+            return err("workload.retire_after", "must be above zero (leave it out to keep every record)");
         }
         self.check_scripted()?;
         if let Some(b) = &w.background {

@@ -77,13 +77,22 @@ pub enum Violation {
         /// The summed time in the system, ns.
         sojourn_ns: u128,
     },
+    /// Changes reached requests already retired
+    /// ([`workload.retire_after`](crate::config::WorkloadConfig::retire_after)):
+    /// the run's totals may miss them.
+    RetiredTooEarly {
+        /// How many changes.
+        touches: u64,
+    },
 }
 
 impl Violation {
     /// The promise this breaks.
     pub fn promise(&self) -> Promise {
         match self {
-            Violation::MessagesUnaccounted { .. } | Violation::LittlesLaw { .. } => Promise::Accounting,
+            Violation::MessagesUnaccounted { .. }
+            | Violation::LittlesLaw { .. }
+            | Violation::RetiredTooEarly { .. } => Promise::Accounting,
             Violation::DataLoss { .. } => Promise::NoDataLoss,
         }
     }
@@ -103,13 +112,17 @@ impl fmt::Display for Violation {
                 f,
                 "Little's law broken at {service}: occupancy integral {area_ns} ns != summed time in system {sojourn_ns} ns"
             ),
+            Violation::RetiredTooEarly { touches } => write!(
+                f,
+                "{touches} changes reached requests already retired (workload.retire_after): the totals may miss them; lengthen the window"
+            ),
         }
     }
 }
 
 /// Customers who never unsubscribed but lost a row.
 pub fn lost_customers(w: &World) -> Vec<u32> {
-    (0..w.customers()).filter(|&c| w.request_of(c).is_none() && w.any_absent(c)).collect()
+    (0..w.customers()).filter(|&c| !w.has_requested(c) && w.any_absent(c)).collect()
 }
 
 /// Checks every invariant of a finished run. `pools` are the worker pools
@@ -133,6 +146,9 @@ pub fn check<'a>(
     let lost = lost_customers(w);
     if !lost.is_empty() {
         out.push(Violation::DataLoss { customers: lost.len() as u64, examples: lost[..lost.len().min(5)].to_vec() });
+    }
+    if w.retired_touches() > 0 {
+        out.push(Violation::RetiredTooEarly { touches: w.retired_touches() });
     }
     for (service, q) in pools {
         let (area_ns, sojourn_ns) = q.integrals(end);

@@ -143,6 +143,7 @@ pub mod pattern;
 pub mod plugin;
 pub mod promises;
 pub mod report;
+mod requests;
 pub mod samples;
 pub mod scenario;
 pub mod series;

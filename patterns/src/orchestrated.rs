@@ -416,9 +416,10 @@ impl SagaEngine {
             }
             FailurePolicy::Compensate => {
                 let saga = self.sagas.get_mut(&req)?;
+                let now = ctx.now();
                 let w = ctx.state_mut();
                 w.counters.compensations += 1;
-                w.begin_compensation(saga.customer, saga.steps.iter().map(|s| *s == StepState::Done).collect());
+                w.begin_compensation(saga.customer, saga.steps.iter().map(|s| *s == StepState::Done).collect(), now);
                 saga.compensating = true;
                 // Without fencing, only confirmed deletes are undone, as in
                 // the book. A delete that timed out may still land later; if

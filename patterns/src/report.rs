@@ -7,7 +7,6 @@ use crate::config::Scenario;
 use crate::invariants::{self, Violation};
 use crate::node::Node;
 use crate::pattern::PatternConfig;
-use crate::tally::Tally;
 use crate::workers::QueueStats;
 use crate::world::{Counters, RequestRecord, SideEffectTally, World};
 
@@ -178,11 +177,7 @@ impl RunReport {
         keep_requests: bool,
     ) -> Self {
         let w = sim.state();
-        let window_end = SimTime::ZERO + scenario.workload.duration;
-        let mut tally = Tally::default();
-        for r in &w.requests {
-            tally.add(r, true, window_end);
-        }
+        let tally = w.tally();
         let n = tally.requests;
         let stats = sim.stats().clone();
         let events_lost = pattern.pattern().events_lost(sim);
@@ -251,7 +246,7 @@ impl RunReport {
             data_loss,
             trace_hash: sim.trace().hash(),
             series: w.series(),
-            request_log: if keep_requests { w.requests.clone() } else { Vec::new() },
+            request_log: if keep_requests { w.request_log() } else { Vec::new() },
             fault_windows: sim.fault_windows().to_vec(),
             queues,
             horizon: scenario.horizon(),

@@ -59,7 +59,11 @@ pub fn build(
     let plugin = pattern.pattern();
     let topology = scenario.topology();
     let followers = scenario.followers();
-    let mut world = World::new(scenario.customers, topology.table_count(), scenario.horizon());
+    let arrivals_end = SimTime::ZERO + scenario.workload.duration;
+    let mut world = World::new(scenario.customers, topology.table_count(), arrivals_end, scenario.horizon());
+    if let Some(after) = scenario.workload.retire_after {
+        world.retire_settled_after(after);
+    }
     if trace == TraceMode::Record {
         // A full trace also gets the model's timeline (spans, requests, rows).
         world.record_timeline();
@@ -131,6 +135,9 @@ pub fn build(
         sim.network_mut().set_link(from, to, l.link.clone());
     }
     sim.install_faults(&scenario.fault_plan(), scenario.horizon())?;
+    if sim.components().any(|(_, n)| n.service().as_any().is::<crate::broker::Broker>()) {
+        sim.state_mut().track_publishing();
+    }
     Ok(Built { sim, pattern: plugin.name() })
 }
 
@@ -180,6 +187,9 @@ pub fn run_until_stopped(
     stop: &dyn Fn() -> bool,
 ) -> Result<Option<RunReport>, ScenarioError> {
     let mut built = build(scenario, pattern, seed, opts.trace)?;
+    if opts.keep_requests {
+        built.sim.state_mut().keep_retired_records();
+    }
     let horizon = scenario.horizon();
     let slice = (horizon.as_nanos() / 1_000).max(1);
     let mut t = SimTime::ZERO;

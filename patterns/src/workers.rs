@@ -186,13 +186,14 @@ mod tests {
         w.finish(t(10));
         let mut q = w.stats().clone();
         assert_eq!(
-            crate::invariants::check(&crate::World::new(1, 3, t(10)), &Default::default(), [("p", &q)], t(10)),
+            crate::invariants::check(&crate::World::new(1, 3, t(10), t(10)), &Default::default(), [("p", &q)], t(10)),
             vec![]
         );
         // An arrival recorded 3 ns late: the unit's time in system shrinks,
         // the occupancy integral does not.
         q.sum_arrival_ns += 3;
-        let v = crate::invariants::check(&crate::World::new(1, 3, t(10)), &Default::default(), [("p", &q)], t(10));
+        let v =
+            crate::invariants::check(&crate::World::new(1, 3, t(10), t(10)), &Default::default(), [("p", &q)], t(10));
         assert_eq!(v, vec![crate::Violation::LittlesLaw { service: "p".into(), area_ns: 10, sojourn_ns: 7 }]);
         assert_eq!(v[0].promise(), crate::promises::Promise::Accounting);
     }

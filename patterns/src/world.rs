@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 use sim_core::{SimDuration, SimTime};
 
 use crate::msg::{CustomerId, RequestId};
+use crate::requests::{Entry, Requests};
 use crate::series::Series;
+use crate::tally::Tally;
 use crate::topology::TableId;
 
 /// What the user was told.
@@ -221,18 +223,33 @@ pub enum TimelineEvent {
     },
 }
 
-/// A customer's request, if any, in four bytes: the id plus one, so that
-/// "none" is the niche of a `NonZeroU32` rather than a sentinel id.
+/// A customer's request, if any, in four bytes: the id plus one in the low
+/// 31 bits, so that "none" is the niche of a `NonZeroU32` rather than a
+/// sentinel id, and in the top bit whether a retired request left the
+/// customer told "unsubscribed" (and not back): what billing must still
+/// know once the record is gone.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct RequestSlot(Option<NonZeroU32>);
 
 impl RequestSlot {
+    const TOLD_OK: u32 = 1 << 31;
+
     fn of(id: RequestId) -> Self {
-        RequestSlot(NonZeroU32::new(id.checked_add(1).expect("fewer than 2^32 - 1 requests")))
+        let raw = id.checked_add(1).filter(|&n| n < Self::TOLD_OK).expect("fewer than 2^31 - 1 requests");
+        RequestSlot(NonZeroU32::new(raw))
     }
 
     fn get(self) -> Option<RequestId> {
-        self.0.map(|n| n.get() - 1)
+        self.0.map(|n| (n.get() & !Self::TOLD_OK) - 1)
+    }
+
+    /// Marks a retired request's customer as told "unsubscribed".
+    fn told_ok(self) -> Self {
+        RequestSlot(self.0.map(|n| n | Self::TOLD_OK))
+    }
+
+    fn is_told_ok(self) -> bool {
+        self.0.is_some_and(|n| n.get() & Self::TOLD_OK != 0)
     }
 }
 
@@ -262,8 +279,23 @@ pub struct World {
     inconsistent: u32,
     /// `(time, inconsistent customers)`, on the run's grid.
     series: Series,
-    /// Every request, by id.
-    pub requests: Vec<RequestRecord>,
+    /// The live requests.
+    requests: Requests,
+    /// What the retired requests measured.
+    retired: Tally,
+    /// Retire a settled request once untouched this long (never if `None`).
+    retire_after: Option<SimDuration>,
+    /// When the next sweep of the stragglers is due.
+    next_sweep: SimTime,
+    /// Changes that reached a retired request: its tally may be off.
+    retired_touches: u64,
+    /// Retired records, kept for the report's log when it asks for them.
+    kept: Option<Vec<(RequestId, RequestRecord)>>,
+    /// A broker carries the deletes: a request whose event it never
+    /// persisted is an anomaly, and is not retired.
+    tracks_publishing: bool,
+    /// When the arrival window closes.
+    arrivals_end: SimTime,
     /// For each customer, their request, if any.
     request_of: Vec<RequestSlot>,
     /// The counters.
@@ -277,12 +309,13 @@ pub struct World {
 
 impl World {
     /// `customers` subscribed customers, each with a row in each of `tables`
-    /// tables (the source's and one per follower), in a run that ends at
-    /// `horizon` (the inconsistency series' grid spans it).
+    /// tables (the source's and one per follower), in a run whose arrivals
+    /// end at `arrivals_end` and which ends at `horizon` (the inconsistency
+    /// series' grid spans it).
     ///
     /// # Panics
     /// Unless there are 2 to 65 tables.
-    pub fn new(customers: u32, tables: usize, horizon: SimTime) -> Self {
+    pub fn new(customers: u32, tables: usize, arrivals_end: SimTime, horizon: SimTime) -> Self {
         assert!((2..=crate::topology::MAX_FOLLOWERS + 1).contains(&tables), "{tables} tables");
         World {
             tables,
@@ -291,7 +324,14 @@ impl World {
             rows: vec![customers; tables],
             inconsistent: 0,
             series: Series::new(horizon),
-            requests: Vec::new(),
+            requests: Requests::default(),
+            retired: Tally::default(),
+            retire_after: None,
+            next_sweep: SimTime::ZERO,
+            retired_touches: 0,
+            kept: None,
+            tracks_publishing: false,
+            arrivals_end,
             request_of: vec![RequestSlot::default(); customers as usize],
             counters: Counters::default(),
             side_effects: vec![SideEffectTally::default(); tables],
@@ -392,7 +432,7 @@ impl World {
             self.log_row(t, c, true, now);
         }
         if changed {
-            if let Some(r) = self.request_mut_of(c) {
+            if let Some(r) = self.request_mut_of(c, now) {
                 if r.resubscribed.is_some() {
                     // The old unsubscribe's delete, landing on the new subscription.
                     r.deleted_after_resubscribe = true;
@@ -431,7 +471,7 @@ impl World {
     /// The customer subscribes again: a row in every table at once. The
     /// deletes already recorded for their unsubscribe stay as they were.
     pub fn resubscribe(&mut self, c: CustomerId, now: SimTime) {
-        let Some(r) = self.request_mut_of(c) else { return };
+        let Some(r) = self.request_mut_of(c, now) else { return };
         if r.resubscribed.is_some() {
             return;
         }
@@ -445,10 +485,10 @@ impl World {
         }
     }
 
-    /// Records that the customer's saga compensates, knowing of the deletes
-    /// in `confirmed` (by table index).
-    pub fn begin_compensation(&mut self, c: CustomerId, confirmed: Vec<bool>) {
-        if let Some(r) = self.request_mut_of(c) {
+    /// Records that the customer's saga compensates at `now`, knowing of
+    /// the deletes in `confirmed` (by table index).
+    pub fn begin_compensation(&mut self, c: CustomerId, confirmed: Vec<bool>, now: SimTime) {
+        if let Some(r) = self.request_mut_of(c, now) {
             r.compensated_knowing = Some(confirmed);
         }
     }
@@ -459,7 +499,7 @@ impl World {
         if changed {
             self.log_row(t, c, false, now);
             self.counters.rows_restored += 1;
-            if let Some(r) = self.request_mut_of(c) {
+            if let Some(r) = self.request_mut_of(c, now) {
                 r.deleted[t.index()] = None;
                 r.restored = true;
             }
@@ -469,17 +509,22 @@ impl World {
 
     /// Records a new request and returns its id.
     pub fn new_request(&mut self, customer: CustomerId, arrival: SimTime) -> RequestId {
-        let id = self.requests.len() as RequestId;
-        self.requests.push(RequestRecord {
-            customer,
-            arrival,
-            answered: None,
-            outcome: Outcome::Pending,
-            deleted: smallvec::smallvec![None; self.tables],
-            restored: false,
-            compensated_knowing: None,
-            resubscribed: None,
-            deleted_after_resubscribe: false,
+        self.retire(arrival);
+        let id = self.requests.push(Entry {
+            record: RequestRecord {
+                customer,
+                arrival,
+                answered: None,
+                outcome: Outcome::Pending,
+                deleted: smallvec::smallvec![None; self.tables],
+                restored: false,
+                compensated_knowing: None,
+                resubscribed: None,
+                deleted_after_resubscribe: false,
+            },
+            touched: arrival,
+            published: false,
+            resubscribe_due: false,
         });
         self.request_of[customer as usize] = RequestSlot::of(id);
         self.log(|| TimelineEvent::Request { req: id, customer, at: arrival });
@@ -491,33 +536,174 @@ impl World {
         self.request_of[c as usize].get()
     }
 
-    /// The request a customer made, if any.
-    pub fn request_of(&self, c: CustomerId) -> Option<&RequestRecord> {
-        self.requests.get(self.request_of[c as usize].get()? as usize)
+    /// Whether the customer made a request.
+    pub fn has_requested(&self, c: CustomerId) -> bool {
+        self.request_of[c as usize].get().is_some()
     }
 
-    fn request_mut_of(&mut self, c: CustomerId) -> Option<&mut RequestRecord> {
-        self.requests.get_mut(self.request_of[c as usize].get()? as usize)
+    /// The record of the request a customer made, if any and not retired.
+    pub fn request_of(&self, c: CustomerId) -> Option<&RequestRecord> {
+        self.request(self.request_of[c as usize].get()?)
+    }
+
+    /// A request's record, unless it was retired.
+    pub fn request(&self, id: RequestId) -> Option<&RequestRecord> {
+        self.requests.get(id).map(|e| &e.record)
+    }
+
+    /// Requests issued so far, retired ones included.
+    pub fn request_count(&self) -> u64 {
+        self.requests.issued()
+    }
+
+    /// The customer's request, to change it at `now`; a change that finds
+    /// it retired is counted ([`World::retired_touches`]).
+    fn request_mut_of(&mut self, c: CustomerId, now: SimTime) -> Option<&mut RequestRecord> {
+        let id = self.request_of[c as usize].get()?;
+        match self.requests.get_mut(id) {
+            Some(e) => {
+                e.touched = now;
+                Some(&mut e.record)
+            }
+            None => {
+                self.retired_touches += 1;
+                None
+            }
+        }
     }
 
     /// Records what the user was told, once: a late answer after the user
     /// gave up does not change what they saw.
     pub fn answer(&mut self, req: RequestId, outcome: Outcome, now: SimTime) {
-        let r = &mut self.requests[req as usize];
+        // Only an answered request retires, so this one is live.
+        let Some(e) = self.requests.get_mut(req) else { return };
+        let r = &mut e.record;
         if r.outcome == Outcome::Pending {
             r.outcome = outcome;
             r.answered = Some(now);
+            e.touched = now;
             let customer = r.customer;
             self.log(|| TimelineEvent::Answer { req, customer, outcome, at: now });
         }
     }
 
+    /// Records that a broker durably persisted the request's event.
+    pub fn mark_published(&mut self, req: RequestId) {
+        // A retired request with a deleted source row was published already.
+        if let Some(e) = self.requests.get_mut(req) {
+            e.published = true;
+        }
+    }
+
+    /// Records that the request's customer will subscribe again: the
+    /// request stays until they have.
+    pub fn expect_resubscribe(&mut self, req: RequestId) {
+        if let Some(e) = self.requests.get_mut(req) {
+            e.resubscribe_due = true;
+        }
+    }
+
+    /// Judges a broker's persisting of events: a request whose source row
+    /// went but whose event was never persisted is then not retired.
+    pub fn track_publishing(&mut self) {
+        self.tracks_publishing = true;
+    }
+
+    /// Retires each request settled (answered; its customer's rows all
+    /// gone or all there; no re-subscription due; its event persisted
+    /// where a broker carries them) and untouched for `after`: its
+    /// measurements go into the run's tally and its record is dropped.
+    pub fn retire_settled_after(&mut self, after: SimDuration) {
+        self.retire_after = Some(after);
+    }
+
+    /// Keeps every retired request's record for [`World::request_log`].
+    pub fn keep_retired_records(&mut self) {
+        self.kept = Some(Vec::new());
+    }
+
+    /// Changes that reached a request after it was retired: each may have
+    /// left the run's tally off (a longer `retire_after` avoids them).
+    pub fn retired_touches(&self) -> u64 {
+        self.retired_touches
+    }
+
+    /// Requests still held (not retired).
+    pub fn live_requests(&self) -> usize {
+        self.requests.iter().count()
+    }
+
+    fn retire(&mut self, now: SimTime) {
+        let Some(after) = self.retire_after else { return };
+        let Some(cutoff) = now.as_nanos().checked_sub(after.as_nanos()).map(SimTime::from_nanos) else { return };
+        let (tables, tracks_publishing) = (self.tables, self.tracks_publishing);
+        let present_count = &self.present_count;
+        let retirable = |e: &Entry| {
+            let r = &e.record;
+            let rows = usize::from(present_count[r.customer as usize]);
+            let lost = tracks_publishing && !e.published && r.deleted[TableId::SOURCE.index()].is_some();
+            r.outcome != Outcome::Pending
+                && e.touched <= cutoff
+                && !(e.resubscribe_due && r.resubscribed.is_none())
+                && !lost
+                && (rows == 0 || rows == tables)
+        };
+        let (retired, request_of, kept, window_end) =
+            (&mut self.retired, &mut self.request_of, &mut self.kept, self.arrivals_end);
+        let mut fold = |id: RequestId, e: Entry| {
+            retired.add(&e.record, e.published, window_end);
+            let slot = &mut request_of[e.record.customer as usize];
+            // A later request of the same customer keeps the slot.
+            if slot.get() == Some(id) && e.record.outcome == Outcome::Ok && e.record.resubscribed.is_none() {
+                *slot = slot.told_ok();
+            }
+            if let Some(k) = kept {
+                k.push((id, e.record));
+            }
+        };
+        self.requests.slide(cutoff, retirable, &mut fold);
+        if now >= self.next_sweep {
+            // Stragglers settle rarely: a sweep a quarter of the window
+            // apart bounds them to what is really unsettled.
+            self.requests.sweep_stragglers(retirable, &mut fold);
+            self.next_sweep = now + SimDuration::from_nanos((after.as_nanos() / 4).max(1));
+        }
+    }
+
+    /// What every request measured: the retired ones' tally plus the live
+    /// ones'.
+    pub fn tally(&self) -> Tally {
+        let mut t = self.retired.clone();
+        for (_, e) in self.requests.iter() {
+            t.add(&e.record, e.published, self.arrivals_end);
+        }
+        t
+    }
+
+    /// Every request's record in id order: the live ones, and the retired
+    /// ones if [`World::keep_retired_records`] was asked for (else those
+    /// are missing).
+    pub fn request_log(&self) -> Vec<RequestRecord> {
+        let mut all: Vec<(RequestId, &RequestRecord)> = self.requests.iter().map(|(id, e)| (id, &e.record)).collect();
+        all.extend(self.kept.iter().flatten().map(|(id, r)| (*id, r)));
+        all.sort_unstable_by_key(|(id, _)| *id);
+        all.into_iter().map(|(_, r)| r.clone()).collect()
+    }
+
     /// Whether the customer was told "unsubscribed" at or before `now`, and
     /// has not subscribed again since.
     pub fn told_unsubscribed(&self, c: CustomerId, now: SimTime) -> bool {
-        self.request_of(c).is_some_and(|r| {
-            r.outcome == Outcome::Ok && r.answered.is_some_and(|t| t <= now) && r.resubscribed.is_none_or(|t| t > now)
-        })
+        let slot = self.request_of[c as usize];
+        match slot.get().and_then(|id| self.requests.get(id)) {
+            Some(e) => {
+                let r = &e.record;
+                r.outcome == Outcome::Ok
+                    && r.answered.is_some_and(|t| t <= now)
+                    && r.resubscribed.is_none_or(|t| t > now)
+            }
+            // Retired: answered long before now, and not coming back.
+            None => slot.is_told_ok(),
+        }
     }
 }
 
@@ -527,7 +713,7 @@ mod tests {
 
     #[test]
     fn inconsistency_follows_the_tables() {
-        let mut w = World::new(3, 3, SimTime::from_nanos(600));
+        let mut w = World::new(3, 3, SimTime::from_nanos(600), SimTime::from_nanos(600));
         let [profile, contract, billing] = [TableId::SOURCE, TableId::follower(0), TableId::follower(1)];
         let t = |s| SimTime::from_nanos(s);
         w.new_request(1, t(0));
