@@ -8,6 +8,7 @@
 //! what the charts draw.
 
 use std::borrow::Cow;
+use std::collections::BinaryHeap;
 use std::path::Path;
 
 use anyhow::{Context as _, Result};
@@ -390,23 +391,34 @@ fn requests(exp: &Experiment, results: &[(Job, RunReport)]) -> Result<(Sheet, u6
     let names: Vec<&str> = tables.iter().map(String::as_str).collect();
     let mut sheet = Sheet::new(contract::header("requests.csv", &names))?;
     let logs: Vec<&(Job, RunReport)> = results.iter().filter(|(j, _)| j.replication == 0).collect();
-    let population: u64 = logs.iter().map(|(_, r)| r.request_log.len() as u64).sum();
-    let keys = RngFactory::new(exp.seed);
-    let key = |point: usize, i: usize| keys.child_seed("requests.csv", ((point as u64) << 40) | i as u64);
+    // Every request issued; a run that retired records logs only the sample
+    // of them it could contribute (`request_key`).
+    let population: u64 = logs.iter().map(|(_, r)| r.requests).sum();
+    let key = |point: usize, i: u64| request_key(exp.seed, point, i);
     // The largest key kept: walk the distinct keys upwards, each counted once
     // per pattern that has its request, while the rows fit the limit.
     let mut threshold = None;
     if population <= exp.requests_csv_limit {
         threshold = Some(u64::MAX);
     } else {
-        let mut distinct: Vec<(u64, u64)> = Vec::new();
+        // Each key counts at least once, so the walk accepts no more than
+        // the limit's number of keys: only the smallest are held.
+        let limit = usize::try_from(exp.requests_csv_limit).unwrap_or(usize::MAX);
+        let mut smallest: BinaryHeap<(u64, u64)> = BinaryHeap::new();
         for point in 0..exp.points.len() {
-            let lens: Vec<usize> =
-                logs.iter().filter(|(j, _)| j.point == point).map(|(_, r)| r.request_log.len()).collect();
+            let lens: Vec<u64> = logs.iter().filter(|(j, _)| j.point == point).map(|(_, r)| r.requests).collect();
             for i in 0..lens.iter().copied().max().unwrap_or(0) {
-                distinct.push((key(point, i), lens.iter().filter(|&&n| n > i).count() as u64));
+                let entry = (key(point, i), lens.iter().filter(|&&n| n > i).count() as u64);
+                if smallest.len() < limit {
+                    smallest.push(entry);
+                } else if let Some(mut top) = smallest.peek_mut() {
+                    if entry < *top {
+                        *top = entry;
+                    }
+                }
             }
         }
+        let mut distinct = smallest.into_vec();
         distinct.sort_unstable();
         let mut rows = 0;
         for (k, n) in distinct {
@@ -421,7 +433,8 @@ fn requests(exp: &Experiment, results: &[(Job, RunReport)]) -> Result<(Sheet, u6
     let mut kept = 0;
     for (job, r) in logs {
         let cols = &columns_of[job.point];
-        for (i, q) in r.request_log.iter().enumerate() {
+        for q in &r.request_log {
+            let i = u64::from(q.id);
             // Ties at the threshold (equal 64-bit keys) are kept only up to the limit.
             if key(job.point, i) > threshold || kept == exp.requests_csv_limit {
                 continue;
@@ -431,7 +444,7 @@ fn requests(exp: &Experiment, results: &[(Job, RunReport)]) -> Result<(Sheet, u6
             row.extend([
                 Cell::from(r.pattern.as_str()),
                 job.replication.into(),
-                (i as u64).into(),
+                i.into(),
                 q.customer.into(),
                 q.arrival.as_secs_f64().into(),
                 secs(q.answered),
@@ -447,6 +460,14 @@ fn requests(exp: &Experiment, results: &[(Job, RunReport)]) -> Result<(Sheet, u6
         }
     }
     Ok((sheet, population))
+}
+
+/// The key that decides whether request `i` of a run at sweep point
+/// `point` goes into `requests.csv`: the requests with the smallest keys
+/// are kept. Drawn from the master seed, so the same request of every
+/// pattern gets the same key (a paired sample).
+pub(crate) fn request_key(seed: u64, point: usize, i: u64) -> u64 {
+    RngFactory::new(seed).child_seed("requests.csv", ((point as u64) << 40) | i)
 }
 
 #[cfg(test)]

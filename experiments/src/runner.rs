@@ -7,13 +7,14 @@
 //! share a seed: their comparison is paired (common random numbers).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use patterns::scenario::run_until_stopped;
-use patterns::{RunOptions, RunReport};
+use patterns::{RequestSample, RunOptions, RunReport};
 use rayon::prelude::*;
 use sim_core::RngFactory;
 
@@ -117,7 +118,15 @@ pub(crate) fn run_jobs(
                 let job = all[k];
                 let point = &exp.points[job.point];
                 let pattern = &point.patterns[job.pattern];
-                let opts = RunOptions { keep_requests: job.replication == 0, ..Default::default() };
+                // Replication 0's requests feed requests.csv; a run that
+                // retires records keeps only those the sample could take.
+                let (seed, point_index) = (exp.seed, job.point);
+                let sample = RequestSample {
+                    limit: usize::try_from(exp.requests_csv_limit).unwrap_or(usize::MAX),
+                    key: Arc::new(move |i| crate::output::request_key(seed, point_index, u64::from(i))),
+                };
+                let opts =
+                    RunOptions { keep_requests: job.replication == 0, sample: Some(sample), ..Default::default() };
                 let report = run_until_stopped(&point.scenario, pattern, job.seed, opts, &interrupted)
                     .with_context(|| format!("{}: {} at sweep point {:?}", exp.source, pattern.name(), point.coords))?;
                 let Some(report) = report else { return Err(Interrupted.into()) };

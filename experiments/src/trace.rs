@@ -55,7 +55,7 @@ pub(crate) fn chrome_trace(exp: &Experiment, filter: &TraceFilter) -> Result<Val
         let pid = pi + 1;
         let mut built = patterns::build(&point.scenario, pattern, seed, TraceMode::Record)
             .with_context(|| format!("{}: {}", exp.source, pattern.name()))?;
-        built.sim.state_mut().keep_retired_records();
+        built.sim.state_mut().keep_retired_records(None);
         built.sim.run_until(point.scenario.horizon());
         events.push(json!({"ph": "M", "name": "process_name", "pid": pid, "args": {"name": pattern.name()}}));
         events.push(json!({"ph": "M", "name": "process_sort_index", "pid": pid, "args": {"sort_index": pid}}));

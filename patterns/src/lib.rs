@@ -162,6 +162,6 @@ pub use msg::Msg;
 pub use pattern::PatternConfig;
 pub use plugin::Pattern;
 pub use report::{cdf_probabilities, Percentiles, RunReport};
-pub use scenario::{build, run, Built, RunOptions, ScenarioError};
+pub use scenario::{build, run, Built, RequestSample, RunOptions, ScenarioError};
 pub use topology::{Role, TableId, Topology, UnknownNode, MAX_FOLLOWERS};
 pub use world::{Counters, Lags, Outcome, World};

@@ -130,6 +130,7 @@ mod tests {
     fn entry(arrival: u64) -> Entry {
         Entry {
             record: RequestRecord {
+                id: arrival as RequestId,
                 customer: 0,
                 arrival: SimTime::from_nanos(arrival),
                 answered: None,

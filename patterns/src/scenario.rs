@@ -9,6 +9,7 @@ use sim_core::{FaultError, NodeId, SimTime, Simulation, TraceMode};
 
 use crate::client::Client;
 use crate::config::{ConfigError, Scenario};
+use crate::msg::RequestId;
 use crate::node::{Idle, Node};
 use crate::pattern::PatternConfig;
 use crate::plugin::Env;
@@ -30,12 +31,34 @@ pub enum ScenarioError {
 }
 
 /// What to record beyond the summary.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct RunOptions {
     /// Event tracing (a hash for determinism checks, or full records).
     pub trace: TraceMode,
     /// Keep every request's record in the report.
     pub keep_requests: bool,
+    /// With `keep_requests`, keep only a sample of the records retired
+    /// during the run (`workload.retire_after`), so that the log too stays
+    /// bounded; the records still held at the end are all kept.
+    pub sample: Option<RequestSample>,
+}
+
+/// The requests a run keeps for its log: those with the `limit` smallest
+/// keys. A sample drawn from the smallest keys over several runs (the
+/// runner's `requests.csv`) can only pick, from each run, requests among
+/// that run's `limit` smallest.
+#[derive(Clone)]
+pub struct RequestSample {
+    /// How many to keep.
+    pub limit: usize,
+    /// Each request's key, by id.
+    pub key: std::sync::Arc<dyn Fn(RequestId) -> u64 + Send + Sync>,
+}
+
+impl std::fmt::Debug for RequestSample {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestSample").field("limit", &self.limit).finish_non_exhaustive()
+    }
 }
 
 /// A built, not yet run, simulation of one pattern.
@@ -188,7 +211,7 @@ pub fn run_until_stopped(
 ) -> Result<Option<RunReport>, ScenarioError> {
     let mut built = build(scenario, pattern, seed, opts.trace)?;
     if opts.keep_requests {
-        built.sim.state_mut().keep_retired_records();
+        built.sim.state_mut().keep_retired_records(opts.sample.clone());
     }
     let horizon = scenario.horizon();
     let slice = (horizon.as_nanos() / 1_000).max(1);

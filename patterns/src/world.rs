@@ -8,6 +8,8 @@
 //! tables in one place lets the measurements see every change the instant
 //! it happens: which customers are inconsistent, and when each row went.
 
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
 use std::num::NonZeroU32;
 
 use serde::{Deserialize, Serialize};
@@ -15,6 +17,7 @@ use sim_core::{SimDuration, SimTime};
 
 use crate::msg::{CustomerId, RequestId};
 use crate::requests::{Entry, Requests};
+use crate::scenario::RequestSample;
 use crate::series::Series;
 use crate::tally::Tally;
 use crate::topology::TableId;
@@ -36,6 +39,8 @@ pub enum Outcome {
 /// One unsubscribe request, from arrival to consistency.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RequestRecord {
+    /// The request's id: its place in arrival order.
+    pub id: RequestId,
     /// The customer.
     pub customer: CustomerId,
     /// When the user asked.
@@ -253,6 +258,60 @@ impl RequestSlot {
     }
 }
 
+/// Retired records kept for the log.
+#[derive(Debug)]
+struct Kept {
+    /// Keep only the sample's (else every one).
+    sample: Option<RequestSample>,
+    /// Largest key on top, so that the sample evicts it.
+    records: BinaryHeap<KeptRecord>,
+}
+
+/// A kept record, ordered by its sample key (then id).
+#[derive(Debug)]
+struct KeptRecord {
+    key: u64,
+    id: RequestId,
+    record: RequestRecord,
+}
+
+impl PartialEq for KeptRecord {
+    fn eq(&self, other: &Self) -> bool {
+        (self.key, self.id) == (other.key, other.id)
+    }
+}
+
+impl Eq for KeptRecord {}
+
+impl PartialOrd for KeptRecord {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for KeptRecord {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (self.key, self.id).cmp(&(other.key, other.id))
+    }
+}
+
+impl Kept {
+    fn keep(&mut self, id: RequestId, record: RequestRecord) {
+        let Some(sample) = &self.sample else {
+            self.records.push(KeptRecord { key: 0, id, record });
+            return;
+        };
+        let key = (sample.key)(id);
+        if self.records.len() < sample.limit {
+            self.records.push(KeptRecord { key, id, record });
+        } else if let Some(mut top) = self.records.peek_mut() {
+            if (key, id) < (top.key, top.id) {
+                *top = KeptRecord { key, id, record };
+            }
+        }
+    }
+}
+
 /// One follower's side effect, counted.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SideEffectTally {
@@ -290,7 +349,7 @@ pub struct World {
     /// Changes that reached a retired request: its tally may be off.
     retired_touches: u64,
     /// Retired records, kept for the report's log when it asks for them.
-    kept: Option<Vec<(RequestId, RequestRecord)>>,
+    kept: Option<Kept>,
     /// A broker carries the deletes: a request whose event it never
     /// persisted is an anomaly, and is not retired.
     tracks_publishing: bool,
@@ -510,8 +569,10 @@ impl World {
     /// Records a new request and returns its id.
     pub fn new_request(&mut self, customer: CustomerId, arrival: SimTime) -> RequestId {
         self.retire(arrival);
-        let id = self.requests.push(Entry {
+        let id = RequestId::try_from(self.requests.issued()).expect("fewer than 2^32 requests");
+        self.requests.push(Entry {
             record: RequestRecord {
+                id,
                 customer,
                 arrival,
                 answered: None,
@@ -617,9 +678,10 @@ impl World {
         self.retire_after = Some(after);
     }
 
-    /// Keeps every retired request's record for [`World::request_log`].
-    pub fn keep_retired_records(&mut self) {
-        self.kept = Some(Vec::new());
+    /// Keeps retired requests' records for [`World::request_log`]: every
+    /// one, or those of the sample.
+    pub fn keep_retired_records(&mut self, sample: Option<RequestSample>) {
+        self.kept = Some(Kept { sample, records: BinaryHeap::new() });
     }
 
     /// Changes that reached a request after it was retired: each may have
@@ -658,7 +720,7 @@ impl World {
                 *slot = slot.told_ok();
             }
             if let Some(k) = kept {
-                k.push((id, e.record));
+                k.keep(id, e.record);
             }
         };
         self.requests.slide(cutoff, retirable, &mut fold);
@@ -685,7 +747,7 @@ impl World {
     /// are missing).
     pub fn request_log(&self) -> Vec<RequestRecord> {
         let mut all: Vec<(RequestId, &RequestRecord)> = self.requests.iter().map(|(id, e)| (id, &e.record)).collect();
-        all.extend(self.kept.iter().flatten().map(|(id, r)| (*id, r)));
+        all.extend(self.kept.iter().flat_map(|k| k.records.iter()).map(|k| (k.id, &k.record)));
         all.sort_unstable_by_key(|(id, _)| *id);
         all.into_iter().map(|(_, r)| r.clone()).collect()
     }
