@@ -857,6 +857,21 @@ fn hostile_command_lines_get_clear_answers() {
     assert!(err.contains("big.toml: workload.rate_per_s: about") && err.contains("--force"), "{err}");
     assert!(ecsim(&["validate", big.to_str().unwrap(), "--force"], tmp.path()).status.success());
 
+    // Memory: four billion requests' records (about 1.2 TB) name the key
+    // that drops them; retiring them leaves the customers (160 GB), which
+    // only a machine of more than 200 GB holds.
+    let long = "customers = 4000000000\nreplications = 1\n[[patterns]]\nkind = \"event_based\"\n\
+                [workload]\nrate_per_s = 1600.0\nduration = \"30d\"\n";
+    let kept = write(tmp.path(), "long.toml", long);
+    let r = ecsim(&["validate", kept.to_str().unwrap()], tmp.path());
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(2), "{err}");
+    assert!(err.contains("long.toml: workload.retire_after: needs about"), "{err}");
+    let retired = write(tmp.path(), "retired.toml", &format!("{long}retire_after = \"1h\"\n"));
+    let r = ecsim(&["validate", retired.to_str().unwrap()], tmp.path());
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(r.status.success() || err.contains("retired.toml: customers: needs about"), "{err}");
+
     let huge = tmp.path().join("huge.toml");
     std::fs::write(&huge, format!("name = \"x\"\n# {}\n", "x".repeat(2 << 20))).unwrap();
     let r = ecsim(&["validate", huge.to_str().unwrap()], tmp.path());
