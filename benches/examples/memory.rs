@@ -14,11 +14,18 @@
 //!   PHOLD with N nodes (default 1,000, 10,000 and 100,000), one message
 //!   each: the peak and the set-up time.
 //!
+//! - `cargo run --release -p benches --example memory -- accuracy
+//!   [PATTERN] [DAYS]`: one run (default `event_based`, 1 day at 20/s:
+//!   1.7 M requests, past the 2^20 values a sample keeps exactly) that
+//!   keeps every record; prints each percentile the report streamed
+//!   through its HDR histogram beside the exact nearest-rank value from
+//!   the records, and the largest relative error (issue 13's bound: 0.1%).
+//!
 //! Linux only (it reads `/proc/self/status`); elsewhere the peak reads 0.
 use std::process::Command;
 use std::time::Instant;
 
-use patterns::{run, PatternConfig, RunOptions};
+use patterns::{cdf_probabilities, run, Outcome, PatternConfig, Percentiles, RunOptions};
 
 /// Unsubscribes per second in the run-length points.
 const RATE: f64 = 20.0;
@@ -85,6 +92,57 @@ fn mb(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
 
+/// The report's percentiles against exact ones from the records.
+fn accuracy(pattern: &str, days: f64) {
+    let mut s = benches::patterns_scenario();
+    s.workload.rate_per_s = RATE;
+    s.workload.duration = format!("{}s", (days * 86_400.0) as u64).parse().expect("duration");
+    s.customers = (RATE * days * 86_400.0 * 1.01) as u32 + 1_000;
+    let p = PatternConfig::book_defaults()
+        .into_iter()
+        .find(|p| p.name() == pattern)
+        .unwrap_or_else(|| panic!("no pattern named {pattern}"));
+    let r = run(&s, &p, 1, RunOptions { keep_requests: true, ..Default::default() }).expect("valid scenario");
+    let mut response: Vec<f64> = r
+        .request_log
+        .iter()
+        .filter(|q| matches!(q.outcome, Outcome::Ok | Outcome::Error))
+        .filter_map(|q| Some((q.answered? - q.arrival).as_secs_f64()))
+        .collect();
+    let mut lag: Vec<f64> =
+        r.request_log.iter().filter_map(|q| q.lags()).map(|l| l.from_answer.as_secs_f64()).collect();
+    println!("{pattern}, {days} day(s) at {RATE}/s: {} requests", r.requests);
+    println!("{:<9} {:>6}  {:>14}  {:>14}  {:>9}", "sample", "stat", "exact (s)", "streamed (s)", "rel. err");
+    let mut worst: f64 = 0.0;
+    for (name, xs, got, cdf) in [
+        ("response", &mut response, r.response_time, &r.response_cdf),
+        ("lag", &mut lag, r.lag_from_answer, &r.lag_cdf),
+    ] {
+        let exact = Percentiles::of(xs);
+        assert_eq!(exact.count, got.count, "{name}: the sample sizes differ");
+        let exact_cdf: Vec<f64> = cdf_probabilities()
+            .iter()
+            .map(|q| xs[((q * xs.len() as f64).ceil() as usize).clamp(1, xs.len()) - 1])
+            .collect();
+        let rel = |e: f64, g: f64| if e == 0.0 { (g - e).abs() } else { (g - e).abs() / e };
+        for (stat, e, g) in [
+            ("mean", exact.mean, got.mean),
+            ("p50", exact.p50, got.p50),
+            ("p95", exact.p95, got.p95),
+            ("p99", exact.p99, got.p99),
+            ("max", exact.max, got.max),
+        ] {
+            println!("{name:<9} {stat:>6}  {e:>14.9}  {g:>14.9}  {:>8.4}%", 100.0 * rel(e, g));
+            worst = worst.max(rel(e, g));
+        }
+        let cdf_worst = exact_cdf.iter().zip(cdf).map(|(e, g)| rel(*e, *g)).fold(0.0, f64::max);
+        println!("{name:<9} {:>6}  {:>14}  {:>14}  {:>8.4}%", "cdf", "208 points", "worst", 100.0 * cdf_worst);
+        worst = worst.max(cdf_worst);
+    }
+    let verdict = if worst <= 0.001 { "within" } else { "over" };
+    println!("largest relative error: {:.4}% ({verdict} the bound of 0.1%)", 100.0 * worst);
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--child") {
@@ -92,6 +150,11 @@ fn main() {
         return;
     }
     match args.first().map(String::as_str) {
+        Some("accuracy") => {
+            let pattern = args.get(1).map_or("event_based", String::as_str);
+            let days: f64 = args.get(2).map_or(Ok(1.0), |d| d.parse()).expect("days");
+            accuracy(pattern, days);
+        }
         Some("nodes") => {
             let ns: Vec<&str> = if args.len() > 1 {
                 args[1..].iter().map(String::as_str).collect()
@@ -135,7 +198,9 @@ fn main() {
             }
         }
         Some(other) => {
-            eprintln!("unknown mode {other}: use `length [PATTERN] [DAYS...]` or `nodes [N...]`");
+            eprintln!(
+                "unknown mode {other}: use `length [PATTERN] [DAYS...]`, `accuracy [PATTERN] [DAYS]` or `nodes [N...]`"
+            );
             std::process::exit(2);
         }
     }
