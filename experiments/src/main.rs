@@ -14,6 +14,7 @@ mod publish;
 mod reference;
 mod report;
 mod runner;
+mod sample;
 mod schema;
 mod shard;
 mod summary;

@@ -15,7 +15,7 @@ use anyhow::{Context as _, Result};
 use patterns::metrics::{self, METRICS};
 use patterns::{cdf_probabilities, RunReport};
 use serde::Serialize;
-use sim_core::{RngFactory, SimTime};
+use sim_core::SimTime;
 
 use crate::config::Experiment;
 use crate::contract::{self, COORDS};
@@ -394,7 +394,7 @@ fn requests(exp: &Experiment, results: &[(Job, RunReport)]) -> Result<(Sheet, u6
     // Every request issued; a run that retired records logs only the sample
     // of them it could contribute (`request_key`).
     let population: u64 = logs.iter().map(|(_, r)| r.requests).sum();
-    let key = |point: usize, i: u64| request_key(exp.seed, point, i);
+    let key = |point: usize, i: u64| crate::sample::request_key(exp.seed, point, i);
     // The largest key kept: walk the distinct keys upwards, each counted once
     // per pattern that has its request, while the rows fit the limit.
     let mut threshold = None;
@@ -460,14 +460,6 @@ fn requests(exp: &Experiment, results: &[(Job, RunReport)]) -> Result<(Sheet, u6
         }
     }
     Ok((sheet, population))
-}
-
-/// The key that decides whether request `i` of a run at sweep point
-/// `point` goes into `requests.csv`: the requests with the smallest keys
-/// are kept. Drawn from the master seed, so the same request of every
-/// pattern gets the same key (a paired sample).
-pub(crate) fn request_key(seed: u64, point: usize, i: u64) -> u64 {
-    RngFactory::new(seed).child_seed("requests.csv", ((point as u64) << 40) | i)
 }
 
 #[cfg(test)]

@@ -123,7 +123,7 @@ pub(crate) fn run_jobs(
                 let (seed, point_index) = (exp.seed, job.point);
                 let sample = RequestSample {
                     limit: usize::try_from(exp.requests_csv_limit).unwrap_or(usize::MAX),
-                    key: Arc::new(move |i| crate::output::request_key(seed, point_index, u64::from(i))),
+                    key: Arc::new(move |i| crate::sample::request_key(seed, point_index, u64::from(i))),
                 };
                 let opts =
                     RunOptions { keep_requests: job.replication == 0, sample: Some(sample), ..Default::default() };

@@ -7,6 +7,7 @@ use crate::config::Scenario;
 use crate::invariants::{self, Violation};
 use crate::node::Node;
 use crate::pattern::PatternConfig;
+pub use crate::samples::{cdf_probabilities, Percentiles};
 use crate::workers::QueueStats;
 use crate::world::{Counters, RequestRecord, SideEffectTally, World};
 
@@ -21,54 +22,6 @@ pub struct SideEffectReport {
     /// Its counts.
     #[serde(flatten)]
     pub tally: SideEffectTally,
-}
-
-/// Summary statistics of a sample, in seconds.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Percentiles {
-    /// Sample size.
-    pub count: u64,
-    /// Mean.
-    pub mean: f64,
-    /// Median.
-    pub p50: f64,
-    /// 95th percentile.
-    pub p95: f64,
-    /// 99th percentile.
-    pub p99: f64,
-    /// Maximum.
-    pub max: f64,
-}
-
-/// The cumulative probabilities at which a run's distributions are kept
-/// ([`RunReport::response_cdf`], [`RunReport::lag_cdf`]): every 0.5% from
-/// 0.5% to 100%, and every 0.1% in the tail from 99.1% to 99.9%, ascending.
-pub fn cdf_probabilities() -> Vec<f64> {
-    // In thousandths, so every probability is exact to the last digit.
-    let mut k: Vec<u32> = (1..=200).map(|i| 5 * i).chain(991..=999).collect();
-    k.sort_unstable();
-    k.dedup();
-    k.into_iter().map(|k| f64::from(k) / 1000.0).collect()
-}
-
-impl Percentiles {
-    /// Nearest-rank percentiles of `xs` (sorted in place); all zero if empty.
-    pub fn of(xs: &mut [f64]) -> Self {
-        if xs.is_empty() {
-            return Percentiles::default();
-        }
-        xs.sort_by(f64::total_cmp);
-        let n = xs.len();
-        let rank = |q: f64| xs[((q * n as f64).ceil() as usize).clamp(1, n) - 1];
-        Percentiles {
-            count: n as u64,
-            mean: xs.iter().sum::<f64>() / n as f64,
-            p50: rank(0.50),
-            p95: rank(0.95),
-            p99: rank(0.99),
-            max: xs[n - 1],
-        }
-    }
 }
 
 /// Little's law terms of one worker pool: `L = lambda * W`.

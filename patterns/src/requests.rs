@@ -13,7 +13,25 @@ use std::collections::{BTreeMap, VecDeque};
 use sim_core::SimTime;
 
 use crate::msg::RequestId;
-use crate::world::RequestRecord;
+use crate::request::RequestRecord;
+
+/// The requests a run keeps for its log: those with the `limit` smallest
+/// keys. A sample drawn from the smallest keys over several runs (the
+/// runner's `requests.csv`) can only pick, from each run, requests among
+/// that run's `limit` smallest.
+#[derive(Clone)]
+pub struct RequestSample {
+    /// How many to keep.
+    pub limit: usize,
+    /// Each request's key, by id.
+    pub key: std::sync::Arc<dyn Fn(RequestId) -> u64 + Send + Sync>,
+}
+
+impl std::fmt::Debug for RequestSample {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestSample").field("limit", &self.limit).finish_non_exhaustive()
+    }
+}
 
 /// A request's record and what retiring it needs to know.
 #[derive(Clone, Debug)]
@@ -125,7 +143,7 @@ impl Requests {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::world::Outcome;
+    use crate::request::Outcome;
 
     fn entry(arrival: u64) -> Entry {
         Entry {

@@ -9,11 +9,11 @@ use sim_core::{FaultError, NodeId, SimTime, Simulation, TraceMode};
 
 use crate::client::Client;
 use crate::config::{ConfigError, Scenario};
-use crate::msg::RequestId;
 use crate::node::{Idle, Node};
 use crate::pattern::PatternConfig;
 use crate::plugin::Env;
 use crate::report::RunReport;
+use crate::requests::RequestSample;
 use crate::service::{DataService, Plain};
 use crate::topology::{Role, TableId};
 use crate::world::World;
@@ -41,24 +41,6 @@ pub struct RunOptions {
     /// during the run (`workload.retire_after`), so that the log too stays
     /// bounded; the records still held at the end are all kept.
     pub sample: Option<RequestSample>,
-}
-
-/// The requests a run keeps for its log: those with the `limit` smallest
-/// keys. A sample drawn from the smallest keys over several runs (the
-/// runner's `requests.csv`) can only pick, from each run, requests among
-/// that run's `limit` smallest.
-#[derive(Clone)]
-pub struct RequestSample {
-    /// How many to keep.
-    pub limit: usize,
-    /// Each request's key, by id.
-    pub key: std::sync::Arc<dyn Fn(RequestId) -> u64 + Send + Sync>,
-}
-
-impl std::fmt::Debug for RequestSample {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RequestSample").field("limit", &self.limit).finish_non_exhaustive()
-    }
 }
 
 /// A built, not yet run, simulation of one pattern.

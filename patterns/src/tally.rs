@@ -6,8 +6,8 @@
 
 use sim_core::SimTime;
 
+use crate::request::{Outcome, RequestRecord};
 use crate::samples::Samples;
-use crate::world::{Outcome, RequestRecord};
 
 /// The requests of a run, summed.
 #[derive(Clone, Debug, Default)]
