@@ -38,11 +38,12 @@ impl std::fmt::Debug for RequestSample {
 pub(crate) struct Entry {
     /// The record.
     pub record: RequestRecord,
-    /// When the record last changed (or a broker persisted its event).
+    /// When the record last changed.
     pub touched: SimTime,
     /// A broker persisted the request's event.
     pub published: bool,
-    /// A re-subscription of its customer is scheduled and has not happened.
+    /// A re-subscription of its customer was scheduled: it is due while
+    /// the record's `resubscribed` is `None`.
     pub resubscribe_due: bool,
 }
 
