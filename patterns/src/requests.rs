@@ -64,11 +64,15 @@ impl Requests {
         u64::from(self.base) + self.window.len() as u64
     }
 
-    /// Adds the next request; returns its id.
-    pub(crate) fn push(&mut self, e: Entry) -> RequestId {
-        let id = RequestId::try_from(self.issued()).expect("fewer than 2^32 requests");
+    /// The id the next request gets.
+    pub(crate) fn next_id(&self) -> RequestId {
+        RequestId::try_from(self.issued()).expect("fewer than 2^32 requests")
+    }
+
+    /// Adds the next request, whose record carries [`Requests::next_id`].
+    pub(crate) fn push(&mut self, e: Entry) {
+        debug_assert_eq!(e.record.id, self.next_id());
         self.window.push_back(Some(e));
-        id
     }
 
     /// A live request.
@@ -170,7 +174,8 @@ mod tests {
     fn the_window_slides_and_keeps_the_unsettled_aside() {
         let mut r = Requests::default();
         for t in 0..10 {
-            assert_eq!(r.push(entry(t)), t as RequestId);
+            assert_eq!(r.next_id(), t as RequestId);
+            r.push(entry(t));
         }
         let mut retired = Vec::new();
         // Even arrivals are settled.
@@ -182,7 +187,8 @@ mod tests {
         assert_eq!(r.iter().map(|(id, _)| id).collect::<Vec<_>>(), vec![1, 3, 5, 6, 7, 8, 9]);
         r.sweep_stragglers(|e| e.record.arrival.as_nanos() < 4, |id, _| retired.push(id));
         assert_eq!(retired, vec![0, 2, 4, 1, 3]);
-        assert_eq!(r.push(entry(10)), 10);
+        r.push(entry(10));
+        assert_eq!(r.next_id(), 11);
         assert!(r.get_mut(5).is_some() && r.get_mut(4).is_none());
     }
 }

@@ -485,7 +485,7 @@ impl World {
     /// Records a new request and returns its id.
     pub fn new_request(&mut self, customer: CustomerId, arrival: SimTime) -> RequestId {
         self.retire(arrival);
-        let id = RequestId::try_from(self.requests.issued()).expect("fewer than 2^32 requests");
+        let id = self.requests.next_id();
         self.requests.push(Entry {
             record: RequestRecord {
                 id,
