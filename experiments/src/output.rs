@@ -409,13 +409,7 @@ fn requests(exp: &Experiment, results: &[(Job, RunReport)]) -> Result<(Sheet, u6
             let lens: Vec<u64> = logs.iter().filter(|(j, _)| j.point == point).map(|(_, r)| r.requests).collect();
             for i in 0..lens.iter().copied().max().unwrap_or(0) {
                 let entry = (key(point, i), lens.iter().filter(|&&n| n > i).count() as u64);
-                if smallest.len() < limit {
-                    smallest.push(entry);
-                } else if let Some(mut top) = smallest.peek_mut() {
-                    if entry < *top {
-                        *top = entry;
-                    }
-                }
+                patterns::requests::keep_smallest(&mut smallest, limit, entry);
             }
         }
         let mut distinct = smallest.into_vec();

@@ -8,7 +8,8 @@
 //! long run keeps only the requests of its last stretch, plus those that
 //! are still unsettled (which the run must remember to measure them).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 
 use sim_core::SimTime;
 
@@ -30,6 +31,83 @@ pub struct RequestSample {
 impl std::fmt::Debug for RequestSample {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RequestSample").field("limit", &self.limit).finish_non_exhaustive()
+    }
+}
+
+/// Adds `item` to `heap` (largest on top), which then holds the `limit`
+/// smallest items offered: a bounded selection in `O(limit)` memory.
+pub fn keep_smallest<T: Ord>(heap: &mut BinaryHeap<T>, limit: usize, item: T) {
+    if heap.len() < limit {
+        heap.push(item);
+    } else if let Some(mut top) = heap.peek_mut() {
+        if item < *top {
+            *top = item;
+        }
+    }
+}
+
+/// Retired records kept for the run's log: every one, or those with the
+/// sample's smallest keys.
+#[derive(Debug)]
+pub(crate) struct Kept {
+    sample: Option<RequestSample>,
+    /// Largest key on top, so that the sample evicts it.
+    records: BinaryHeap<Keyed>,
+}
+
+/// A kept record, ordered by its sample key, then its id.
+#[derive(Debug)]
+struct Keyed {
+    key: u64,
+    record: RequestRecord,
+}
+
+impl Keyed {
+    fn rank(&self) -> (u64, RequestId) {
+        (self.key, self.record.id)
+    }
+}
+
+impl PartialEq for Keyed {
+    fn eq(&self, other: &Self) -> bool {
+        self.rank() == other.rank()
+    }
+}
+
+impl Eq for Keyed {}
+
+impl PartialOrd for Keyed {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Keyed {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.rank().cmp(&other.rank())
+    }
+}
+
+impl Kept {
+    /// Keeps every record, or the sample's.
+    pub(crate) fn new(sample: Option<RequestSample>) -> Self {
+        Kept { sample, records: BinaryHeap::new() }
+    }
+
+    /// Offers a retired record.
+    pub(crate) fn keep(&mut self, record: RequestRecord) {
+        match &self.sample {
+            None => self.records.push(Keyed { key: 0, record }),
+            Some(s) => {
+                let key = (s.key)(record.id);
+                keep_smallest(&mut self.records, s.limit, Keyed { key, record });
+            }
+        }
+    }
+
+    /// The kept records, in no order.
+    pub(crate) fn records(&self) -> impl Iterator<Item = &RequestRecord> {
+        self.records.iter().map(|k| &k.record)
     }
 }
 

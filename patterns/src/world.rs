@@ -8,8 +8,6 @@
 //! tables in one place lets the measurements see every change the instant
 //! it happens: which customers are inconsistent, and when each row went.
 
-use std::cmp::Ordering;
-use std::collections::BinaryHeap;
 use std::num::NonZeroU32;
 
 use serde::{Deserialize, Serialize};
@@ -17,7 +15,7 @@ use sim_core::{SimDuration, SimTime};
 
 use crate::msg::{CustomerId, RequestId};
 pub use crate::request::{Deletions, Lags, Outcome, RequestRecord};
-use crate::requests::{Entry, RequestSample, Requests};
+use crate::requests::{Entry, Kept, RequestSample, Requests};
 use crate::series::Series;
 use crate::tally::Tally;
 use crate::topology::TableId;
@@ -171,60 +169,6 @@ impl RequestSlot {
 
     fn is_told_ok(self) -> bool {
         self.0.is_some_and(|n| n.get() & Self::TOLD_OK != 0)
-    }
-}
-
-/// Retired records kept for the log.
-#[derive(Debug)]
-struct Kept {
-    /// Keep only the sample's (else every one).
-    sample: Option<RequestSample>,
-    /// Largest key on top, so that the sample evicts it.
-    records: BinaryHeap<KeptRecord>,
-}
-
-/// A kept record, ordered by its sample key (then id).
-#[derive(Debug)]
-struct KeptRecord {
-    key: u64,
-    id: RequestId,
-    record: RequestRecord,
-}
-
-impl PartialEq for KeptRecord {
-    fn eq(&self, other: &Self) -> bool {
-        (self.key, self.id) == (other.key, other.id)
-    }
-}
-
-impl Eq for KeptRecord {}
-
-impl PartialOrd for KeptRecord {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for KeptRecord {
-    fn cmp(&self, other: &Self) -> Ordering {
-        (self.key, self.id).cmp(&(other.key, other.id))
-    }
-}
-
-impl Kept {
-    fn keep(&mut self, id: RequestId, record: RequestRecord) {
-        let Some(sample) = &self.sample else {
-            self.records.push(KeptRecord { key: 0, id, record });
-            return;
-        };
-        let key = (sample.key)(id);
-        if self.records.len() < sample.limit {
-            self.records.push(KeptRecord { key, id, record });
-        } else if let Some(mut top) = self.records.peek_mut() {
-            if (key, id) < (top.key, top.id) {
-                *top = KeptRecord { key, id, record };
-            }
-        }
     }
 }
 
@@ -597,7 +541,7 @@ impl World {
     /// Keeps retired requests' records for [`World::request_log`]: every
     /// one, or those of the sample.
     pub fn keep_retired_records(&mut self, sample: Option<RequestSample>) {
-        self.kept = Some(Kept { sample, records: BinaryHeap::new() });
+        self.kept = Some(Kept::new(sample));
     }
 
     /// Changes that reached a request after it was retired: each may have
@@ -636,7 +580,7 @@ impl World {
                 *slot = slot.told_ok();
             }
             if let Some(k) = kept {
-                k.keep(id, e.record);
+                k.keep(e.record);
             }
         };
         self.requests.slide(cutoff, retirable, &mut fold);
@@ -663,7 +607,7 @@ impl World {
     /// are missing).
     pub fn request_log(&self) -> Vec<RequestRecord> {
         let mut all: Vec<(RequestId, &RequestRecord)> = self.requests.iter().map(|(id, e)| (id, &e.record)).collect();
-        all.extend(self.kept.iter().flat_map(|k| k.records.iter()).map(|k| (k.id, &k.record)));
+        all.extend(self.kept.iter().flat_map(Kept::records).map(|r| (r.id, r)));
         all.sort_unstable_by_key(|(id, _)| *id);
         all.into_iter().map(|(_, r)| r.clone()).collect()
     }
