@@ -8,13 +8,14 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use sim_core::{Component, NodeId, SimTime, Simulation, TimerId};
+use sim_core::{Component, KeyedDraws, NodeId, SimTime, Simulation, TimerId};
 
 use crate::config::BrokerConfig;
 use crate::ctx::Ctx;
 use crate::msg::{unexpected, CustomerId, Delivery, Msg, RequestId, Work};
 use crate::node::Node;
 use crate::plugin::Env;
+use crate::service::{correlated_time, SHARED_TIMES};
 use crate::workers::Workers;
 use crate::world::World;
 
@@ -48,15 +49,21 @@ pub struct Broker {
     next_tag: u64,
     dispatch_at: Option<SimTime>,
     repair_armed: bool,
+    /// The shared factors of correlated times ([`SHARED_TIMES`]).
+    shared: KeyedDraws,
 }
 
 impl Broker {
     /// A broker delivering to `subscribers`, subscription `i` to
     /// `subscribers[i]` (follower `i`: the book's Contract 0, Billing 1).
     ///
+    /// `shared` holds the common factors of correlated times
+    /// ([`BrokerConfig::time_correlation`]): the stream every service
+    /// draws from ([`SHARED_TIMES`]).
+    ///
     /// # Panics
     /// With more than 256 subscribers (a delivery names its subscription in a byte).
-    pub fn new(cfg: BrokerConfig, subscribers: Vec<NodeId>) -> Self {
+    pub fn new(cfg: BrokerConfig, subscribers: Vec<NodeId>, shared: KeyedDraws) -> Self {
         assert!(subscribers.len() <= 256, "at most 256 subscriptions");
         let workers = Workers::new(cfg.workers);
         Broker {
@@ -68,6 +75,7 @@ impl Broker {
             next_tag: 0,
             dispatch_at: None,
             repair_armed: false,
+            shared,
         }
     }
 
@@ -176,7 +184,8 @@ impl Broker {
     }
 
     fn start(&mut self, ctx: &mut Ctx<'_>, work: Work) {
-        let d = self.cfg.publish_time.sample(ctx.rng());
+        let c = self.cfg.time_correlation;
+        let d = correlated_time(&self.cfg.publish_time, c, &work, &mut self.shared, ctx.rng());
         let d = ctx.stretch(d);
         crate::workers::begin(ctx, work, d);
     }
@@ -186,7 +195,7 @@ impl Broker {
 pub fn for_followers(env: &Env<'_>) -> Node {
     let t = env.topology;
     let subscribers = t.follower_tables().map(|f| t.owner(f)).collect();
-    Node::new(Broker::new(env.scenario.services.broker.clone(), subscribers))
+    Node::new(Broker::new(env.scenario.services.broker.clone(), subscribers, env.rng.keyed(SHARED_TIMES)))
 }
 
 impl Component<World> for Broker {

@@ -359,6 +359,14 @@ pub struct BrokerConfig {
     pub dlq_repair_interval: SimDuration,
     /// Repair rounds per message before it needs a human.
     pub dlq_repair_rounds: u32,
+    /// How much the time to persist an unsubscribe's event goes with the
+    /// other steps of the same unsubscribe, as a service's
+    /// `time_correlation` does (the same shared factor per unsubscribe): 0,
+    /// the default, draws it independently. On one host a slow moment
+    /// slows the broker and the services together.
+    #[cfg_attr(feature = "schema", schemars(range(min = 0.0, max = 1.0), extend("default" = 0.0)))]
+    #[serde(skip_serializing_if = "is_zero")]
+    pub time_correlation: f64,
 }
 
 impl Default for BrokerConfig {
@@ -372,6 +380,7 @@ impl Default for BrokerConfig {
             prefetch: 32,
             dlq_repair_interval: SimDuration::from_mins(10),
             dlq_repair_rounds: 1,
+            time_correlation: 0.0,
         }
     }
 }
@@ -610,6 +619,7 @@ impl Scenario {
             return err("services.broker.prefetch", "must be at least 1");
         }
         check_dist("services.broker.publish_time", &s.broker.publish_time)?;
+        check_prob("services.broker.time_correlation", s.broker.time_correlation)?;
         self.network.default.validate().map_err(|p| ConfigError { key: "network.default".into(), problem: p })?;
         for (i, l) in self.network.links.iter().enumerate() {
             l.link.validate().map_err(|p| ConfigError { key: format!("network.links[{i}]"), problem: p })?;

@@ -361,15 +361,18 @@ impl Work {
     /// times for this unit of work (see
     /// [`ServiceConfig::time_correlation`](crate::config::ServiceConfig::time_correlation)):
     /// every step of one customer's unsubscribe shares it, at every service
-    /// (the source's request, a saga's deletes and restores, the first
-    /// delivery of the event to every subscriber). A redelivery has a key
-    /// of its own per attempt. `None` for work that belongs to no one
-    /// request (batch writes, scans, background updates, publishes).
+    /// (the source's request, a saga's deletes and restores, the broker's
+    /// persist of its event, the first delivery of the event to every
+    /// subscriber). A redelivery has a key of its own per attempt. `None`
+    /// for work that belongs to no one request (batch writes, scans,
+    /// background updates and their events).
     pub fn correlation_key(&self) -> Option<u64> {
         // The attempt above the 32-bit customer; 0 for every first step.
         let key = |customer: CustomerId, later_attempt: u32| u64::from(later_attempt) << 32 | u64::from(customer);
         match self {
-            Work::Unsubscribe { customer, .. } => Some(key(*customer, 0)),
+            Work::Unsubscribe { customer, .. } | Work::Persist { customer, update: false, .. } => {
+                Some(key(*customer, 0))
+            }
             Work::Consume { delivery, .. } if !delivery.update => {
                 Some(key(delivery.customer, delivery.attempt.saturating_sub(1)))
             }

@@ -16,7 +16,7 @@
 //!
 //! [`scenario::build`](crate::scenario::build) asks these once per run.
 
-use sim_core::Simulation;
+use sim_core::{RngFactory, Simulation};
 
 use crate::config::{ConfigError, Scenario};
 use crate::node::Node;
@@ -31,6 +31,10 @@ pub struct Env<'a> {
     pub scenario: &'a Scenario,
     /// Its nodes and tables.
     pub topology: &'a Topology,
+    /// The simulation's random streams, for a node that needs a named
+    /// stream or keyed draws beyond its own stream (the broker's share of
+    /// [`SHARED_TIMES`](crate::service::SHARED_TIMES)).
+    pub rng: RngFactory,
 }
 
 /// An eventual-consistency pattern, as a plug-in of the scenario.

@@ -14,7 +14,7 @@ use crate::pattern::PatternConfig;
 use crate::plugin::Env;
 use crate::report::RunReport;
 use crate::requests::RequestSample;
-use crate::service::{DataService, Plain};
+use crate::service::{DataService, Plain, SHARED_TIMES};
 use crate::topology::{Role, TableId};
 use crate::world::World;
 
@@ -76,7 +76,7 @@ pub fn build(
     let mut sim: Simulation<Node, World> = Simulation::with_state(seed, world);
     sim.set_trace(trace);
     let factory = sim.rng_factory();
-    let env = Env { scenario, topology: &topology };
+    let env = Env { scenario, topology: &topology, rng: factory };
     for (i, name) in topology.names().iter().enumerate() {
         let role = topology.role(NodeId::from_index(i));
         let node = match role {
@@ -96,7 +96,7 @@ pub fn build(
                     TableId::SOURCE,
                     scenario.services.profile.clone(),
                     plugin.source(&env),
-                    factory.keyed("services/shared-times"),
+                    factory.keyed(SHARED_TIMES),
                 );
                 let source = if plugin.change_table() { source.with_change_table() } else { source };
                 Node::new(match plugin.commit_log() {
@@ -111,7 +111,7 @@ pub fn build(
                     TableId::follower(f),
                     cfg.service.clone(),
                     Box::new(Plain),
-                    factory.keyed("services/shared-times"),
+                    factory.keyed(SHARED_TIMES),
                 );
                 Node::new(match &cfg.side_effect {
                     // The stream is named after the follower, so adding one

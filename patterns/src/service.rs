@@ -16,7 +16,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use rand::Rng;
-use sim_core::{draw, Component, KeyedDraws, NodeId, SimDuration, SimRng, SimTime};
+use sim_core::{draw, Component, Dist, KeyedDraws, NodeId, SimDuration, SimRng, SimTime};
 
 use crate::config::ServiceConfig;
 use crate::ctx::Ctx;
@@ -168,6 +168,33 @@ pub struct DataService {
     source: Box<dyn Source>,
 }
 
+/// The name of the stream of shared factors of correlated times
+/// ([`ServiceConfig::time_correlation`]): every service and the broker
+/// draw theirs from it, so the steps of one unsubscribe share them.
+pub const SHARED_TIMES: &str = "services/shared-times";
+
+/// A time from `dist` for `work`, correlated by `c` with the other steps of
+/// the same unsubscribe through `shared` (one-factor Gaussian copula, see
+/// [`ServiceConfig::time_correlation`]).
+pub(crate) fn correlated_time(
+    dist: &Dist,
+    c: f64,
+    work: &Work,
+    shared: &mut KeyedDraws,
+    rng: &mut SimRng,
+) -> SimDuration {
+    // Only a correlated step draws a score: with c = 0 a run makes exactly
+    // the draws it made before the setting existed.
+    let key = if c > 0.0 { work.correlation_key() } else { None };
+    match key {
+        Some(key) => {
+            let z = c.sqrt() * shared.std_normal(key) + (1.0 - c).sqrt() * draw::std_normal(rng);
+            dist.sample_at_normal(z, rng)
+        }
+        None => dist.sample(rng),
+    }
+}
+
 impl DataCore {
     /// The service's configuration.
     pub fn config(&self) -> &ServiceConfig {
@@ -175,17 +202,8 @@ impl DataCore {
     }
 
     fn service_time(&mut self, ctx: &mut Ctx<'_>, work: &Work) -> SimDuration {
-        let c = self.cfg.time_correlation;
-        // Only a correlated service draws a score: with c = 0 a run makes
-        // exactly the draws it made before the setting existed.
-        let key = if c > 0.0 { work.correlation_key() } else { None };
-        let base = match key {
-            Some(key) => {
-                let z = c.sqrt() * self.shared.std_normal(key) + (1.0 - c).sqrt() * draw::std_normal(ctx.rng());
-                self.cfg.request_time.sample_at_normal(z, ctx.rng())
-            }
-            None => self.cfg.request_time.sample(ctx.rng()),
-        };
+        let base =
+            correlated_time(&self.cfg.request_time, self.cfg.time_correlation, work, &mut self.shared, ctx.rng());
         let per_row = |n: usize, t: SimDuration| t * n as u64;
         let extra = match work {
             Work::Call { op: Op::DeleteMany(ids), .. } | Work::Call { op: Op::ClearChanges(ids), .. } => {

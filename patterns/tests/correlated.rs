@@ -125,3 +125,50 @@ fn an_orchestrator_refuses_a_time_correlation() {
     let e = run(&s, &patterns()[1], 1, RunOptions::default()).unwrap_err().to_string();
     assert!(e.contains("services.billing.time_correlation"), "{e}");
 }
+
+/// Per answered request of the event-based pattern with the broker's
+/// persist as slow as a follower's handling (the same distribution) and
+/// correlated by `rho`: the time from the Profile's delete to Contract's,
+/// which is the persist plus Contract's handling (every other delay is
+/// zero), and whether Billing deleted at the same instant.
+fn persist_and_handle(rho: f64) -> Vec<(SimDuration, bool)> {
+    let mut s = scenario(rho);
+    s.services.broker.publish_time = s.services.contract.request_time.clone();
+    s.services.broker.time_correlation = rho;
+    let r = run(&s, &patterns()[0], 7, RunOptions { keep_requests: true, ..Default::default() }).unwrap();
+    assert!(r.violations.is_empty(), "{:?}", r.violations);
+    r.request_log
+        .iter()
+        .filter_map(|q| {
+            let (p, c, b) = (q.deleted.first().copied()??, q.deleted.get(1).copied()??, q.deleted.get(2).copied()??);
+            Some((c.saturating_since(p), c == b))
+        })
+        .collect()
+}
+
+#[test]
+fn the_brokers_persist_shares_the_unsubscribes_factor() {
+    let m = SimDuration::from_millis(MEDIAN_MS);
+    // In lockstep the persist and the handling are the same draw: their sum
+    // is below twice the median exactly when each is below the median, half
+    // the time, and it is an even number of nanoseconds.
+    let rows = persist_and_handle(1.0);
+    assert!(rows.iter().all(|&(t, same)| same && t.as_nanos() % 2 == 0), "the persist took its own time");
+    let below = rows.iter().filter(|&&(t, _)| t < m * 2).count();
+    check_fraction("in lockstep: persist and handling below twice the median", below, rows.len(), 0.5);
+    // Independent, the sum of two right-skewed times is below twice their
+    // median less often: for two log-normals of sigma 0.5, the chance is
+    // the integral of phi(z) Phi(ln(2 - e^(z/2)) / 0.5) over z < 2 ln 2,
+    // 0.43661 (midpoint rule, 200,000 steps).
+    let rows = persist_and_handle(0.0);
+    let below = rows.iter().filter(|&&(t, _)| t < m * 2).count();
+    check_fraction("independent: persist and handling below twice the median", below, rows.len(), 0.43661);
+}
+
+#[test]
+fn a_broker_refuses_a_time_correlation_outside_0_to_1() {
+    let mut s = scenario(0.0);
+    s.services.broker.time_correlation = -0.1;
+    let e = run(&s, &patterns()[0], 1, RunOptions::default()).unwrap_err().to_string();
+    assert!(e.contains("services.broker.time_correlation"), "{e}");
+}
