@@ -53,7 +53,8 @@ echo "ci-testbed: servers start, answer, stop, and leave nothing running (also a
 
 # The short comparison: each pattern for 60 s at 10 unsubscribes/s, then
 # ecsim's prediction from each run's calibration; every nonzero p50 must
-# agree within both sampling errors (compare --check). The binaries are
+# agree within 5% beyond both sampling errors (compare --check, its default
+# --tolerance: the calibration's own biases, see experiments/testbed/README.md). The binaries are
 # the ones cargo test built (`--no-run` only checks they are fresh).
 cargo test -q --workspace --no-run
 TESTBED_CHECK=1 TESTBED_SCENARIOS=no-faults TESTBED_DURATION=60 TESTBED_RATE=10 \
@@ -62,5 +63,5 @@ TESTBED_CHECK=1 TESTBED_SCENARIOS=no-faults TESTBED_DURATION=60 TESTBED_RATE=10 
 [ -f "$work/compare/no-faults/comparison.csv" ] || { echo "ci-testbed: no comparison written" >&2; exit 1; }
 # compare.sh starts its servers in a folder of its own, /tmp/ecsim-testbed.*.
 nothing_left "after the comparison" /tmp/ecsim-testbed.
-echo "ci-testbed: every pattern's p50 response and lag agree with ecsim's prediction within the sampling error"
+echo "ci-testbed: every pattern's p50 response and lag agree with ecsim's prediction within 5% beyond the sampling error"
 

@@ -336,7 +336,9 @@ fn main() -> ExitCode {
                     None => print(&text),
                 })
             }
-            TestbedAction::Compare { dir, check } => testbed::compare(dir, *check).and_then(|t| print(&t)),
+            TestbedAction::Compare { dir, check, tolerance } => {
+                testbed::compare(dir, check.then_some(*tolerance)).and_then(|t| print(&t))
+            }
         },
         Some(Command::Schema) => print(&schema::schema_text()),
         Some(Command::Reference { page }) => print(&match page {

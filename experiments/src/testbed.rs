@@ -21,7 +21,7 @@ use anyhow::{bail, Result};
 use patterns::validation::Estimate;
 use serde::Serialize;
 use testbed::info::{Pattern, RunInfo};
-use testbed::measure::Records;
+use testbed::measure::{Records, Step};
 use testbed::stats::{quantile, quantile_interval};
 
 use crate::charts;
@@ -191,9 +191,19 @@ pub(crate) fn calibrate(measured: &Path, times_from: Option<&Path>, replications
         Pattern::Orchestrated => {
             (called.clone(), step_correlations(&called, |a, b| r.paired_round_trips("orchestrator", a, b)))
         }
+        // The broker's persist is a step too: on one host its transit goes
+        // with the services' times (Spearman about 0.55 at 50 requests/s),
+        // and left independent it would make the model's lag, a sum of the
+        // two, too long at the median.
         Pattern::EventBased => {
-            let op = |s: &str| if s == "profile" { "unsubscribe" } else { "deliver" };
-            (called.clone(), step_correlations(&called, |a, b| r.paired_service_times((a, op(a)), (b, op(b)))))
+            let steps: Vec<(&str, Step<'_>)> =
+                std::iter::once(("profile", Step::Work { service: "profile", op: "unsubscribe" }))
+                    .chain(std::iter::once(("broker", Step::Transit)))
+                    .chain(i.followers.iter().map(|f| (f.as_str(), Step::Work { service: f, op: "deliver" })))
+                    .collect();
+            let loadings = step_correlations(&steps, |a, b| r.paired_steps(a.1, b.1));
+            let steps = steps.into_iter().map(|s| s.0).collect();
+            (steps, loadings)
         }
     };
     let correlated = |w: &mut String, service: &str| -> Result<()> {
@@ -283,6 +293,7 @@ pub(crate) fn calibrate(measured: &Path, times_from: Option<&Path>, replications
             // model adds no queueing the measurement already holds.
             writeln!(w, "[services.broker]\nworkers = {}", 2 * u32::from(i.prefetch))?;
             writeln!(w, "publish_time = {}", empirical("publish to delivery", &r.broker_transit())?)?;
+            correlated(w, "broker")?;
             writeln!(w, "prefetch = {}\nmax_deliveries = {}\n", i.prefetch, i.max_deliveries)?;
             for f in std::iter::once("profile").chain(i.followers.iter().map(String::as_str)) {
                 for (from, to) in [(f, "broker"), ("broker", f)] {
@@ -333,12 +344,19 @@ struct Row {
 }
 
 /// Fails unless every nonzero p50 (response and lag, each pattern) agrees
-/// with its prediction within their sampling error: the distribution-free
-/// interval of the measured median (order statistics) and the Student-t
-/// interval of the predicted one (across replications) must overlap. The
+/// with its prediction within their sampling error and `tolerance`: the
+/// distribution-free interval of the measured median (order statistics)
+/// and the Student-t interval of the predicted one (across replications),
+/// widened by the fraction `tolerance` on each side, must overlap. The
 /// level is Bonferroni-corrected so that all the checks together have a 5%
-/// chance of a false alarm when the model is right.
-fn check_p50s(rows: &[Row], samples: &[(String, Vec<f64>, Vec<f64>)]) -> Result<()> {
+/// chance of a false alarm when the model is within `tolerance`.
+///
+/// Why a tolerance: the replications' interval holds the simulation's
+/// noise only, and with the calibration's own small biases (1% to 4% at
+/// the p50 on this machine class, of either sign between runs) a short
+/// run's 548 requests already tell them apart from the model: an exact
+/// test failed one of two correct 60-second runs here.
+fn check_p50s(rows: &[Row], samples: &[(String, Vec<f64>, Vec<f64>)], tolerance: f64) -> Result<()> {
     let checked: Vec<&Row> = rows.iter().filter(|r| r.metric.ends_with("p50") && r.measured > 0.0).collect();
     let level = 1.0 - 0.05 / checked.len().max(1) as f64;
     // The normal quantile of the two-sided level: a unit standard error's half-width.
@@ -349,21 +367,26 @@ fn check_p50s(rows: &[Row], samples: &[(String, Vec<f64>, Vec<f64>)]) -> Result<
         let sample = if r.metric.starts_with("lag") { lag } else { response };
         let (lo, hi) = quantile_interval(sample, 0.5, z);
         let half = r.estimate.half_width(level);
-        let (plo, phi) = (r.estimate.mean - half, r.estimate.mean + half);
+        let (plo, phi) = ((r.estimate.mean - half) * (1.0 - tolerance), (r.estimate.mean + half) * (1.0 + tolerance));
         if phi < lo || plo > hi {
             bad.push(format!(
-                "{} {}: measured {:.6} s ({:.1}% interval {lo:.6}..{hi:.6}, n = {}), predicted {:.6} s ({plo:.6}..{phi:.6})",
+                "{} {}: measured {:.6} s ({:.1}% interval {lo:.6}..{hi:.6}, n = {}), predicted {:.6} s ({plo:.6}..{phi:.6} with {:.1}% either way)",
                 r.pattern,
                 r.metric,
                 r.measured,
                 level * 100.0,
                 sample.len(),
-                r.estimate.mean
+                r.estimate.mean,
+                tolerance * 100.0
             ));
         }
     }
     if !bad.is_empty() {
-        bail!("prediction and measurement disagree beyond their sampling error:\n  {}", bad.join("\n  "));
+        bail!(
+            "prediction and measurement disagree beyond their sampling error and the {:.1}% tolerance:\n  {}",
+            tolerance * 100.0,
+            bad.join("\n  ")
+        );
     }
     Ok(())
 }
@@ -412,9 +435,9 @@ fn predicted(summary: &Path, column: &str) -> Result<Vec<f64>> {
 }
 
 /// Compares every pattern in `dir`; writes `comparison.csv` and the chart.
-/// With `check`, fails unless each p50 agrees within what the two sample
-/// sizes allow (a 99% interval on each side).
-pub(crate) fn compare(dir: &Path, check: bool) -> Result<String> {
+/// With `check` (a tolerance), fails unless each p50 agrees within what the
+/// two sample sizes allow and that fraction (see `check_p50s`).
+pub(crate) fn compare(dir: &Path, check: Option<f64>) -> Result<String> {
     let mut rows = Vec::new();
     let mut messages = Vec::new();
     let mut samples = Vec::new();
@@ -497,8 +520,8 @@ pub(crate) fn compare(dir: &Path, check: bool) -> Result<String> {
         &format!("testbed {name}: ecsim's prediction against the measurement"),
         series,
     )?;
-    if check {
-        check_p50s(&rows, &samples)?;
+    if let Some(tolerance) = check {
+        check_p50s(&rows, &samples, tolerance)?;
     }
     Ok(text)
 }
@@ -583,6 +606,46 @@ mod tests {
         write_csv::<SyncPass>(&dir.join("sync.csv"), &[]).unwrap();
     }
 
+    /// One pattern's response p50 row, predicted at `predicted` s from 20
+    /// replications of spread 1%, over a measured sample of 548 times
+    /// spread evenly from 0.9 to 1.1 s (median 1 s).
+    fn p50_check(predicted: f64, tolerance: f64) -> Result<()> {
+        let sample: Vec<f64> = (0..548).map(|k| 0.9 + 0.2 * f64::from(k) / 547.0).collect();
+        let reps: Vec<f64> = (0..20).map(|k| predicted * (0.99 + 0.02 * f64::from(k) / 19.0)).collect();
+        let row = Row {
+            pattern: "event_based".into(),
+            metric: "response_p50".into(),
+            measured: quantile(&sample, 0.5),
+            measured_lo: 0.0,
+            measured_hi: 0.0,
+            predicted,
+            predicted_lo: 0.0,
+            predicted_hi: 0.0,
+            error: 0.0,
+            samples: sample.len(),
+            in_range: true,
+            estimate: Estimate::of_replications(&reps),
+        };
+        check_p50s(&[row], &[("event_based".into(), sample, Vec::new())], tolerance)
+    }
+
+    #[test]
+    fn the_p50_check_allows_its_tolerance_beyond_both_sampling_errors() {
+        // The measured median's 95% interval (one check, so 95%) spans
+        // 1 +- 1.96 sqrt(548 / 4) / 548 * 0.2 s, about +-0.84%; the 20
+        // replications' mean +-0.3%.
+        p50_check(1.0, 0.0).unwrap();
+        p50_check(1.011, 0.0).unwrap();
+        let e = p50_check(1.03, 0.0).unwrap_err().to_string();
+        assert!(e.contains("event_based response_p50") && e.contains("with 0.0% either way"), "{e}");
+        // 3% off passes within 5%, 7% off does not, either way.
+        p50_check(1.03, 0.05).unwrap();
+        p50_check(0.97, 0.05).unwrap();
+        let e = p50_check(1.07, 0.05).unwrap_err().to_string();
+        assert!(e.contains("predicted 1.07") && e.contains("with 5.0% either way"), "{e}");
+        assert!(p50_check(0.93, 0.05).is_err());
+    }
+
     #[test]
     fn calibration_carries_the_runs_parameters_and_measured_times_into_a_valid_config() {
         let dir = tempfile::tempdir().unwrap();
@@ -651,13 +714,94 @@ mod tests {
         assert_eq!(loadings(29, |c| 100 + c), (0.0, 0.0, 0.0));
     }
 
+    /// An event-based run of `customers` requests: Profile's delete and
+    /// each subscriber's handling take 1 + c ms for customer c, and the
+    /// broker's transit (publish to delivery) `transit(c)` ms.
+    fn fake_event_run(dir: &Path, customers: i32, transit: fn(i32) -> i32) {
+        let ms = |x: i32| u64::try_from(x).unwrap() * 1_000_000;
+        std::fs::create_dir_all(dir).unwrap();
+        let info = serde_json::json!({
+            "pattern": "event_based", "customers": 100, "rate_per_s": 5.0, "duration_s": 10.0, "seed": 1,
+            "client_timeout_s": 30.0, "workers": 3, "followers": ["contract", "billing"], "sync_interval_s": 10.0,
+            "batch_size": 500, "call_timeout_s": 2.0, "max_retries": 2, "backoff_s": 0.2, "outbox": false,
+            "prefetch": 32, "max_deliveries": 5, "publish_timeout_s": 2.0, "messages": 16
+        });
+        std::fs::write(dir.join("run.json"), info.to_string()).unwrap();
+        let reqs: Vec<Request> = (0..customers)
+            .map(|c| Request { customer: c, sent_ns: 0, answered_ns: ms(2 + c), outcome: "ok".into() })
+            .collect();
+        let mut work = Vec::new();
+        let mut deliveries = Vec::new();
+        // The user's calls: 0.2 ms each way around Profile's time.
+        let calls: Vec<Call> = (0..customers)
+            .map(|c| Call {
+                caller: "client".into(),
+                callee: "profile".into(),
+                customer: c,
+                sent_ns: 0,
+                replied_ns: ms(1 + c) + 400_000,
+                server_ns: ms(1 + c),
+                ok: true,
+            })
+            .collect();
+        let unit = |service: &str, op: &str, c: i32, start: u64, took: u64| Work {
+            service: service.into(),
+            op: op.into(),
+            customer: c,
+            arrived_ns: start,
+            start_ns: start,
+            end_ns: start + took,
+            waited_ns: 0,
+        };
+        for c in 0..customers {
+            work.push(unit("profile", "unsubscribe", c, 0, ms(1 + c)));
+            let published = ms(1 + c);
+            let delivered = published + ms(transit(c));
+            for f in ["contract", "billing"] {
+                deliveries.push(Delivery {
+                    subscriber: f.into(),
+                    customer: c,
+                    published_ns: published,
+                    delivered_ns: delivered,
+                    redelivered: false,
+                    outcome: "applied".into(),
+                });
+                work.push(unit(f, "deliver", c, delivered, ms(1 + c)));
+            }
+        }
+        write_csv(&dir.join("requests.csv"), &reqs).unwrap();
+        write_csv(&dir.join("work.csv"), &work).unwrap();
+        write_csv(&dir.join("deliveries.csv"), &deliveries).unwrap();
+        write_csv(&dir.join("calls.csv"), &calls).unwrap();
+        write_csv::<Deletion>(&dir.join("deletions.csv"), &[]).unwrap();
+        write_csv::<SyncPass>(&dir.join("sync.csv"), &[]).unwrap();
+    }
+
+    #[test]
+    fn calibration_makes_the_brokers_transit_a_step_of_the_event_based_pattern() {
+        let dir = tempfile::tempdir().unwrap();
+        let loadings = |name: &str, transit: fn(i32) -> i32| {
+            let run = dir.path().join(name);
+            fake_event_run(&run, 40, transit);
+            let exp = crate::config::load_str(&calibrate(&run, None, 3).unwrap(), "calibrated").unwrap();
+            let s = &exp.points[0].scenario.services;
+            [s.profile.time_correlation, s.broker.time_correlation, s.contract.time_correlation]
+        };
+        // The transit in the services' order: every step in lockstep.
+        assert_eq!(loadings("same", |c| 1 + c), [1.0, 1.0, 1.0]);
+        // The transit in the reverse order: a negative correlation with
+        // every other step, which the one-factor model has not. The broker
+        // gets no loading; the services still move together.
+        assert_eq!(loadings("reverse", |c| 41 - c), [1.0, 0.0, 1.0]);
+    }
+
     #[test]
     fn a_folder_that_is_no_run_is_bad_input_naming_it() {
         let dir = tempfile::tempdir().unwrap();
         let e = calibrate(&dir.path().join("nothing"), None, 3).unwrap_err();
         assert!(e.downcast_ref::<UsageError>().is_some(), "{e:#}");
         assert!(format!("{e:#}").contains("nothing"), "{e:#}");
-        let e = compare(dir.path(), false).unwrap_err();
+        let e = compare(dir.path(), None).unwrap_err();
         assert!(e.downcast_ref::<UsageError>().is_some(), "{e:#}");
     }
 }

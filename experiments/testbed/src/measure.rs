@@ -128,17 +128,28 @@ impl Records {
         pair(&first(a), &first(b))
     }
 
-    /// Service times (s) of two steps of the same customer's unsubscribe,
-    /// each a `(service, op)`, paired by customer: each customer's first
-    /// such step at each (a redelivery or a retry is a unit of its own,
-    /// left out).
-    pub fn paired_service_times(&self, a: (&str, &str), b: (&str, &str)) -> Vec<(f64, f64)> {
-        let first = |(service, op): (&str, &str)| {
-            first_per_customer(self.work.iter().filter(|w| w.service == service && w.op == op).map(|w| {
-                (w.customer, w.start_ns, secs(w.end_ns.saturating_sub(w.start_ns).saturating_sub(w.waited_ns)))
-            }))
-        };
-        pair(&first(a), &first(b))
+    /// The times (s) of two steps of the same customer's unsubscribe,
+    /// paired by customer: each customer's first such step at each (a
+    /// redelivery or a retry is a unit of its own, left out).
+    pub fn paired_steps(&self, a: Step<'_>, b: Step<'_>) -> Vec<(f64, f64)> {
+        pair(&self.first_step(a), &self.first_step(b))
+    }
+
+    /// Each customer's first `step`: (when it began, its time in s).
+    fn first_step(&self, step: Step<'_>) -> BTreeMap<i32, (u64, f64)> {
+        match step {
+            Step::Work { service, op } => {
+                first_per_customer(self.work.iter().filter(|w| w.service == service && w.op == op).map(|w| {
+                    (w.customer, w.start_ns, secs(w.end_ns.saturating_sub(w.start_ns).saturating_sub(w.waited_ns)))
+                }))
+            }
+            // The first delivery of each customer's event, as the model's
+            // one persist that every subscription then delivers.
+            Step::Transit => first_per_customer(
+                self.transits()
+                    .map(|d| (d.customer, d.delivered_ns, secs(d.delivered_ns.saturating_sub(d.published_ns)))),
+            ),
+        }
     }
 
     /// The time spent waiting on others in `service`'s `op` (s): Profile's
@@ -169,19 +180,36 @@ impl Records {
     /// in flight across a broker outage are left out: their wait is the
     /// outage's, which ecsim models as the fault itself.
     pub fn broker_transit(&self) -> Vec<f64> {
+        sorted(self.transits().map(|d| secs(d.delivered_ns.saturating_sub(d.published_ns))).collect())
+    }
+
+    /// The deliveries [`Records::broker_transit`] measures: first
+    /// deliveries, none across a broker outage.
+    fn transits(&self) -> impl Iterator<Item = &Delivery> {
         let window = self.info.outage.map(|o| {
             let at = |s: f64| self.info.load_start_ns + (s * 1e9) as u64;
             (at(o.stop_begin_s), at(o.start_end_s))
         });
-        sorted(
-            self.deliveries
-                .iter()
-                .filter(|d| !d.redelivered)
-                .filter(|d| window.is_none_or(|(down, up)| d.delivered_ns < down || d.published_ns > up))
-                .map(|d| secs(d.delivered_ns.saturating_sub(d.published_ns)))
-                .collect(),
-        )
+        self.deliveries
+            .iter()
+            .filter(|d| !d.redelivered)
+            .filter(move |d| window.is_none_or(|(down, up)| d.delivered_ns < down || d.published_ns > up))
     }
+}
+
+/// One measured step of an unsubscribe ([`Records::paired_steps`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step<'a> {
+    /// `service`'s unit of work doing `op`: its service time, less the
+    /// time spent waiting on others.
+    Work {
+        /// The service.
+        service: &'a str,
+        /// Its operation (`unsubscribe`, `deliver`).
+        op: &'a str,
+    },
+    /// The broker: publish to the event's first delivery.
+    Transit,
 }
 
 /// Each customer's value of its earliest `(customer, start, value)`.
