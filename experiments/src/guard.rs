@@ -13,9 +13,10 @@ const EVENTS_PER_REQUEST: f64 = 20.0;
 /// The most events one command may simulate without `--force`.
 const MAX_EVENTS: f64 = 1e11;
 /// Resident bytes per customer (the table flags, the request index, the
-/// client's draw order, the billing offset and period: 36 measured) and
-/// per request record held (about 260 measured, with the vector's slack).
-const BYTES_PER_CUSTOMER: f64 = 40.0;
+/// client's draw order, the billing offset and its charged bit: 28 to 31
+/// measured at the peak) and per request record held (about 260
+/// measured, with the vector's slack).
+const BYTES_PER_CUSTOMER: f64 = 32.0;
 const BYTES_PER_REQUEST: f64 = 300.0;
 
 /// Expected unsubscribe requests in one run of `s`.
