@@ -342,9 +342,10 @@ pub(crate) enum TestbedAction {
         check: bool,
         /// With `--check`: how far (a fraction) the prediction may be off
         /// beyond both sampling errors. ecsim's calibration has small
-        /// biases of its own (a one-way hop taken as half a round trip
-        /// less the server's time, no CPU contention), 1% to 4% at the p50
-        /// on this machine class: an exact test would fail a correct model.
+        /// biases of its own (hops between services taken as half a round
+        /// trip less the server's time, no CPU contention), 1% to 3.4% at
+        /// the p50 on this machine class: an exact test fails a model that
+        /// is right within them.
         #[arg(long, default_value_t = 0.05, value_parser = tolerance, value_name = "FRACTION")]
         tolerance: f64,
     },

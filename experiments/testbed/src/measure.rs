@@ -158,6 +158,32 @@ impl Records {
         sorted(self.work.iter().filter(|w| w.service == service && w.op == op).map(|w| secs(w.waited_ns)).collect())
     }
 
+    /// The user's two hops (s) around `service`'s `op` (its entry: Profile's
+    /// `unsubscribe`, the orchestrator's `saga`), each direction on its
+    /// own: request sent to the unit of work's arrival, and the unit's end
+    /// to the answer. Half a round trip each would be wrong: on the
+    /// testbed the way there takes about twice the way back (HTTP parsing
+    /// and the connection's wake-up on one side, a small reply on the
+    /// other), and the event-based lag counts from the answer. Answered
+    /// requests only, each with its customer's first such unit of work.
+    pub fn user_hops(&self, service: &str, op: &str) -> (Vec<f64>, Vec<f64>) {
+        let mut first: BTreeMap<i32, &Work> = BTreeMap::new();
+        for w in self.work.iter().filter(|w| w.service == service && w.op == op) {
+            let e = first.entry(w.customer).or_insert(w);
+            if w.arrived_ns < e.arrived_ns {
+                *e = w;
+            }
+        }
+        let (mut to, mut back) = (Vec::new(), Vec::new());
+        for r in self.requests.iter().filter(|r| r.outcome == "ok") {
+            if let Some(w) = first.get(&r.customer) {
+                to.push(secs(w.arrived_ns.saturating_sub(r.sent_ns)));
+                back.push(secs(r.answered_ns.saturating_sub(w.end_ns)));
+            }
+        }
+        (sorted(to), sorted(back))
+    }
+
     /// One-way network latency samples (s): each answered call's round trip
     /// less the callee's own time, halved.
     pub fn hop_latency(&self) -> Vec<f64> {
