@@ -552,17 +552,23 @@ mod tests {
         });
     }
 
-    /// An orchestrated run of `customers` requests in which `svc` took
-    /// `ns(svc, customer)` to delete each customer's row.
-    fn fake_run_with(dir: &Path, customers: i32, ns: impl Fn(&str, i32) -> u64) {
+    /// A fake run's folder with its `run.json`: a `pattern` run of 5/s for
+    /// 10 s over 100 customers, with the book's two followers.
+    fn fake_info(dir: &Path, pattern: &str) {
         std::fs::create_dir_all(dir).unwrap();
         let info = serde_json::json!({
-            "pattern": "orchestrated", "customers": 100, "rate_per_s": 5.0, "duration_s": 10.0, "seed": 1,
+            "pattern": pattern, "customers": 100, "rate_per_s": 5.0, "duration_s": 10.0, "seed": 1,
             "client_timeout_s": 30.0, "workers": 3, "followers": ["contract", "billing"], "sync_interval_s": 10.0,
             "batch_size": 500, "call_timeout_s": 2.0, "max_retries": 2, "backoff_s": 0.2, "outbox": false,
             "prefetch": 32, "max_deliveries": 5, "publish_timeout_s": 2.0, "messages": 16
         });
         std::fs::write(dir.join("run.json"), info.to_string()).unwrap();
+    }
+
+    /// An orchestrated run of `customers` requests in which `svc` took
+    /// `ns(svc, customer)` to delete each customer's row.
+    fn fake_run_with(dir: &Path, customers: i32, ns: impl Fn(&str, i32) -> u64) {
+        fake_info(dir, "orchestrated");
         let reqs: Vec<Request> = (0..customers)
             .map(|c| Request { customer: c, sent_ns: 0, answered_ns: 3_000_000, outcome: "ok".into() })
             .collect();
@@ -731,14 +737,7 @@ mod tests {
     /// broker's transit (publish to delivery) `transit(c)` ms.
     fn fake_event_run(dir: &Path, customers: i32, transit: fn(i32) -> i32) {
         let ms = |x: i32| u64::try_from(x).unwrap() * 1_000_000;
-        std::fs::create_dir_all(dir).unwrap();
-        let info = serde_json::json!({
-            "pattern": "event_based", "customers": 100, "rate_per_s": 5.0, "duration_s": 10.0, "seed": 1,
-            "client_timeout_s": 30.0, "workers": 3, "followers": ["contract", "billing"], "sync_interval_s": 10.0,
-            "batch_size": 500, "call_timeout_s": 2.0, "max_retries": 2, "backoff_s": 0.2, "outbox": false,
-            "prefetch": 32, "max_deliveries": 5, "publish_timeout_s": 2.0, "messages": 16
-        });
-        std::fs::write(dir.join("run.json"), info.to_string()).unwrap();
+        fake_info(dir, "event_based");
         let reqs: Vec<Request> = (0..customers)
             .map(|c| Request { customer: c, sent_ns: 0, answered_ns: ms(2 + c), outcome: "ok".into() })
             .collect();
