@@ -289,8 +289,20 @@ impl<T> EventQueue<T> {
             None => self.front.push(at),
             Some(b) => {
                 self.buckets[b].push(at);
-                self.occupied[b / 64] |= 1 << (b % 64);
-                self.summary |= 1 << (b / 64);
+                // Set the bits only when clear, behind a branch, although
+                // an unconditional `|=` is fewer instructions. `b` comes
+                // from the handler's random draw; a store of draw-dependent
+                // data to `summary`, which the next pop reads first, makes
+                // that pop wait for the whole draw (a ~20 ns `log1p`
+                // chain). The bits are mostly set already, the branch
+                // predicts it, and the next pop starts at once. Hold at
+                // N = 1,000 with Exp(1) draws: 73.9 -> 50.4 ns per event.
+                if self.occupied[b / 64] & (1 << (b % 64)) == 0 {
+                    self.occupied[b / 64] |= 1 << (b % 64);
+                    if self.summary & (1 << (b / 64)) == 0 {
+                        self.summary |= 1 << (b / 64);
+                    }
+                }
             }
         }
     }
