@@ -141,6 +141,7 @@ pub mod node;
 pub mod orchestrated;
 pub mod pattern;
 pub mod plugin;
+mod presence;
 pub mod promises;
 pub mod report;
 pub mod request;

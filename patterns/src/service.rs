@@ -15,7 +15,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use bit_vec::BitVec;
+use fixedbitset::FixedBitSet;
 use rand::Rng;
 use sim_core::{draw, Component, Dist, KeyedDraws, NodeId, SimDuration, SimRng, SimTime};
 
@@ -88,7 +88,7 @@ struct SideEffectCycle {
     /// cleared when a period ends): a second charge in one period is a
     /// double charge. A bit each, where a period number each took 8 bytes
     /// of the largest populations' 36 (52 M customers: 6.5 MB, not 420).
-    charged: BitVec,
+    charged: FixedBitSet,
 }
 
 impl SideEffectCycle {
@@ -420,8 +420,7 @@ impl DataCore {
             }
             let c = b.offsets[b.cursor].1;
             if w.present(table, c) {
-                let double = b.charged.get(c as usize).unwrap_or(false);
-                b.charged.set(c as usize, true);
+                let double = b.charged.put(c as usize);
                 let anomaly = w.told_unsubscribed(c, now);
                 let cost = if anomaly { b.cfg.cost_cents } else { 0 };
                 let tally = &mut w.side_effects[table.index()];
@@ -439,7 +438,7 @@ impl DataCore {
             if b.cursor == b.offsets.len() {
                 b.cursor = 0;
                 b.period += 1;
-                b.charged.fill(false);
+                b.charged.clear();
             }
         }
         if let Some(next) = b.due() {
@@ -504,7 +503,7 @@ impl DataService {
             offsets,
             cursor: 0,
             period: 0,
-            charged: BitVec::from_elem(customers as usize, false),
+            charged: FixedBitSet::with_capacity(customers as usize),
         });
         self
     }

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use sim_core::{SimDuration, SimTime};
 
 use crate::msg::{CustomerId, RequestId};
+use crate::presence::Presence;
 pub use crate::request::{Deletions, Lags, Outcome, RequestRecord};
 use crate::requests::{Entry, Kept, RequestSample, Requests};
 use crate::series::Series;
@@ -189,11 +190,8 @@ pub struct SideEffectTally {
 #[derive(Debug)]
 pub struct World {
     tables: usize,
-    /// Customer-major: customer `c`'s row in table `t` is at `c * tables + t`,
-    /// so one customer's rows share a cache line.
-    present: Vec<bool>,
-    /// Per customer, how many of its rows exist.
-    present_count: Vec<u8>,
+    /// Which rows exist, a bit each.
+    present: Presence,
     rows: Vec<u32>,
     inconsistent: u32,
     /// `(time, inconsistent customers)`, on the run's grid.
@@ -238,8 +236,7 @@ impl World {
         assert!((2..=crate::topology::MAX_FOLLOWERS + 1).contains(&tables), "{tables} tables");
         World {
             tables,
-            present: vec![true; customers as usize * tables],
-            present_count: vec![tables as u8; customers as usize],
+            present: Presence::full(customers, tables),
             rows: vec![customers; tables],
             inconsistent: 0,
             series: Series::new(horizon),
@@ -275,12 +272,12 @@ impl World {
 
     /// Whether the customer has a row in the table.
     pub fn present(&self, t: TableId, c: CustomerId) -> bool {
-        self.present[c as usize * self.tables + t.index()]
+        self.present.has(c, t)
     }
 
     /// Whether the customer has lost a row in any table.
     pub fn any_absent(&self, c: CustomerId) -> bool {
-        usize::from(self.present_count[c as usize]) != self.tables
+        self.present.rows_of(c) != self.tables
     }
 
     /// `(time, inconsistent customers)` on the run's grid
@@ -294,26 +291,17 @@ impl World {
         self.inconsistent
     }
 
-    fn is_inconsistent(&self, c: CustomerId) -> bool {
-        let n = usize::from(self.present_count[c as usize]);
-        n != 0 && n != self.tables
-    }
-
     fn set(&mut self, t: TableId, c: CustomerId, present: bool, now: SimTime) -> bool {
-        let slot = c as usize * self.tables + t.index();
-        if self.present[slot] == present {
+        let Some((rows_before, rows_after)) = self.present.change(c, t, present) else {
             return false;
-        }
-        let before = self.is_inconsistent(c);
-        self.present[slot] = present;
+        };
+        let inconsistent = |n: usize| n != 0 && n != self.tables;
+        let (before, after) = (inconsistent(rows_before), inconsistent(rows_after));
         if present {
             self.rows[t.index()] += 1;
-            self.present_count[c as usize] += 1;
         } else {
             self.rows[t.index()] -= 1;
-            self.present_count[c as usize] -= 1;
         }
-        let after = self.is_inconsistent(c);
         if before != after {
             if after {
                 self.inconsistent += 1;
@@ -377,8 +365,7 @@ impl World {
     /// at once. Returns their id, the next after every existing customer.
     pub fn signup(&mut self) -> CustomerId {
         let c = self.customers();
-        self.present.extend(std::iter::repeat_n(true, self.tables));
-        self.present_count.push(self.tables as u8);
+        self.present.push_full();
         for r in &mut self.rows {
             *r += 1;
         }
@@ -559,10 +546,10 @@ impl World {
         let Some(after) = self.retire_after else { return };
         let Some(cutoff) = now.as_nanos().checked_sub(after.as_nanos()).map(SimTime::from_nanos) else { return };
         let (tables, tracks_publishing) = (self.tables, self.tracks_publishing);
-        let present_count = &self.present_count;
+        let present = &self.present;
         let retirable = |e: &Entry| {
             let r = &e.record;
-            let rows = usize::from(present_count[r.customer as usize]);
+            let rows = present.rows_of(r.customer);
             let lost = tracks_publishing && !e.published && r.deleted[TableId::SOURCE.index()].is_some();
             r.outcome != Outcome::Pending
                 && e.touched <= cutoff
