@@ -129,6 +129,7 @@ pub mod background_sync;
 pub mod broker;
 pub mod calls;
 pub mod cdc;
+mod charge_order;
 pub mod client;
 pub mod config;
 pub mod ctx;
