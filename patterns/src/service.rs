@@ -150,8 +150,11 @@ pub struct DataCore {
     name: String,
     cfg: ServiceConfig,
     workers: Workers,
-    /// Durable: events already applied, by id (idempotent consumer).
-    processed: Vec<bool>,
+    /// Durable: events already applied, by id (idempotent consumer). A bit
+    /// each: it grows with the run (one per unsubscribe), and a byte each
+    /// took 2 bytes per request over the two subscribers, 100 MB of a
+    /// 30-day run's peak.
+    processed: FixedBitSet,
     /// Durable: the change table a delete trigger fills, if one is installed.
     changes: Option<Vec<CustomerId>>,
     /// Durable: the commit log change data capture reads, if kept.
@@ -396,12 +399,11 @@ impl DataCore {
         } else {
             let i = delivery.event as usize;
             if self.processed.len() <= i {
-                self.processed.resize(i + 1, false);
+                self.processed.grow(i + 1);
             }
-            if self.processed[i] {
+            if self.processed.put(i) {
                 ctx.state_mut().counters.duplicates += 1;
             } else {
-                self.processed[i] = true;
                 self.commit_delete(ctx, delivery.customer);
             }
             ctx.send(broker, Msg::Ack(delivery));
@@ -459,7 +461,7 @@ impl DataService {
             name,
             cfg,
             workers,
-            processed: Vec::new(),
+            processed: FixedBitSet::new(),
             changes: None,
             log: None,
             fences: Default::default(),
