@@ -84,7 +84,7 @@ impl Broker {
     /// dropped entries before they were read). The broker marks each event
     /// it persists in the world ([`World::mark_published`]).
     pub fn unpublished(sim: &Simulation<Node, World>) -> u64 {
-        sim.state().tally().unpublished
+        sim.state().unpublished()
     }
 
     /// The worker pool.

@@ -45,6 +45,12 @@ pub struct Tally {
 }
 
 impl Tally {
+    /// Whether the source deleted the request's row and no broker
+    /// persisted its event (`published`): counted in `unpublished`.
+    pub(crate) fn is_unpublished(r: &RequestRecord, published: bool) -> bool {
+        r.deleted[crate::TableId::SOURCE.index()].is_some() && !published
+    }
+
     /// Adds one request. `published`: whether a broker persisted its
     /// event; `window_end`: when the arrival window closed.
     pub fn add(&mut self, r: &RequestRecord, published: bool, window_end: SimTime) {
@@ -81,7 +87,7 @@ impl Tally {
                 None => self.not_converged += 1,
             }
         }
-        if r.deleted[crate::TableId::SOURCE.index()].is_some() && !published {
+        if Self::is_unpublished(r, published) {
             self.unpublished += 1;
         }
     }

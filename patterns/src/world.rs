@@ -579,6 +579,14 @@ impl World {
         }
     }
 
+    /// Requests whose source delete happened but whose event no broker
+    /// persisted: [`Tally::unpublished`] of [`World::tally`], without
+    /// copying the tally's samples (three histograms, 9 MB past a day).
+    pub fn unpublished(&self) -> u64 {
+        let live = self.requests.iter().filter(|(_, e)| Tally::is_unpublished(&e.record, e.published));
+        self.retired.unpublished + live.count() as u64
+    }
+
     /// What every request measured: the retired ones' tally plus the live
     /// ones'.
     pub fn tally(&self) -> Tally {
