@@ -68,14 +68,22 @@ impl SimDuration {
     /// This is the one door from floating point (samples of a distribution)
     /// into the clock; negative and NaN inputs become zero and huge ones
     /// saturate, so a sampler can never move time backwards.
+    ///
+    /// Every latency and service-time sample comes through here. `round`
+    /// is a library call on the baseline x86-64 target (no SSE4.1): 2% of
+    /// the patterns bench's profile, and this is about 1% faster end to
+    /// end. Truncating and comparing the remainder gives the same
+    /// nanosecond, half away from zero: below 2^53 the remainder is exact,
+    /// and above it every `f64` is a whole number.
     pub fn from_secs_f64(secs: f64) -> Self {
-        let ns = (secs * 1e9).round();
+        let ns = secs * 1e9;
         if ns.is_nan() || ns <= 0.0 {
             SimDuration(0)
         } else if ns >= u64::MAX as f64 {
             SimDuration(u64::MAX)
         } else {
-            SimDuration(ns as u64)
+            let whole = ns as u64;
+            SimDuration(whole + u64::from(ns - whole as f64 >= 0.5))
         }
     }
     /// The span in nanoseconds.
@@ -407,6 +415,56 @@ impl schemars::JsonSchema for SimTime {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// `from_secs_f64` as it was written first, with the library's `round`.
+    fn rounded(secs: f64) -> SimDuration {
+        let ns = (secs * 1e9).round();
+        if ns.is_nan() || ns <= 0.0 {
+            SimDuration(0)
+        } else if ns >= u64::MAX as f64 {
+            SimDuration(u64::MAX)
+        } else {
+            SimDuration(ns as u64)
+        }
+    }
+
+    #[test]
+    fn seconds_round_like_the_library_at_the_edges() {
+        let edges = [
+            0.0,
+            -0.0,
+            -1.0,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            0.5e-9,
+            // Just below half a nanosecond, and 2^52 - 0.5 ns.
+            f64::from_bits(0.5e-9f64.to_bits() - 1),
+            1.5e-9,
+            2.5e-9,
+            4_503_599_627_370_495.5 / 1e9,
+            9_007_199_254_740_993e-9,
+            1.8446744073709552e10,
+            1.844_674_407_370_955e10,
+            f64::MIN_POSITIVE,
+            f64::MAX,
+        ];
+        for secs in edges {
+            assert_eq!(SimDuration::from_secs_f64(secs), rounded(secs), "{secs:e} s");
+        }
+    }
+
+    proptest! {
+        /// Any bit pattern, and values near a half nanosecond.
+        #[test]
+        fn seconds_round_like_the_library(bits in any::<u64>(), ns in 0u64..(1 << 60), half in any::<bool>()) {
+            let any = f64::from_bits(bits);
+            prop_assert_eq!(SimDuration::from_secs_f64(any), rounded(any));
+            let near = (ns as f64 + if half { 0.5 } else { 0.499_999 }) / 1e9;
+            prop_assert_eq!(SimDuration::from_secs_f64(near), rounded(near));
+        }
+    }
 
     #[test]
     fn parses_the_config_forms() {
