@@ -109,6 +109,15 @@ fn offsets(rng: &mut SimRng, customers: u32, period: u64) -> impl Iterator<Item 
     (0..customers).map(move |_| rng.random_range(0..period))
 }
 
+/// Counts entry `i`, the next in order, whose high bits are `high`, in
+/// the last run, or starts a run for it.
+fn extend_runs(runs: &mut Vec<Run>, i: usize, high: u32) {
+    match runs.last_mut() {
+        Some(r) if r.high == high => r.end = i as u32 + 1,
+        _ => runs.push(Run { high, end: i as u32 + 1 }),
+    }
+}
+
 /// Orders the customers by sorting `(offset, customer)` pairs, then
 /// splits the offsets.
 fn by_pairs(customers: u32, period: u64, rng: &mut SimRng) -> (Vec<Run>, Vec<(u32, CustomerId)>) {
@@ -117,10 +126,7 @@ fn by_pairs(customers: u32, period: u64, rng: &mut SimRng) -> (Vec<Run>, Vec<(u3
     let mut runs: Vec<Run> = Vec::new();
     let mut entries = Vec::with_capacity(pairs.len());
     for (i, &(offset, c)) in pairs.iter().enumerate() {
-        match runs.last_mut() {
-            Some(r) if r.high == high(offset) => r.end = i as u32 + 1,
-            _ => runs.push(Run { high: high(offset), end: i as u32 + 1 }),
-        }
+        extend_runs(&mut runs, i, high(offset));
         entries.push((offset as u32, c));
     }
     (runs, entries)
@@ -136,10 +142,7 @@ fn in_two_passes(customers: u32, period: u64, rng: &mut SimRng) -> (Vec<Run>, Ve
     highs.sort_unstable();
     let mut runs: Vec<Run> = Vec::new();
     for (i, &h) in highs.iter().enumerate() {
-        match runs.last_mut() {
-            Some(r) if r.high == h => r.end = i as u32 + 1,
-            _ => runs.push(Run { high: h, end: i as u32 + 1 }),
-        }
+        extend_runs(&mut runs, i, h);
     }
     drop(highs);
     runs.shrink_to_fit();

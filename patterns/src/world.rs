@@ -550,7 +550,7 @@ impl World {
         let retirable = |e: &Entry| {
             let r = &e.record;
             let rows = present.rows_of(r.customer);
-            let lost = tracks_publishing && !e.published && r.deleted[TableId::SOURCE.index()].is_some();
+            let lost = tracks_publishing && Tally::is_unpublished(r, e.published);
             r.outcome != Outcome::Pending
                 && e.touched <= cutoff
                 && !(e.resubscribe_due && r.resubscribed.is_none())
