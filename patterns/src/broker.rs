@@ -12,6 +12,7 @@ use sim_core::{Component, KeyedDraws, NodeId, SimTime, Simulation, TimerId};
 
 use crate::config::BrokerConfig;
 use crate::ctx::Ctx;
+use crate::id_window::IdWindow;
 use crate::msg::{unexpected, CustomerId, Delivery, Msg, RequestId, Work};
 use crate::node::Node;
 use crate::plugin::Env;
@@ -34,7 +35,7 @@ struct Stored {
 struct Subscription {
     ready: VecDeque<Stored>,
     delayed: BTreeMap<(SimTime, u64), Stored>,
-    in_flight: BTreeMap<u64, (Stored, TimerId)>,
+    in_flight: IdWindow<u64, (Stored, TimerId)>,
 }
 
 /// The broker node.
@@ -141,7 +142,7 @@ impl Broker {
 
     fn failed(&mut self, ctx: &mut Ctx<'_>, d: Delivery) {
         let sub = &mut self.subs[d.sub as usize];
-        let Some((s, timer)) = sub.in_flight.remove(&d.tag) else { return };
+        let Some((s, timer)) = sub.in_flight.remove(d.tag) else { return };
         ctx.cancel_timer(timer);
         if s.attempts >= self.cfg.max_deliveries {
             ctx.state_mut().counters.dead_lettered += 1;
@@ -219,7 +220,7 @@ impl Component<World> for Broker {
                 self.persist_done(ctx, event, customer, publisher, update)
             }
             Msg::Ack(d) => {
-                if let Some((_, timer)) = self.subs[d.sub as usize].in_flight.remove(&d.tag) {
+                if let Some((_, timer)) = self.subs[d.sub as usize].in_flight.remove(d.tag) {
                     ctx.cancel_timer(timer);
                     self.dispatch(ctx);
                 }

@@ -33,7 +33,7 @@
 //! `retention`, `batch_size`, `offset_commit_interval`, `call_timeout`,
 //! `publish_timeout`; the broker's own knobs are under `services.broker`.
 
-use std::collections::BTreeMap;
+use crate::id_window::IdWindow;
 
 use serde::{Deserialize, Serialize};
 use sim_core::{Component, Dist, NodeId, SimDuration, SimTime, Simulation, TimerId};
@@ -192,7 +192,7 @@ pub struct Tailer {
     reading: Option<(CallId, TimerId)>,
     next_call: CallId,
     /// Volatile: publishes awaiting the broker's confirmation, by event.
-    unconfirmed: BTreeMap<RequestId, Unconfirmed>,
+    unconfirmed: IdWindow<RequestId, Unconfirmed>,
     /// Volatile: the last read came back full, so more is waiting; it is
     /// read once the broker has confirmed the batch.
     behind: bool,
@@ -209,7 +209,7 @@ impl Tailer {
             position: 0,
             reading: None,
             next_call: 0,
-            unconfirmed: BTreeMap::new(),
+            unconfirmed: IdWindow::new(),
             behind: false,
         }
     }
@@ -329,7 +329,7 @@ impl Component<World> for Tailer {
                 }
             }
             Msg::PublishAck { event } => {
-                if let Some(u) = self.unconfirmed.remove(&event) {
+                if let Some(u) = self.unconfirmed.remove(event) {
                     ctx.cancel_timer(u.timer);
                 }
                 if self.behind && self.unconfirmed.is_empty() {
@@ -338,7 +338,7 @@ impl Component<World> for Tailer {
             }
             Msg::UpdateAck { .. } => {}
             Msg::PublishRetry { event } => {
-                if let Some(u) = self.unconfirmed.remove(&event) {
+                if let Some(u) = self.unconfirmed.remove(event) {
                     ctx.state_mut().counters.publish_retries += 1;
                     self.publish(ctx, u.lsn, u.customer);
                 }

@@ -8,13 +8,12 @@
 //! whether and when a customer comes back does not depend on the order in
 //! which the patterns answer.
 
-use std::collections::BTreeMap;
-
 use rand::Rng;
 use sim_core::{Component, NodeId, SimDuration, SimRng, SimTime, TimerId};
 
 use crate::config::WorkloadConfig;
 use crate::ctx::Ctx;
+use crate::id_window::IdWindow;
 use crate::msg::{unexpected, CustomerId, Msg, RequestId};
 use crate::world::{Outcome, World};
 
@@ -31,7 +30,7 @@ pub struct Client {
     scripted: usize,
     end: SimTime,
     /// Each waiting request's timeout, and its closed-loop user if any.
-    waiting: BTreeMap<RequestId, (TimerId, Option<u32>)>,
+    waiting: IdWindow<RequestId, (TimerId, Option<u32>)>,
     /// Whose re-subscription is drawn from, with the seed of its stream.
     resubscribe_seed: u64,
     /// The source service, which background profile updates go to.
@@ -72,7 +71,7 @@ impl Client {
             picked: 0,
             scripted: 0,
             end,
-            waiting: BTreeMap::new(),
+            waiting: IdWindow::new(),
             resubscribe_seed,
             source,
             updates_rng,
@@ -196,7 +195,7 @@ impl Component<World> for Client {
                 self.send(ctx, Some(user), None);
             }
             Msg::Answer { req, ok } => {
-                if let Some((t, user)) = self.waiting.remove(&req) {
+                if let Some((t, user)) = self.waiting.remove(req) {
                     ctx.cancel_timer(t);
                     let outcome = if ok { Outcome::Ok } else { Outcome::Error };
                     let now = ctx.now();
@@ -226,7 +225,7 @@ impl Component<World> for Client {
                 ctx.state_mut().resubscribe(customer, now);
             }
             Msg::ClientTimeout { req } => {
-                if let Some((_, user)) = self.waiting.remove(&req) {
+                if let Some((_, user)) = self.waiting.remove(req) {
                     let now = ctx.now();
                     ctx.state_mut().answer(req, Outcome::Timeout, now);
                     if let Some(u) = user {

@@ -22,7 +22,7 @@
 //! `restart_after`, `publish_timeout`, `outbox_poll`; the broker's own
 //! knobs are under `services.broker`.
 
-use std::collections::BTreeMap;
+use crate::id_window::IdWindow;
 
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -95,9 +95,9 @@ pub struct Publisher {
     broker: NodeId,
     /// Durable: events committed with the delete, not yet confirmed by the
     /// broker, with when each was last sent (`None`: not since the last start).
-    outbox: BTreeMap<RequestId, (CustomerId, Option<SimTime>)>,
+    outbox: IdWindow<RequestId, (CustomerId, Option<SimTime>)>,
     /// Volatile: publishes sent but not yet confirmed (no outbox).
-    unconfirmed: BTreeMap<RequestId, (CustomerId, TimerId)>,
+    unconfirmed: IdWindow<RequestId, (CustomerId, TimerId)>,
     /// Volatile: whether the outbox relay's retry poll is scheduled.
     relay_armed: bool,
 }
@@ -105,7 +105,7 @@ pub struct Publisher {
 impl Publisher {
     /// A publisher sending to `broker`.
     pub fn new(cfg: EventConfig, broker: NodeId) -> Self {
-        Publisher { cfg, broker, outbox: BTreeMap::new(), unconfirmed: BTreeMap::new(), relay_armed: false }
+        Publisher { cfg, broker, outbox: IdWindow::new(), unconfirmed: IdWindow::new(), relay_armed: false }
     }
 
     /// Events waiting in the outbox.
@@ -125,7 +125,7 @@ impl Publisher {
         let now = ctx.now();
         self.relay_armed = false;
         let mut resent = 0;
-        for (&event, (customer, sent)) in self.outbox.iter_mut() {
+        for (event, (customer, sent)) in self.outbox.iter_mut() {
             // Send what was never sent, and re-send what the broker has
             // not confirmed within the timeout.
             if sent.is_none_or(|t| now.saturating_since(t) >= self.cfg.publish_timeout) {
@@ -193,14 +193,14 @@ impl Source for Publisher {
                 svc.finish_request(ctx, client, event, true);
             }
             Msg::PublishRetry { event } => {
-                if let Some(&(customer, _)) = self.unconfirmed.get(&event) {
+                if let Some(&(customer, _)) = self.unconfirmed.get(event) {
                     ctx.state_mut().counters.publish_retries += 1;
                     self.publish(ctx, event, customer);
                 }
             }
             Msg::PublishAck { event } => {
-                self.outbox.remove(&event);
-                if let Some((_, timer)) = self.unconfirmed.remove(&event) {
+                self.outbox.remove(event);
+                if let Some((_, timer)) = self.unconfirmed.remove(event) {
                     ctx.cancel_timer(timer);
                 }
             }

@@ -135,6 +135,7 @@ pub mod config;
 pub mod ctx;
 pub mod event_based;
 pub mod followers;
+mod id_window;
 pub mod invariants;
 pub mod metrics;
 pub mod msg;

@@ -21,7 +21,7 @@
 //! the Profile service), `order` or `stages`, `call_timeout`, `max_retries`,
 //! `backoff`, `on_failure`, `fencing`.
 
-use std::collections::BTreeMap;
+use crate::id_window::IdWindow;
 
 use serde::{Deserialize, Serialize};
 use sim_core::{Component, Dist, NodeId, SimDuration, SimTime};
@@ -239,8 +239,8 @@ pub struct SagaEngine {
     /// When the engine runs inside the Profile service: the service time of
     /// Profile's own table write, done by the saga's thread.
     local_profile: Option<Dist>,
-    sagas: BTreeMap<RequestId, Saga>,
-    calls: BTreeMap<CallId, CallState>,
+    sagas: IdWindow<RequestId, Saga>,
+    calls: IdWindow<CallId, CallState>,
     next_call: CallId,
 }
 
@@ -254,7 +254,7 @@ impl SagaEngine {
     pub fn new(cfg: OrchestratedConfig, topology: &Topology, local_profile: Option<Dist>) -> Self {
         let services = topology.tables().map(|t| topology.owner(t)).collect();
         let plan = cfg.plan(topology).expect("validated stages");
-        SagaEngine { cfg, services, plan, local_profile, sagas: BTreeMap::new(), calls: BTreeMap::new(), next_call: 0 }
+        SagaEngine { cfg, services, plan, local_profile, sagas: IdWindow::new(), calls: IdWindow::new(), next_call: 0 }
     }
 
     /// Drops every saga (a crash).
@@ -272,7 +272,7 @@ impl SagaEngine {
     /// may deliver one twice) whose saga is running starts nothing and
     /// returns false: restarting would orphan the running saga's calls.
     pub fn start(&mut self, ctx: &mut Ctx<'_>, req: RequestId, customer: CustomerId, client: NodeId) -> bool {
-        if self.sagas.contains_key(&req) {
+        if self.sagas.contains_key(req) {
             ctx.state_mut().counters.duplicates += 1;
             return false;
         }
@@ -285,7 +285,7 @@ impl SagaEngine {
     fn issue(&mut self, ctx: &mut Ctx<'_>, req: RequestId, step: Step) {
         let call = self.next_call;
         self.next_call += 1;
-        if let (Step::Delete(t), Some(s)) = (step, self.sagas.get_mut(&req)) {
+        if let (Step::Delete(t), Some(s)) = (step, self.sagas.get_mut(req)) {
             s.steps[t.index()] = StepState::InFlight;
         }
         self.calls.insert(call, CallState { req, step, attempts: Attempts::default() });
@@ -293,8 +293,8 @@ impl SagaEngine {
     }
 
     fn send(&mut self, ctx: &mut Ctx<'_>, call: CallId) {
-        let Some(state) = self.calls.get_mut(&call) else { return };
-        let Some(saga) = self.sagas.get(&state.req) else { return };
+        let Some(state) = self.calls.get_mut(call) else { return };
+        let Some(saga) = self.sagas.get(state.req) else { return };
         // A customer leaves once, so the request id orders its sagas; a
         // compensation's token is above its own saga's deletes.
         let token = 2 * u64::from(state.req);
@@ -323,12 +323,12 @@ impl SagaEngine {
 
     /// A reply (or an inline result) arrived.
     pub fn on_reply(&mut self, ctx: &mut Ctx<'_>, call: CallId, ok: bool) -> Option<Finished> {
-        let state = self.calls.get_mut(&call)?;
+        let state = self.calls.get_mut(call)?;
         // A late reply to an attempt that timed out still counts: the saga
         // keeps one call id across attempts.
         state.attempts.disarm(ctx);
         if ok {
-            let state = self.calls.remove(&call)?;
+            let state = self.calls.remove(call)?;
             self.settle(ctx, state.req, state.step, true)
         } else {
             self.retry_or_fail(ctx, call)
@@ -337,7 +337,7 @@ impl SagaEngine {
 
     /// A call timed out.
     pub fn on_timeout(&mut self, ctx: &mut Ctx<'_>, call: CallId) -> Option<Finished> {
-        self.calls.get_mut(&call)?.attempts.timed_out(ctx);
+        self.calls.get_mut(call)?.attempts.timed_out(ctx);
         self.retry_or_fail(ctx, call)
     }
 
@@ -347,17 +347,17 @@ impl SagaEngine {
     }
 
     fn retry_or_fail(&mut self, ctx: &mut Ctx<'_>, call: CallId) -> Option<Finished> {
-        let state = self.calls.get_mut(&call)?;
+        let state = self.calls.get_mut(call)?;
         if state.attempts.retry(ctx, &self.cfg.retry_policy(), Msg::Retry { call }) {
             None
         } else {
-            let state = self.calls.remove(&call)?;
+            let state = self.calls.remove(call)?;
             self.settle(ctx, state.req, state.step, false)
         }
     }
 
     fn settle(&mut self, ctx: &mut Ctx<'_>, req: RequestId, step: Step, ok: bool) -> Option<Finished> {
-        let saga = self.sagas.get_mut(&req)?;
+        let saga = self.sagas.get_mut(req)?;
         match step {
             Step::Restore(_) => {
                 if !ok {
@@ -400,7 +400,7 @@ impl SagaEngine {
 
     /// Sends the deletes of stage `stage`, in the followers' order.
     fn issue_stage(&mut self, ctx: &mut Ctx<'_>, req: RequestId, stage: usize) {
-        if let Some(s) = self.sagas.get_mut(&req) {
+        if let Some(s) = self.sagas.get_mut(req) {
             s.stage = stage;
         }
         for i in 0..self.plan[stage].len() {
@@ -415,7 +415,7 @@ impl SagaEngine {
                 self.finish(req, true)
             }
             FailurePolicy::Compensate => {
-                let saga = self.sagas.get_mut(&req)?;
+                let saga = self.sagas.get_mut(req)?;
                 let now = ctx.now();
                 let w = ctx.state_mut();
                 w.counters.compensations += 1;
@@ -448,7 +448,7 @@ impl SagaEngine {
     }
 
     fn finish(&mut self, req: RequestId, ok: bool) -> Option<Finished> {
-        let saga = self.sagas.remove(&req)?;
+        let saga = self.sagas.remove(req)?;
         Some(Finished { req, client: saga.client, ok })
     }
 }
