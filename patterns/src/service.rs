@@ -99,6 +99,17 @@ impl SideEffectCycle {
     }
 }
 
+/// What a delete leaves besides the row: the trigger's change-table entry
+/// and the commit-log record, for a database that keeps them.
+fn record_delete(changes: &mut Option<Vec<CustomerId>>, log: &mut Option<CommitLog>, c: CustomerId, now: SimTime) {
+    if let Some(changes) = changes.as_mut() {
+        changes.push(c);
+    }
+    if let Some(log) = log.as_mut() {
+        log.append(now, LogRecord { customer: c, update: None });
+    }
+}
+
 /// The source database's commit log: every delete in commit order, kept
 /// for `retention` after its commit (a write-ahead log read by change data
 /// capture). Durable: it survives the service's crashes.
@@ -270,11 +281,8 @@ impl DataCore {
     /// the commit log, if kept.
     fn delete_row(&mut self, w: &mut World, c: CustomerId, now: SimTime) -> bool {
         let deleted = w.delete(self.table, c, now);
-        if let (true, Some(changes)) = (deleted, self.changes.as_mut()) {
-            changes.push(c);
-        }
-        if let (true, Some(log)) = (deleted, self.log.as_mut()) {
-            log.append(now, LogRecord { customer: c, update: None });
+        if deleted {
+            record_delete(&mut self.changes, &mut self.log, c, now);
         }
         deleted
     }
@@ -355,9 +363,8 @@ impl DataCore {
             Op::DeleteMany(ids) => {
                 // One operation per row written (the call itself was counted above).
                 w.counters.db_ops += (ids.len() as u64).saturating_sub(1);
-                for &c in ids.iter() {
-                    self.delete_row(w, c, now);
-                }
+                let (changes, log) = (&mut self.changes, &mut self.log);
+                w.delete_many(table, ids, now, |c| record_delete(changes, log, c, now));
                 None
             }
             Op::ScanAbsent => {
