@@ -33,14 +33,13 @@
 //! `retention`, `batch_size`, `offset_commit_interval`, `call_timeout`,
 //! `publish_timeout`; the broker's own knobs are under `services.broker`.
 
-use crate::id_window::IdWindow;
-
 use serde::{Deserialize, Serialize};
 use sim_core::{Component, Dist, NodeId, SimDuration, SimTime, Simulation, TimerId};
 
 use crate::broker::{self, Broker};
 use crate::config::{self, ConfigError, Scenario};
 use crate::ctx::Ctx;
+use crate::id_window::IdWindow;
 use crate::msg::{unexpected, CallId, CustomerId, LogRecord, Msg, Op, RequestId, UpdateId};
 use crate::node::Node;
 use crate::plugin::{Env, Pattern};

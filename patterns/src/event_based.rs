@@ -22,8 +22,6 @@
 //! `restart_after`, `publish_timeout`, `outbox_poll`; the broker's own
 //! knobs are under `services.broker`.
 
-use crate::id_window::IdWindow;
-
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use sim_core::{NodeId, SimDuration, SimTime, Simulation, TimerId};
@@ -31,6 +29,7 @@ use sim_core::{NodeId, SimDuration, SimTime, Simulation, TimerId};
 use crate::broker::Broker;
 use crate::config::{self, ConfigError, Scenario};
 use crate::ctx::Ctx;
+use crate::id_window::IdWindow;
 use crate::msg::{unexpected, CustomerId, Msg, RequestId, UpdateId};
 use crate::node::Node;
 use crate::plugin::{Env, Pattern};

@@ -21,8 +21,6 @@
 //! the Profile service), `order` or `stages`, `call_timeout`, `max_retries`,
 //! `backoff`, `on_failure`, `fencing`.
 
-use crate::id_window::IdWindow;
-
 use serde::{Deserialize, Serialize};
 use sim_core::{Component, Dist, NodeId, SimDuration, SimTime};
 
@@ -30,6 +28,7 @@ use crate::calls::{Attempts, RetryPolicy};
 use crate::config::ServiceConfig;
 use crate::config::{self, ConfigError, Scenario};
 use crate::ctx::Ctx;
+use crate::id_window::IdWindow;
 use crate::msg::{unexpected, CallId, CustomerId, Msg, Op, RequestId, Work};
 use crate::node::Node;
 use crate::plugin::{Env, Pattern};

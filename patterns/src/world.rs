@@ -334,7 +334,7 @@ impl World {
 
     /// Deletes a row. Returns whether there was one.
     pub fn delete(&mut self, t: TableId, c: CustomerId, now: SimTime) -> bool {
-        let changed = self.delete_row(t, c, now);
+        let changed = self.clear_row(t, c, now);
         if changed {
             self.note_delete(t, c, now);
         }
@@ -358,7 +358,7 @@ impl World {
     ) {
         let mut changed = Vec::with_capacity(customers.len());
         for &c in customers {
-            if self.delete_row(t, c, now) {
+            if self.clear_row(t, c, now) {
                 deleted(c);
                 changed.push(c);
             }
@@ -369,7 +369,7 @@ impl World {
     }
 
     /// The row part of a delete: the bit, the counts and the timeline.
-    fn delete_row(&mut self, t: TableId, c: CustomerId, now: SimTime) -> bool {
+    fn clear_row(&mut self, t: TableId, c: CustomerId, now: SimTime) -> bool {
         let changed = self.set(t, c, false, now);
         if changed {
             self.log_row(t, c, true, now);
